@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// godwit's CLI entry: picks the command, parses flags with the one parser, prints, and sets
+// process.exitCode (never process.exit, so pending output is flushed).
+import * as create from './commands/create.mjs'
+import * as check from './commands/check.mjs'
+import { parse, helpText, colors, EXIT_CODES } from './cli.mjs'
+
+const COMMANDS = { create, check }
+
+function topHelp() {
+  const lines = ['godwit <command> [options]', '', 'PostgreSQL migrations for pnpm/Node monorepos.', '', 'Commands:']
+  for (const c of Object.values(COMMANDS)) lines.push(`  ${c.name.padEnd(10)}${c.summary}`)
+  lines.push('', 'Run `godwit <command> --help` for a command\'s options.', '', 'Exit codes:')
+  for (const [code, what] of EXIT_CODES) lines.push(`  ${String(code).padEnd(4)}${what}`)
+  return lines.join('\n') + '\n'
+}
+
+const out = {
+  colors: colors(process.stdout),
+  line: (s) => process.stdout.write(s + '\n'),
+  json: (doc) => process.stdout.write(JSON.stringify(doc, null, 2) + '\n'),
+  status: (s) => process.stderr.write(s + '\n'),
+}
+
+async function main(argv) {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(topHelp())
+    return name === undefined ? 2 : 0
+  }
+  if (name === '--version' || name === '-v') {
+    const { createRequire } = await import('node:module')
+    process.stdout.write(createRequire(import.meta.url)('../package.json').version + '\n')
+    return 0
+  }
+  const command = COMMANDS[name]
+  if (!command) {
+    process.stderr.write(`godwit: unknown command \`${name}\`; commands: ${Object.keys(COMMANDS).join(', ')}\n`)
+    return 2
+  }
+  const parsed = parse(command, rest)
+  if (parsed.values.help) {
+    process.stdout.write(helpText(command))
+    return 0
+  }
+  return command.run(parsed, out)
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err) => {
+    const json = process.argv.includes('--json')
+    const code = typeof err.exitCode === 'number' ? err.exitCode : 70
+    if (json) {
+      process.stdout.write(JSON.stringify({ ok: false, error: { code: err.code ?? 'INTERNAL', message: err.message } }, null, 2) + '\n')
+    }
+    process.stderr.write(`godwit: ${err.code ? `[${err.code}] ` : ''}${err.message}\n`)
+    if (code === 70 && err.stack) process.stderr.write(err.stack + '\n')
+    process.exitCode = code
+  },
+)

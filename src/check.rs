@@ -1,0 +1,172 @@
+//! `check`, the policy gate: file contract -> ledger -> base comparison -> module contract, every
+//! finding collected into one report; in local mode the ledger is then sealed for new migrations.
+//! The only write is the ledger, atomically, and never over a ledger that could not be read.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::base::{self, BaseSpec, NoBase};
+use crate::error::{Error, Result};
+use crate::integrity::{self, LedgerState};
+use crate::ledger::{self, Ledger};
+use crate::modules::{self, Judged, Rendered};
+use crate::source::{self, LEDGER_FILE, MigrationFile};
+use crate::violation::{Violation, rule};
+
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    pub dir: PathBuf,
+    /// Never write; a stale ledger is a violation (CI, or `--frozen`).
+    pub frozen: bool,
+    pub base: BaseSpec,
+}
+
+/// `--frozen`, or CI detected from the environment.
+pub fn frozen_mode(flag: bool, ci_env: Option<&str>) -> bool {
+    flag || base::is_ci(ci_env)
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BaseInfo {
+    /// How the base was chosen and what it resolved to; `null` commit when there is no git base.
+    pub spec: BaseSpec,
+    pub described: Option<String>,
+    pub commit: Option<String>,
+    pub none: Option<NoBase>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MigrationSummary {
+    #[serde(flatten)]
+    pub file: MigrationFile,
+    #[serde(flatten)]
+    pub judged: Option<Judged>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckReport {
+    pub ok: bool,
+    pub dir: String,
+    pub mode: &'static str,
+    pub base: BaseInfo,
+    pub migrations: Vec<MigrationSummary>,
+    pub violations: Vec<Violation>,
+    /// Files whose ledger entry this run added or updated.
+    pub sealed: Vec<String>,
+    /// Ledger entries this run removed (their unmerged file is gone).
+    pub unsealed: Vec<String>,
+    pub ledger_written: bool,
+}
+
+pub fn read_ledger(dir: &Path) -> Result<LedgerState> {
+    let path = dir.join(LEDGER_FILE);
+    match std::fs::read(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LedgerState::Absent),
+        Err(e) => Err(Error::io(path, e)),
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Err(_) => Ok(LedgerState::Problem(ledger::LedgerProblem::Corrupt(
+                "the file is not UTF-8 text".into(),
+            ))),
+            Ok(text) => Ok(match ledger::parse(&text) {
+                Ok(p) => LedgerState::Read(p),
+                Err(problem) => LedgerState::Problem(problem),
+            }),
+        },
+    }
+}
+
+/// Write-then-rename, so a crash never leaves a half-written ledger.
+pub fn write_ledger(dir: &Path, l: &Ledger) -> Result<()> {
+    let path = dir.join(LEDGER_FILE);
+    let tmp = dir.join(format!(".{LEDGER_FILE}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, ledger::render(l)).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(&path, e)
+    })
+}
+
+pub fn check(opts: &CheckOptions, rendered: Vec<Rendered>) -> Result<CheckReport> {
+    // The folder is scanned again rather than trusting the scan Node used to pick modules: it is
+    // one cheap pass, and the report then describes the files as they are now.
+    let scan = source::scan(&opts.dir)?;
+    let ledger_state = read_ledger(&opts.dir)?;
+    let base = base::load(&opts.dir, &opts.base)?;
+    let mut integrity = integrity::compare(&scan.migrations, &ledger_state, &base, opts.frozen);
+
+    let mut violations = scan.violations;
+    violations.append(&mut integrity.violations);
+    let mut migrations = Vec::with_capacity(scan.migrations.len());
+    let mut rendered: std::collections::HashMap<String, Rendered> =
+        rendered.into_iter().map(|r| (r.file.clone(), r)).collect();
+    for m in scan.migrations {
+        let judged = match rendered.remove(&m.file) {
+            Some(r) => {
+                let mut j = modules::judge(&r);
+                violations.append(&mut j.violations);
+                Some(j)
+            }
+            None => {
+                violations.push(Violation::new(
+                    &m.file,
+                    rule::MODULE_IMPORT,
+                    "appeared while check was running and was not evaluated",
+                    "run `pnpm db:migrate:check` again",
+                ));
+                None
+            }
+        };
+        migrations.push(MigrationSummary { file: m, judged });
+    }
+    violations.sort_by(|a, b| a.file.cmp(&b.file).then(a.rule.cmp(b.rule)).then(a.line.cmp(&b.line)));
+
+    let ledger_written = match integrity.write.take() {
+        Some(l) => {
+            write_ledger(&opts.dir, &l)?;
+            true
+        }
+        None => false,
+    };
+    let base_info = match base {
+        Ok(b) => BaseInfo {
+            spec: opts.base.clone(),
+            described: Some(b.described),
+            commit: Some(b.commit),
+            none: None,
+        },
+        Err(nb) => BaseInfo {
+            spec: opts.base.clone(),
+            described: None,
+            commit: None,
+            none: Some(nb),
+        },
+    };
+    Ok(CheckReport {
+        ok: violations.is_empty(),
+        dir: opts.dir.display().to_string(),
+        mode: if opts.frozen { "frozen" } else { "local" },
+        base: base_info,
+        migrations,
+        violations,
+        sealed: integrity.sealed,
+        unsealed: integrity.unsealed,
+        ledger_written,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frozen_by_flag_or_ci() {
+        assert!(frozen_mode(true, None));
+        assert!(frozen_mode(false, Some("true")));
+        assert!(!frozen_mode(false, Some("false")));
+        assert!(!frozen_mode(false, None));
+    }
+}

@@ -1,0 +1,284 @@
+//! The module contract, judged on what Node rendered: `up`/`down` SQL as arrays of strings and the
+//! `config` object as JSON. Node only imports and calls the module (that part is JS by nature);
+//! every rule about the result lives here, next to the SQL parser.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::duration;
+use crate::sql::{self, Split};
+use crate::violation::{Violation, rule};
+
+/// Keys a migration's `config` may have. Unknown keys are errors: a misspelt `transation: false`
+/// silently ignored would run `CREATE INDEX CONCURRENTLY` in a transaction and fail the deploy.
+pub const CONFIG_KEYS: [&str; 3] = ["transaction", "lockTimeout", "statementTimeout"];
+
+/// What Node could not do with a module.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    /// `import` (the module did not load), `export` (wrong shape, or `up()` threw or returned the
+    /// wrong type), `timeout` (did not settle within the bound).
+    pub kind: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rendered {
+    pub file: String,
+    #[serde(default)]
+    pub failure: Option<Failure>,
+    #[serde(default)]
+    pub up: Option<Vec<String>>,
+    #[serde(default)]
+    pub down: Option<Vec<String>>,
+    #[serde(default)]
+    pub config: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MigrationConfig {
+    pub transaction: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Judged {
+    pub file: String,
+    pub config: MigrationConfig,
+    pub up_statements: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub down_statements: Option<usize>,
+    #[serde(skip)]
+    pub violations: Vec<Violation>,
+}
+
+/// How a JSON value looks to the author, for messages. Node marks values JSON cannot carry as
+/// `{"$jsType": "..."}`.
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Array(_) => "an array".into(),
+        Value::Object(o) => match o.get("$jsType").and_then(Value::as_str) {
+            Some(t) => format!("a {t}"),
+            None => "an object".into(),
+        },
+    }
+}
+
+pub fn parse_config(file: &str, config: Option<&Value>, out: &mut Vec<Violation>) -> MigrationConfig {
+    let mut cfg = MigrationConfig {
+        transaction: true,
+        ..Default::default()
+    };
+    let Some(config) = config else { return cfg };
+    let bad = |msg: String, hint: &str| Violation::new(file, rule::MODULE_CONFIG, msg, hint);
+    let Some(obj) = config.as_object().filter(|o| !o.contains_key("$jsType")) else {
+        out.push(bad(
+            format!("`config` is {}, not an object", describe(config)),
+            "export const config = { transaction: false } (or remove the export)",
+        ));
+        return cfg;
+    };
+    for (key, value) in obj {
+        match key.as_str() {
+            "transaction" => match value.as_bool() {
+                Some(b) => cfg.transaction = b,
+                None => out.push(bad(
+                    format!("`config.transaction` is {}, not a boolean", describe(value)),
+                    "use `transaction: false` for statements PostgreSQL refuses in a transaction; omit it otherwise",
+                )),
+            },
+            "lockTimeout" | "statementTimeout" => {
+                let parsed = match value {
+                    Value::String(s) => duration::parse_ms(s),
+                    Value::Number(n) => n
+                        .as_u64()
+                        .ok_or_else(|| format!("{n} is not a whole, non-negative number of milliseconds")),
+                    other => Err(format!("{} is not a duration", describe(other))),
+                };
+                match parsed {
+                    Ok(ms) if key == "lockTimeout" => cfg.lock_timeout_ms = Some(ms),
+                    Ok(ms) => cfg.statement_timeout_ms = Some(ms),
+                    Err(why) => out.push(bad(
+                        format!("`config.{key}`: {why}"),
+                        "write a PostgreSQL duration such as '5s' or '2min', or a number of milliseconds",
+                    )),
+                }
+            }
+            other => out.push(bad(
+                format!("`config.{other}` is not a known setting"),
+                &format!("known settings: {}; check the spelling", CONFIG_KEYS.join(", ")),
+            )),
+        }
+    }
+    cfg
+}
+
+fn judge_sql(file: &str, which: &str, chunks: &[String], transaction: bool, out: &mut Vec<Violation>) -> usize {
+    let Split { statements, errors } = sql::split(chunks);
+    let chunk_note = |c: usize| if chunks.len() > 1 { format!(" (string {} of {which})", c + 1) } else { String::new() };
+    for e in &errors {
+        out.push(
+            Violation::new(
+                file,
+                rule::SQL_SYNTAX,
+                format!("`{which}` SQL does not parse: {}{}", e.message, chunk_note(e.chunk)),
+                "fix the SQL; `check` parses it with a PostgreSQL grammar before any database sees it",
+            )
+            .at_line(Some(e.line)),
+        );
+    }
+    if statements.is_empty() && errors.is_empty() {
+        out.push(Violation::new(
+            file,
+            rule::SQL_EMPTY,
+            format!("`{which}` renders no SQL statement"),
+            "write the migration's SQL, or delete the file if it is not needed",
+        ));
+    }
+    for s in &statements {
+        if let Some(kw) = s.transaction_control {
+            out.push(
+                Violation::new(
+                    file,
+                    rule::TX_CONTROL,
+                    format!("`{which}` contains {kw}{}; godwit runs each migration in its own transaction", chunk_note(s.chunk)),
+                    "remove it; for statements that cannot run in a transaction, export const config = { transaction: false }",
+                )
+                .at_line(Some(s.line)),
+            );
+        }
+    }
+    if transaction {
+        for s in &statements {
+            if let Some(what) = s.needs_no_transaction {
+                out.push(
+                    Violation::new(
+                        file,
+                        rule::TX_REQUIRES_NON_TRANSACTIONAL,
+                        format!("`{which}` runs {what}{}, which PostgreSQL refuses inside a transaction", chunk_note(s.chunk)),
+                        "move it to a migration of its own with export const config = { transaction: false }",
+                    )
+                    .at_line(Some(s.line)),
+                );
+            }
+        }
+    } else if statements.len() > 1 {
+        out.push(
+            Violation::new(
+                file,
+                rule::TX_SINGLE_STATEMENT,
+                format!(
+                    "`{which}` has {} statements but the migration is non-transactional (config.transaction = false)",
+                    statements.len()
+                ),
+                "a non-transactional migration holds exactly one statement, so a failure never leaves part of it applied: split it into one migration per statement",
+            )
+            .at_line(statements.get(1).map(|s| s.line)),
+        );
+    }
+    statements.len()
+}
+
+pub fn judge(r: &Rendered) -> Judged {
+    let mut v = Vec::new();
+    let file = r.file.as_str();
+    if let Some(f) = &r.failure {
+        let (rule, hint) = match f.kind.as_str() {
+            "import" => (rule::MODULE_IMPORT, "fix the module so `node` can import it"),
+            "timeout" => (rule::MODULE_TIMEOUT, "a migration module must load and render its SQL promptly: remove waits, network calls and loops"),
+            _ => (rule::MODULE_EXPORT, "export `up` as a SQL string, or a (async) function returning a string or an array of strings"),
+        };
+        v.push(Violation::new(file, rule, f.message.clone(), hint));
+        return Judged { file: r.file.clone(), config: MigrationConfig { transaction: true, ..Default::default() }, up_statements: 0, down_statements: None, violations: v };
+    }
+    let config = parse_config(file, r.config.as_ref(), &mut v);
+    let up = r.up.as_deref().unwrap_or_default();
+    let up_statements = judge_sql(file, "up", up, config.transaction, &mut v);
+    let down_statements = r.down.as_ref().map(|d| judge_sql(file, "down", d, config.transaction, &mut v));
+    Judged { file: r.file.clone(), config, up_statements, down_statements, violations: v }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rendered(up: &[&str], config: Option<Value>) -> Rendered {
+        Rendered {
+            file: "1700000000000_x.mjs".into(),
+            failure: None,
+            up: Some(up.iter().map(|s| s.to_string()).collect()),
+            down: None,
+            config,
+        }
+    }
+    fn rules(j: &Judged) -> Vec<&str> {
+        j.violations.iter().map(|v| v.rule).collect()
+    }
+
+    #[test]
+    fn plain_transactional_migration_passes() {
+        let j = judge(&rendered(&["CREATE TABLE a (id int); CREATE TABLE b (id int);"], None));
+        assert!(j.violations.is_empty());
+        assert_eq!(j.up_statements, 2);
+        assert!(j.config.transaction);
+    }
+
+    #[test]
+    fn concurrent_index_needs_non_transactional_mode() {
+        let j = judge(&rendered(&["CREATE INDEX CONCURRENTLY i ON a (id)"], None));
+        assert_eq!(rules(&j), [rule::TX_REQUIRES_NON_TRANSACTIONAL]);
+        let j = judge(&rendered(&["CREATE INDEX CONCURRENTLY i ON a (id)"], Some(json!({"transaction": false}))));
+        assert!(j.violations.is_empty());
+        assert!(!j.config.transaction);
+    }
+
+    #[test]
+    fn non_transactional_holds_one_statement() {
+        let j = judge(&rendered(&["CREATE INDEX CONCURRENTLY i ON a (id);", "SELECT 1"], Some(json!({"transaction": false}))));
+        assert_eq!(rules(&j), [rule::TX_SINGLE_STATEMENT]);
+    }
+
+    #[test]
+    fn config_keys_and_values_are_checked() {
+        let j = judge(&rendered(&["SELECT 1"], Some(json!({"transation": false}))));
+        assert_eq!(rules(&j), [rule::MODULE_CONFIG]);
+        assert!(j.violations[0].message.contains("transation"));
+        let j = judge(&rendered(&["SELECT 1"], Some(json!({"transaction": "no", "lockTimeout": "5 seconds", "statementTimeout": -1}))));
+        assert_eq!(rules(&j), [rule::MODULE_CONFIG; 3]);
+        let j = judge(&rendered(&["SELECT 1"], Some(json!({"lockTimeout": "2s", "statementTimeout": 60000}))));
+        assert!(j.violations.is_empty());
+        assert_eq!(j.config.lock_timeout_ms, Some(2000));
+        assert_eq!(j.config.statement_timeout_ms, Some(60000));
+        let j = judge(&rendered(&["SELECT 1"], Some(json!({"$jsType": "function"}))));
+        assert!(j.violations[0].message.contains("a function"));
+    }
+
+    #[test]
+    fn empty_sql_and_syntax_errors_and_transaction_control() {
+        assert_eq!(rules(&judge(&rendered(&["-- nothing"], None))), [rule::SQL_EMPTY]);
+        let j = judge(&rendered(&["SELECT 1;\nCREATE TABLE (;"], None));
+        assert!(rules(&j).contains(&rule::SQL_SYNTAX));
+        assert_eq!(j.violations[0].line, Some(2));
+        assert_eq!(rules(&judge(&rendered(&["BEGIN; SELECT 1; COMMIT;"], None))), [rule::TX_CONTROL, rule::TX_CONTROL]);
+    }
+
+    #[test]
+    fn failures_map_to_rules() {
+        for (kind, want) in [("import", rule::MODULE_IMPORT), ("export", rule::MODULE_EXPORT), ("timeout", rule::MODULE_TIMEOUT)] {
+            let r = Rendered { file: "f".into(), failure: Some(Failure { kind: kind.into(), message: "m".into() }), up: None, down: None, config: None };
+            assert_eq!(rules(&judge(&r)), [want]);
+        }
+    }
+}

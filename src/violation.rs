@@ -1,0 +1,68 @@
+//! A policy finding: which file, which rule, what is wrong and how to fix it. `check` collects
+//! every finding before it answers, so an author fixes everything in one round.
+//!
+//! Rule ids are stable kebab-case strings: CI annotations, `--json` consumers and the README's
+//! rule table all key on them, so a rename is a breaking change.
+
+use serde::Serialize;
+
+pub mod rule {
+    pub const FILENAME: &str = "filename-contract";
+    pub const NOT_A_FILE: &str = "not-a-regular-file";
+    pub const DUPLICATE_VERSION: &str = "duplicate-version";
+    pub const LEDGER_CORRUPT: &str = "ledger-corrupt";
+    pub const LEDGER_FORMAT: &str = "ledger-format";
+    pub const LEDGER_MISSING: &str = "ledger-missing";
+    pub const LEDGER_ORPHAN_ENTRY: &str = "ledger-orphan-entry";
+    pub const LEDGER_MISSING_ENTRY: &str = "ledger-missing-entry";
+    pub const LEDGER_MISMATCH: &str = "ledger-mismatch";
+    pub const LEDGER_NOT_CANONICAL: &str = "ledger-not-canonical";
+    pub const MERGED_EDITED: &str = "merged-edited";
+    pub const MERGED_DELETED: &str = "merged-deleted";
+    pub const MERGED_LEDGER_ENTRY: &str = "merged-ledger-entry";
+    pub const VERSION_NOT_NEWER: &str = "version-not-newer";
+    pub const MODULE_IMPORT: &str = "module-import";
+    pub const MODULE_EXPORT: &str = "module-export";
+    pub const MODULE_CONFIG: &str = "module-config";
+    pub const MODULE_TIMEOUT: &str = "module-timeout";
+    pub const SQL_SYNTAX: &str = "sql-syntax";
+    pub const SQL_EMPTY: &str = "sql-empty";
+    pub const TX_SINGLE_STATEMENT: &str = "non-transactional-single-statement";
+    pub const TX_REQUIRES_NON_TRANSACTIONAL: &str = "requires-non-transactional";
+    pub const TX_CONTROL: &str = "transaction-control";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Path of the offending entry relative to the migrations folder (`checksums.json` for the
+    /// ledger itself).
+    pub file: String,
+    pub rule: &'static str,
+    pub message: String,
+    pub hint: String,
+    /// 1-based line, when the finding points inside SQL text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+impl Violation {
+    pub fn new(
+        file: impl Into<String>,
+        rule: &'static str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Violation {
+            file: file.into(),
+            rule,
+            message: message.into(),
+            hint: hint.into(),
+            line: None,
+        }
+    }
+
+    pub fn at_line(mut self, line: Option<u32>) -> Self {
+        self.line = line;
+        self
+    }
+}
