@@ -71,7 +71,11 @@ async function render(dir, file) {
   }
 }
 
+// A promise that never settles would let the worker's event loop drain and exit quietly; this
+// keeps it alive so the parent's per-module timer is what ends a hung module.
+const keepAlive = setInterval(() => {}, 1 << 30)
 for (const file of workerData.files) {
   parentPort.postMessage({ type: 'start', file })
   parentPort.postMessage({ type: 'done', result: await render(workerData.dir, file) })
 }
+clearInterval(keepAlive)

@@ -38,7 +38,8 @@ async function main(argv) {
     process.stderr.write(`godwit: unknown command \`${name}\`; commands: ${Object.keys(COMMANDS).join(', ')}\n`)
     return 2
   }
-  const parsed = parse(command, rest)
+  // `pnpm db:migrate:create -- add_widgets` hands us the `--` too: one leading `--` is pnpm's.
+  const parsed = parse(command, rest[0] === '--' ? rest.slice(1) : rest)
   if (parsed.values.help) {
     process.stdout.write(helpText(command))
     return 0

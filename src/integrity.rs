@@ -63,8 +63,10 @@ pub fn compare(
             None
         }
     };
-    let ledger_usable = matches!(ledger, LedgerState::Read(_) | LedgerState::Absent);
-    if matches!(ledger, LedgerState::Absent) && frozen && !migrations.is_empty() {
+    let missing_in_ci = matches!(ledger, LedgerState::Absent) && frozen && !migrations.is_empty();
+    // With no ledger at all in CI, one finding says it; a missing entry per file would be noise.
+    let ledger_usable = matches!(ledger, LedgerState::Read(_)) || (matches!(ledger, LedgerState::Absent) && !missing_in_ci);
+    if missing_in_ci {
         v.push(Violation::new(
             LEDGER_FILE,
             rule::LEDGER_MISSING,
@@ -74,9 +76,12 @@ pub fn compare(
     }
 
     let empty = BTreeMap::new();
+    // Outside git nothing tells merged from new, so every entry counts as sealed; in a repository
+    // without commits nothing is merged yet, so everything is new.
     let (base_files, base_ledger, base_name, no_git) = match base {
         Ok(b) => (&b.files, b.ledger.as_ref(), b.described.as_str(), false),
-        Err(_) => (&empty, None, "", true),
+        Err(NoBase::NoCommits) => (&empty, None, "", false),
+        Err(NoBase::NotAGitRepository) => (&empty, None, "", true),
     };
     let max_base_version = base_files
         .keys()
@@ -362,6 +367,15 @@ mod tests {
     }
 
     #[test]
+    fn repository_without_commits_has_nothing_merged() {
+        let i = compare(&[mf(A, S2)], &read(&[(A, S1)]), &Err(NoBase::NoCommits), false);
+        assert!(i.violations.is_empty());
+        assert_eq!(i.sealed, [A]);
+        let i = compare(&[mf(A, S2)], &read(&[(A, S1)]), &Err(NoBase::NoCommits), true);
+        assert_eq!(rules(&i), [(A, rule::LEDGER_MISMATCH)]);
+    }
+
+    #[test]
     fn corrupt_or_unknown_ledger_is_reported_and_never_written() {
         let nb = Err(NoBase::NotAGitRepository);
         let corrupt = LedgerState::Problem(LedgerProblem::Corrupt("EOF".into()));
@@ -376,12 +390,12 @@ mod tests {
 
     #[test]
     fn missing_ledger_is_created_locally_and_a_violation_in_ci() {
-        let nb = Err(NoBase::NoCommits);
+        let nb = Err(NoBase::NotAGitRepository);
         let i = compare(&[mf(A, S1)], &LedgerState::Absent, &nb, false);
         assert!(i.violations.is_empty());
         assert_eq!(i.write.unwrap(), ledger(&[(A, S1)]));
         let i = compare(&[mf(A, S1)], &LedgerState::Absent, &nb, true);
-        assert!(rules(&i).contains(&(LEDGER_FILE, rule::LEDGER_MISSING)));
+        assert_eq!(rules(&i), [(LEDGER_FILE, rule::LEDGER_MISSING)]);
         let i = compare(&[], &LedgerState::Absent, &nb, true);
         assert!(i.violations.is_empty());
     }

@@ -127,7 +127,8 @@ pub fn parse_config(file: &str, config: Option<&Value>, out: &mut Vec<Violation>
 fn judge_sql(file: &str, which: &str, chunks: &[String], transaction: bool, out: &mut Vec<Violation>) -> usize {
     let Split { statements, errors } = sql::split(chunks);
     let chunk_note = |c: usize| if chunks.len() > 1 { format!(" (string {} of {which})", c + 1) } else { String::new() };
-    for e in &errors {
+    // Only the first error: the parser recovers and reports follow-on errors of the same typo.
+    for e in errors.iter().take(1) {
         out.push(
             Violation::new(
                 file,

@@ -29,6 +29,7 @@ pub struct MigrationFile {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Scan {
     pub dir: PathBuf,
     /// Files that meet the contract, ordered by version then file name.

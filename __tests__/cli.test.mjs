@@ -1,0 +1,68 @@
+// The CLI's conventions: help generated from the parser, exit codes, --json, colour, the JS API.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { ROOT, godwit, tmpDir, fixtureCopy } from './helpers.mjs'
+
+const require = createRequire(import.meta.url)
+
+test('every_command_help_lists_every_option_it_parses', async () => {
+  for (const name of ['create', 'check']) {
+    const mod = await import(path.join(ROOT, 'scripts', 'commands', `${name}.mjs`))
+    const r = await godwit([name, '--help'])
+    assert.equal(r.code, 0)
+    for (const opt of [...Object.keys(mod.options), 'dir', 'json', 'help']) {
+      assert.ok(r.stdout.includes(`--${opt}`), `${name} --help lacks --${opt}`)
+    }
+    for (const code of [0, 1, 2, 70]) assert.match(r.stdout, new RegExp(`^  ${code}\\s`, 'm'))
+  }
+  const top = await godwit(['--help'])
+  assert.equal(top.code, 0)
+  assert.match(top.stdout, /create/)
+  assert.match(top.stdout, /check/)
+})
+
+test('usage_errors_exit_2', async () => {
+  for (const args of [['frobnicate'], ['check', '--nope'], ['check', 'extra'], ['check', '--module-timeout', 'soon'], []]) {
+    const r = await godwit(args)
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+  }
+})
+
+test('json_is_one_document_on_stdout_with_progress_on_stderr', async (t) => {
+  const dir = fixtureCopy(t, 'broken/uppercase-name')
+  const r = await godwit(['check', '--dir', dir, '--json', '--frozen'])
+  assert.deepEqual(Object.keys(r.json).sort(), [
+    'base', 'dir', 'ledgerWritten', 'migrations', 'mode', 'ok', 'sealed', 'unsealed', 'violations',
+  ])
+  assert.deepEqual(Object.keys(r.json.violations[0]).sort(), ['file', 'hint', 'message', 'rule'])
+  assert.equal(r.stderr, '')
+})
+
+test('colour_only_when_asked_or_on_a_tty', async (t) => {
+  const dir = fixtureCopy(t, 'broken/uppercase-name')
+  const plain = await godwit(['check', '--dir', dir, '--frozen'])
+  assert.ok(!plain.stdout.includes('\x1b['), 'no colour when piped')
+  const forced = await godwit(['check', '--dir', dir, '--frozen'], { env: { FORCE_COLOR: '1' } })
+  assert.ok(forced.stdout.includes('\x1b[31m'), 'FORCE_COLOR colours')
+  const off = await godwit(['check', '--dir', dir, '--frozen'], { env: { FORCE_COLOR: '0' } })
+  assert.ok(!off.stdout.includes('\x1b['))
+})
+
+test('js_api_errors_carry_stable_codes', async (t) => {
+  const godwitApi = require(ROOT)
+  const dir = tmpDir(t)
+  await assert.rejects(godwitApi.create('AddUsers', { dir }), (err) => {
+    assert.equal(err.code, 'INVALID_NAME')
+    assert.equal(err.exitCode, 2)
+    assert.ok(err instanceof godwitApi.GodwitError)
+    return true
+  })
+  await assert.rejects(godwitApi.check({ dir: path.join(dir, 'missing') }), { code: 'DIR_NOT_FOUND' })
+  const created = await godwitApi.create('add_things', { dir })
+  assert.match(created.file, /^\d{13}_add_things\.mjs$/)
+  const report = await godwitApi.check({ dir, frozen: true })
+  assert.equal(report.ok, false)
+  assert.deepEqual(report.violations.map((v) => v.rule), ['sql-empty'])
+})
