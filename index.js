@@ -40,10 +40,55 @@ async function check(options = {}) {
   return callNative(native.check, { dir, frozen: Boolean(options.frozen), base: options.base }, rendered)
 }
 
+/**
+ * Apply pending migrations: verify files and ledger, connect, take the lock, compare with the
+ * history, render only the pending modules, execute them in order, release the lock and write the
+ * report. Resolves to the report (also on failure: `report.ok`, `report.error.code`); rejects
+ * only if the report itself cannot be written.
+ */
+async function up(options = {}) {
+  const dir = resolveDir(options.dir)
+  const session = new native.UpSession({
+    dir,
+    schema: options.schema,
+    table: options.table,
+    sha: options.sha,
+    artifactsDir: options.artifactsDir,
+    progress: Boolean(options.progress),
+  })
+  const onAbort = () => session.cancel(String(options.signal.reason ?? 'aborted'))
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    if (options.signal?.aborted) onAbort()
+    const pending = await callNative(() => session.start())
+    const rendered = await renderModules(dir, pending, {
+      timeoutMs: options.moduleTimeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS,
+    })
+    await callNative(() => session.apply(rendered))
+  } catch (err) {
+    // recorded in the report by the core; a JS-side failure is not, so surface it
+    if (!(err instanceof GodwitError)) throw err
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+  }
+  return callNative(() => session.finish())
+}
+
+/** Where the database stands: every migration's state, read-only and without the lock. */
+async function status(options = {}) {
+  return callNative(native.status, {
+    dir: resolveDir(options.dir),
+    schema: options.schema,
+    table: options.table,
+  })
+}
+
 module.exports = {
   GodwitError,
   check,
   create,
   scan,
+  status,
+  up,
   coreVersion: native.coreVersion,
 }

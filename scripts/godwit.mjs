@@ -3,9 +3,11 @@
 // process.exitCode (never process.exit, so pending output is flushed).
 import * as create from './commands/create.mjs'
 import * as check from './commands/check.mjs'
+import * as up from './commands/up.mjs'
+import * as status from './commands/status.mjs'
 import { parse, helpText, colors, EXIT_CODES } from './cli.mjs'
 
-const COMMANDS = { create, check }
+const COMMANDS = { create, check, up, status }
 
 function topHelp() {
   const lines = ['godwit <command> [options]', '', 'PostgreSQL migrations for pnpm/Node monorepos.', '', 'Commands:']

@@ -8,7 +8,11 @@ use napi_derive::napi;
 use serde_json::Value;
 
 use crate::error::Error as CoreError;
-use crate::{base, check, create, modules, source};
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, watch};
+
+use crate::{base, check, create, modules, source, up};
 
 fn to_js(e: CoreError) -> napi::Error {
     napi::Error::from_reason(e.to_wire())
@@ -80,4 +84,63 @@ pub async fn create(dir: String, name: String) -> napi::Result<Value> {
 #[napi]
 pub fn core_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
+}
+
+fn env_lookup(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+/// `status`: options `{ dir, schema?, table? }`; connection from the environment.
+#[napi]
+pub async fn status(options: Value) -> napi::Result<Value> {
+    let opts = up::options(&options, &env_lookup);
+    up::status(&opts).await.map_err(to_js)
+}
+
+/// One `up` run: `start` (verify, connect, lock, plan) -> Node renders the pending modules ->
+/// `apply` -> `finish` (release the lock, write the report). `cancel` may be called at any time.
+#[napi]
+pub struct UpSession {
+    runner: Arc<Mutex<up::Runner>>,
+    cancel: watch::Sender<Option<String>>,
+}
+
+#[napi]
+impl UpSession {
+    #[napi(constructor)]
+    pub fn new(options: Value) -> Self {
+        let (tx, rx) = watch::channel(None);
+        let opts = up::options(&options, &env_lookup);
+        UpSession {
+            runner: Arc::new(Mutex::new(up::Runner::new(opts, rx))),
+            cancel: tx,
+        }
+    }
+
+    /// Pending migration files, in order.
+    #[napi]
+    pub async fn start(&self) -> napi::Result<Vec<String>> {
+        let runner = self.runner.clone();
+        runner.lock().await.start().await.map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn apply(&self, rendered: Value) -> napi::Result<Value> {
+        let rendered: Vec<modules::Rendered> = serde_json::from_value(rendered)
+            .map_err(|e| to_js(CoreError::Internal(format!("bad rendered modules: {e}"))))?;
+        let runner = self.runner.clone();
+        runner.lock().await.apply(rendered).await.map_err(to_js)
+    }
+
+    /// Stops the run: the running statement is cancelled and rolled back.
+    #[napi]
+    pub fn cancel(&self, reason: String) {
+        let _ = self.cancel.send(Some(reason));
+    }
+
+    #[napi]
+    pub async fn finish(&self) -> napi::Result<Value> {
+        let runner = self.runner.clone();
+        runner.lock().await.finish().await.map_err(to_js)
+    }
 }

@@ -22,6 +22,8 @@ pub mod exit {
     pub const MIGRATION_FAILED: i32 = 5;
     /// Interrupted by SIGINT/SIGTERM.
     pub const INTERRUPTED: i32 = 6;
+    /// The database could not be reached (refused, unknown host, authentication failed).
+    pub const CONNECT: i32 = 7;
     /// A bug or an environment failure godwit cannot classify (I/O, git missing, ...).
     pub const INTERNAL: i32 = 70;
 }
@@ -61,6 +63,27 @@ pub enum Error {
 
     #[error("{0}")]
     Internal(String),
+
+    #[error("could not connect to {target}: {message}")]
+    Connect { target: String, message: String },
+
+    #[error("{0}")]
+    LockNotAcquired(String),
+
+    #[error("{0}")]
+    BudgetExhausted(String),
+
+    #[error("{0}")]
+    Integrity(String),
+
+    #[error("{0}")]
+    MigrationFailed(String),
+
+    #[error("interrupted: {0}")]
+    Interrupted(String),
+
+    #[error("database error: {0}")]
+    Db(String),
 }
 
 impl Error {
@@ -75,6 +98,13 @@ impl Error {
             Error::InvalidName(_) => "INVALID_NAME",
             Error::LedgerInvalid(_) => "LEDGER_INVALID",
             Error::Internal(_) => "INTERNAL",
+            Error::Connect { .. } => "CONNECT_FAILED",
+            Error::LockNotAcquired(_) => "LOCK_NOT_ACQUIRED",
+            Error::BudgetExhausted(_) => "BUDGET_EXHAUSTED",
+            Error::Integrity(_) => "INTEGRITY",
+            Error::MigrationFailed(_) => "MIGRATION_FAILED",
+            Error::Interrupted(_) => "INTERRUPTED",
+            Error::Db(_) => "DB_ERROR",
         }
     }
 
@@ -86,7 +116,12 @@ impl Error {
             | Error::BaseRefNotFound(_)
             | Error::InvalidName(_)
             | Error::LedgerInvalid(_) => exit::USAGE,
-            Error::Io { .. } | Error::Git(_) | Error::Internal(_) => exit::INTERNAL,
+            Error::Io { .. } | Error::Git(_) | Error::Internal(_) | Error::Db(_) => exit::INTERNAL,
+            Error::Connect { .. } => exit::CONNECT,
+            Error::LockNotAcquired(_) | Error::BudgetExhausted(_) => exit::LOCK_OR_BUDGET,
+            Error::Integrity(_) => exit::INTEGRITY,
+            Error::MigrationFailed(_) => exit::MIGRATION_FAILED,
+            Error::Interrupted(_) => exit::INTERRUPTED,
         }
     }
 

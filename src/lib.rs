@@ -5,14 +5,18 @@
 pub mod base;
 pub mod check;
 pub mod checksum;
+pub mod conn;
 pub mod create;
+pub mod db;
 pub mod duration;
 pub mod error;
 pub mod integrity;
 pub mod ledger;
 pub mod modules;
+pub mod plan;
 pub mod source;
 pub mod sql;
+pub mod up;
 pub mod violation;
 
 #[cfg_attr(test, allow(dead_code))]

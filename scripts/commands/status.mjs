@@ -1,0 +1,31 @@
+import godwit from '../../index.js'
+
+export const name = 'status'
+export const summary = 'What is applied, pending, changed, missing or failed; read-only, no lock.'
+export const positionals = []
+export const options = {
+  schema: { type: 'string', value: '<name>', description: 'schema of the history table (default public)' },
+  table: { type: 'string', value: '<name>', description: 'history table (default godwit_migrations)' },
+}
+export const details = 'Exit 0 when clean, 1 when migrations are pending, 4 when the history disagrees with the files.'
+
+export async function run({ values }, out) {
+  const s = await godwit.status({ dir: values.dir, schema: values.schema, table: values.table })
+  const code = s.problems > 0 || s.fileViolations.length > 0 ? 4 : s.pending > 0 ? 1 : 0
+  if (values.json) {
+    out.json(s)
+    return code
+  }
+  const c = out.colors
+  const paint = { applied: c.green, pending: c.yellow }
+  for (const m of s.migrations) {
+    const state = (paint[m.state] ?? c.red)(m.state.padEnd(12))
+    const when = m.appliedAt ? ` ${m.appliedAt} (${m.executionMs} ms)` : ''
+    out.line(`${m.version}  ${state} ${m.file ?? m.name}${when}${m.fix ? `\n    fix: ${m.fix}` : ''}`)
+  }
+  for (const v of s.fileViolations) out.line(`${v.file}: ${c.red(v.rule)}: ${v.message}`)
+  out.status(
+    code === 0 ? c.green('status: clean') : code === 1 ? c.yellow(`status: ${s.pending} pending`) : c.red(`status: ${s.problems} problem(s), ${s.pending} pending`),
+  )
+  return code
+}

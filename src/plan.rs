@@ -1,0 +1,219 @@
+//! The plan: files on disk vs rows in the history table, with no I/O. Every state a migration can
+//! be in is decided here and tested as a table; `up` applies only a plan without problems, and
+//! `status` prints the same rows.
+
+use serde::Serialize;
+
+use crate::source::MigrationFile;
+
+/// One row of the history table, as read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Applied {
+    pub version: String,
+    pub name: String,
+    pub checksum: String,
+    /// `applied` or `failed` (a non-transactional migration that failed part-way).
+    pub status: String,
+    pub applied_at: String,
+    pub execution_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum State {
+    Applied,
+    Pending,
+    /// Applied, but the file's checksum differs from the one recorded: history was edited.
+    Changed,
+    /// Applied, but the file is gone.
+    MissingFile,
+    /// A non-transactional migration failed and nobody resolved it.
+    Failed,
+    /// Pending, but older than the newest applied migration.
+    OutOfOrder,
+}
+
+impl State {
+    /// States that make `up` refuse to run and `status` report an integrity problem.
+    pub fn is_problem(self) -> bool {
+        matches!(self, State::Changed | State::MissingFile | State::Failed | State::OutOfOrder)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    pub version: String,
+    pub name: String,
+    /// File name, when the file exists.
+    pub file: Option<String>,
+    pub state: State,
+    pub applied_at: Option<String>,
+    pub execution_ms: Option<i64>,
+    /// What to do about a problem state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub rows: Vec<Row>,
+}
+
+impl Plan {
+    pub fn pending(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter(|r| r.state == State::Pending)
+    }
+    pub fn problems(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter(|r| r.state.is_problem())
+    }
+}
+
+/// `files` in version order (as `source::scan` returns them); `applied` in any order.
+pub fn plan(files: &[MigrationFile], applied: &[Applied]) -> Plan {
+    let newest_applied = applied
+        .iter()
+        .filter(|a| a.status == "applied")
+        .map(|a| a.version.as_str())
+        .max();
+    let mut rows = Vec::with_capacity(files.len() + applied.len());
+    for f in files {
+        let row = match applied.iter().find(|a| a.version == f.version) {
+            Some(a) if a.status == "failed" => Row {
+                version: f.version.clone(),
+                name: f.name.clone(),
+                file: Some(f.file.clone()),
+                state: State::Failed,
+                applied_at: Some(a.applied_at.clone()),
+                execution_ms: Some(a.execution_ms),
+                fix: Some(format!(
+                    "this non-transactional migration failed part-way: inspect what it left (e.g. an INVALID index: DROP INDEX CONCURRENTLY ...), then delete its history row (DELETE FROM <history table> WHERE version = '{}' AND status = 'failed') and run up again",
+                    f.version
+                )),
+            },
+            Some(a) if a.checksum != f.checksum => Row {
+                version: f.version.clone(),
+                name: f.name.clone(),
+                file: Some(f.file.clone()),
+                state: State::Changed,
+                applied_at: Some(a.applied_at.clone()),
+                execution_ms: Some(a.execution_ms),
+                fix: Some(
+                    "an applied migration was edited: restore the file as it was applied (git history) and put the change in a new migration".into(),
+                ),
+            },
+            Some(a) => Row {
+                version: f.version.clone(),
+                name: f.name.clone(),
+                file: Some(f.file.clone()),
+                state: State::Applied,
+                applied_at: Some(a.applied_at.clone()),
+                execution_ms: Some(a.execution_ms),
+                fix: None,
+            },
+            None => {
+                let out_of_order = newest_applied.is_some_and(|n| f.version.as_str() < n);
+                Row {
+                    version: f.version.clone(),
+                    name: f.name.clone(),
+                    file: Some(f.file.clone()),
+                    state: if out_of_order { State::OutOfOrder } else { State::Pending },
+                    applied_at: None,
+                    execution_ms: None,
+                    fix: out_of_order.then(|| {
+                        "a pending migration is older than the newest applied one: re-create it with `pnpm db:migrate:create -- <name>` so it sorts last".to_string()
+                    }),
+                }
+            }
+        };
+        rows.push(row);
+    }
+    for a in applied {
+        if files.iter().any(|f| f.version == a.version) {
+            continue;
+        }
+        rows.push(Row {
+            version: a.version.clone(),
+            name: a.name.clone(),
+            file: None,
+            state: if a.status == "failed" { State::Failed } else { State::MissingFile },
+            applied_at: Some(a.applied_at.clone()),
+            execution_ms: Some(a.execution_ms),
+            fix: Some(
+                "the database applied a migration whose file is gone: restore the file (merged migrations are never deleted), or deploy the release that has it".into(),
+            ),
+        });
+    }
+    rows.sort_by(|a, b| a.version.cmp(&b.version));
+    Plan { rows }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(version: &str, sum: &str) -> MigrationFile {
+        MigrationFile {
+            file: format!("{version}_m.mjs"),
+            version: version.into(),
+            name: "m".into(),
+            checksum: sum.into(),
+        }
+    }
+    fn a(version: &str, sum: &str, status: &str) -> Applied {
+        Applied {
+            version: version.into(),
+            name: "m".into(),
+            checksum: sum.into(),
+            status: status.into(),
+            applied_at: "t".into(),
+            execution_ms: 1,
+        }
+    }
+    fn states(p: &Plan) -> Vec<(&str, State)> {
+        p.rows.iter().map(|r| (r.version.as_str(), r.state)).collect()
+    }
+
+    const V1: &str = "1700000000001";
+    const V2: &str = "1700000000002";
+    const V3: &str = "1700000000003";
+
+    #[test]
+    fn table_of_states() {
+        use State::*;
+        let cases: Vec<(Vec<MigrationFile>, Vec<Applied>, Vec<(&str, State)>)> = vec![
+            // empty database: everything pending
+            (vec![f(V1, "x"), f(V2, "y")], vec![], vec![(V1, Pending), (V2, Pending)]),
+            // all applied: nothing to do
+            (vec![f(V1, "x"), f(V2, "y")], vec![a(V1, "x", "applied"), a(V2, "y", "applied")], vec![(V1, Applied), (V2, Applied)]),
+            // one applied, one pending
+            (vec![f(V1, "x"), f(V2, "y")], vec![a(V1, "x", "applied")], vec![(V1, Applied), (V2, Pending)]),
+            // applied file edited
+            (vec![f(V1, "edited")], vec![a(V1, "x", "applied")], vec![(V1, Changed)]),
+            // applied file deleted
+            (vec![f(V2, "y")], vec![a(V1, "x", "applied"), a(V2, "y", "applied")], vec![(V1, MissingFile), (V2, Applied)]),
+            // non-transactional failure left behind
+            (vec![f(V1, "x"), f(V2, "y")], vec![a(V1, "x", "applied"), a(V2, "y", "failed")], vec![(V1, Applied), (V2, Failed)]),
+            // pending older than newest applied
+            (vec![f(V1, "x"), f(V2, "y"), f(V3, "z")], vec![a(V1, "x", "applied"), a(V3, "z", "applied")], vec![(V1, Applied), (V2, OutOfOrder), (V3, Applied)]),
+            // a failed row does not make older pending migrations out of order
+            (vec![f(V1, "x"), f(V2, "y")], vec![a(V2, "y", "failed")], vec![(V1, Pending), (V2, Failed)]),
+        ];
+        for (files, applied, want) in cases {
+            let p = plan(&files, &applied);
+            assert_eq!(states(&p), want);
+            for r in &p.rows {
+                assert_eq!(r.fix.is_some(), r.state.is_problem(), "{r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn pending_and_problems_iterators() {
+        let p = plan(&[f(V1, "x"), f(V2, "y")], &[a(V1, "changed", "applied")]);
+        assert_eq!(p.pending().count(), 1);
+        assert_eq!(p.problems().count(), 1);
+    }
+}

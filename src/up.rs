@@ -1,0 +1,777 @@
+//! `up` and `status`: lock -> verify -> execute -> report. A `Runner` lives across the JS calls of
+//! one run (start, render in Node, apply, finish) so the lock is held from verification to the
+//! last commit, and `finish` releases it and writes the report on every path.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio_postgres::NoTls;
+
+use crate::check::read_ledger;
+use crate::checksum::sha256_raw;
+use crate::conn::{self, Settings};
+use crate::db::{self, Db, HistoryTable, quote_literal};
+use crate::duration;
+use crate::error::{Error, Result};
+use crate::integrity::LedgerState;
+use crate::modules::{self, Rendered};
+use crate::plan::{self, State};
+use crate::source::{self, MigrationFile};
+use crate::sql;
+
+pub const DEFAULT_BUDGET_SECONDS: u64 = 1800;
+pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 5_000;
+pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 15 * 60_000;
+pub const DEFAULT_LOCK_RETRIES: u32 = 3;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Effective {
+    pub budget_seconds: u64,
+    pub lock_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
+    pub lock_retries: u32,
+    pub history_table: HistoryTable,
+    pub release_sha: String,
+}
+
+pub struct Options {
+    pub dir: PathBuf,
+    pub artifacts_dir: PathBuf,
+    pub progress: bool,
+    pub settings: Result<Settings>,
+    pub effective: Result<Effective>,
+}
+
+fn env_duration(get: &dyn Fn(&str) -> Option<String>, var: &str, from_options: Option<&String>, default: u64) -> Result<u64> {
+    if let Some(v) = get(var).filter(|v| !v.trim().is_empty()) {
+        return duration::parse_ms(&v).map_err(|why| Error::Config(format!("{var}: {why}")));
+    }
+    if let Some(v) = from_options {
+        return duration::parse_ms(v).map_err(|why| Error::Config(format!("PGOPTIONS/options: {why}")));
+    }
+    Ok(default)
+}
+
+/// Keeps a release sha usable as one path segment.
+pub fn sanitize_sha(s: &str) -> String {
+    let clean: String = s
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .collect();
+    if clean.is_empty() || clean.chars().all(|c| c == '.') { "local".into() } else { clean }
+}
+
+fn git_head() -> Option<String> {
+    let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Options from flags (a JSON object from JS) and the environment.
+pub fn options(flags: &Value, get: &dyn Fn(&str) -> Option<String>) -> Options {
+    let flag = |k: &str| flags.get(k).and_then(Value::as_str).map(str::to_string);
+    let settings = conn::from_env(|k| get(k));
+    let effective = (|| {
+        let opts = settings.as_ref().map(|s| s.options.clone()).unwrap_or_default();
+        let budget_seconds = match get("MIGRATION_TIMEOUT_SECONDS").filter(|v| !v.trim().is_empty()) {
+            Some(v) => v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                Error::Config(format!("MIGRATION_TIMEOUT_SECONDS must be a positive whole number of seconds, got `{v}`"))
+            })?,
+            None => DEFAULT_BUDGET_SECONDS,
+        };
+        let lock_retries = match get("MIGRATION_LOCK_RETRIES").filter(|v| !v.trim().is_empty()) {
+            Some(v) => v.trim().parse::<u32>().map_err(|_| Error::Config(format!("MIGRATION_LOCK_RETRIES must be a whole number, got `{v}`")))?,
+            None => DEFAULT_LOCK_RETRIES,
+        };
+        let history_table = HistoryTable {
+            schema: flag("schema").or(get("MIGRATION_HISTORY_SCHEMA")).filter(|s| !s.is_empty()).unwrap_or_else(|| "public".into()),
+            table: flag("table").or(get("MIGRATION_HISTORY_TABLE")).filter(|s| !s.is_empty()).unwrap_or_else(|| "godwit_migrations".into()),
+        };
+        let release_sha = sanitize_sha(
+            &flag("sha")
+                .or(get("GIT_SHA"))
+                .or(get("GITHUB_SHA"))
+                .filter(|s| !s.trim().is_empty())
+                .or_else(git_head)
+                .unwrap_or_else(|| "local".into()),
+        );
+        Ok(Effective {
+            budget_seconds,
+            lock_timeout_ms: env_duration(get, "MIGRATION_LOCK_TIMEOUT", opts.get("lock_timeout"), DEFAULT_LOCK_TIMEOUT_MS)?,
+            statement_timeout_ms: env_duration(get, "MIGRATION_STATEMENT_TIMEOUT", opts.get("statement_timeout"), DEFAULT_STATEMENT_TIMEOUT_MS)?,
+            lock_retries,
+            history_table,
+            release_sha,
+        })
+    })();
+    Options {
+        dir: PathBuf::from(flag("dir").unwrap_or_else(|| "db/migrations".into())),
+        artifacts_dir: PathBuf::from(flag("artifactsDir").unwrap_or_else(|| ".artifacts/deploy".into())),
+        progress: flags.get("progress").and_then(Value::as_bool).unwrap_or(false),
+        settings,
+        effective,
+    }
+}
+
+pub fn iso(t: SystemTime) -> String {
+    let ms = t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // civil-from-days (Howard Hinnant), proleptic Gregorian, UTC
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct MigrationEntry {
+    pub version: String,
+    pub name: String,
+    pub file: Option<String>,
+    /// applied | already-applied | pending | skipped | failed | changed | missing-file | out-of-order
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transactional: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql_checksum: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureDetail {
+    pub file: String,
+    pub sqlstate: Option<String>,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+    pub statement: Option<String>,
+    /// 1-based line of the failing position inside the migration's SQL (string `chunk` of `up`).
+    pub line: Option<u32>,
+    pub chunk: Option<usize>,
+    pub position: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalid_indexes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub report_version: u32,
+    pub tool: Value,
+    pub command: &'static str,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: u64,
+    /// applied | nothing-to-do | refused | failed | lock-timeout | budget-exhausted | interrupted | error
+    pub outcome: String,
+    pub ok: bool,
+    pub error: Option<Value>,
+    pub database: Value,
+    pub settings: Value,
+    pub lock_wait_ms: Option<u64>,
+    pub problems: Vec<Value>,
+    pub migrations: Vec<MigrationEntry>,
+    pub failure: Option<FailureDetail>,
+    pub report_path: Option<String>,
+}
+
+pub struct Runner {
+    opts: Options,
+    started: Instant,
+    deadline: Instant,
+    db: Option<Db>,
+    lock_key: Option<i64>,
+    locked: bool,
+    files: Vec<MigrationFile>,
+    pending: Vec<MigrationFile>,
+    pub report: Report,
+    cancel: watch::Receiver<Option<String>>,
+    finished: bool,
+}
+
+impl Runner {
+    pub fn new(opts: Options, cancel: watch::Receiver<Option<String>>) -> Self {
+        let budget = opts.effective.as_ref().map(|e| e.budget_seconds).unwrap_or(DEFAULT_BUDGET_SECONDS);
+        let started = Instant::now();
+        let settings_json = match &opts.effective {
+            Ok(e) => serde_json::to_value(e).unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        };
+        let database = json!({ "connection": opts.settings.as_ref().map(|s| s.display()).ok(), "serverVersion": null });
+        Runner {
+            started,
+            deadline: started + Duration::from_secs(budget),
+            db: None,
+            lock_key: None,
+            locked: false,
+            files: Vec::new(),
+            pending: Vec::new(),
+            report: Report {
+                report_version: 1,
+                tool: json!({ "name": "godwit", "version": env!("CARGO_PKG_VERSION") }),
+                command: "up",
+                started_at: iso(SystemTime::now()),
+                finished_at: None,
+                duration_ms: 0,
+                outcome: "error".into(),
+                ok: false,
+                error: None,
+                database,
+                settings: settings_json,
+                lock_wait_ms: None,
+                problems: Vec::new(),
+                migrations: Vec::new(),
+                failure: None,
+                report_path: None,
+            },
+            opts,
+            cancel,
+            finished: false,
+        }
+    }
+
+    fn progress(&self, line: &str) {
+        if self.opts.progress {
+            eprintln!("godwit: {line}");
+        }
+    }
+
+    fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    fn cancelled(&self) -> Option<String> {
+        self.cancel.borrow().clone()
+    }
+
+    /// Records the error in the report and hands it back.
+    fn fail(&mut self, outcome: &str, e: Error) -> Error {
+        self.report.outcome = outcome.into();
+        self.report.error = Some(json!({ "code": e.code(), "exitCode": e.exit_code(), "message": e.to_string() }));
+        e
+    }
+
+    /// Verify files and ledger, connect, lock, read history, plan. Returns the pending files.
+    pub async fn start(&mut self) -> Result<Vec<String>> {
+        match self.start_inner().await {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                let outcome = match &e {
+                    Error::Integrity(_) => "refused",
+                    Error::LockNotAcquired(_) => "lock-timeout",
+                    Error::BudgetExhausted(_) => "budget-exhausted",
+                    Error::Interrupted(_) => "interrupted",
+                    _ => "error",
+                };
+                Err(self.fail(outcome, e))
+            }
+        }
+    }
+
+    async fn start_inner(&mut self) -> Result<Vec<String>> {
+        let eff = match &self.opts.effective {
+            Ok(e) => e.clone(),
+            Err(e) => return Err(Error::Config(e.to_string())),
+        };
+        let settings = match &self.opts.settings {
+            Ok(s) => s.clone(),
+            Err(e) => return Err(Error::Config(e.to_string())),
+        };
+        // Files and ledger first: `up` never writes the ledger, so any mismatch refuses the run.
+        let scan = source::scan(&self.opts.dir)?;
+        let mut problems: Vec<String> = scan
+            .violations
+            .iter()
+            .map(|v| format!("{}: {} ({})", v.file, v.message, v.rule))
+            .collect();
+        match read_ledger(&self.opts.dir)? {
+            LedgerState::Read(p) => {
+                for m in &scan.migrations {
+                    match p.ledger.entries.get(&m.file) {
+                        None => problems.push(format!("{}: has no entry in checksums.json", m.file)),
+                        Some(s) if *s != m.checksum => problems.push(format!("{}: does not match its checksums.json entry", m.file)),
+                        _ => {}
+                    }
+                }
+                for f in p.ledger.entries.keys() {
+                    if !scan.migrations.iter().any(|m| &m.file == f) {
+                        problems.push(format!("{f}: has a checksums.json entry but no file"));
+                    }
+                }
+            }
+            LedgerState::Absent if scan.migrations.is_empty() => {}
+            LedgerState::Absent => problems.push("checksums.json is missing".into()),
+            LedgerState::Problem(p) => problems.push(format!("checksums.json cannot be read: {p:?}")),
+        }
+        if !problems.is_empty() {
+            self.report.problems = problems.iter().map(|p| json!({ "problem": p })).collect();
+            return Err(Error::Integrity(format!(
+                "the migration files do not match the contract or the ledger; run `pnpm db:migrate:check` and commit:\n  {}",
+                problems.join("\n  ")
+            )));
+        }
+        self.files = scan.migrations;
+
+        let settings = settings.with_connect_timeout(self.remaining().min(Duration::from_secs(10)).max(Duration::from_secs(1)));
+        let db = db::connect(&settings).await?;
+        self.report.database = json!({ "connection": settings.display(), "serverVersion": db.server_version, "backendPid": db.pid });
+        db::set_timeouts(&db.client, eff.lock_timeout_ms, eff.statement_timeout_ms).await?;
+        let key = eff.history_table.lock_key();
+        self.db = Some(db);
+        self.lock_key = Some(key);
+        self.acquire_lock(key).await?;
+
+        let db = self.db.as_ref().ok_or_else(|| Error::Internal("no connection".into()))?;
+        db::ensure_history(&db.client, &eff.history_table).await?;
+        let applied = db::read_history(&db.client, &eff.history_table).await?.unwrap_or_default();
+        let plan = plan::plan(&self.files, &applied);
+        let problems: Vec<&plan::Row> = plan.problems().collect();
+        self.report.migrations = plan
+            .rows
+            .iter()
+            .map(|r| MigrationEntry {
+                version: r.version.clone(),
+                name: r.name.clone(),
+                file: r.file.clone(),
+                state: match r.state {
+                    State::Applied => "already-applied",
+                    State::Pending => "pending",
+                    State::Changed => "changed",
+                    State::MissingFile => "missing-file",
+                    State::Failed => "failed",
+                    State::OutOfOrder => "out-of-order",
+                }
+                .into(),
+                ..Default::default()
+            })
+            .collect();
+        if !problems.is_empty() {
+            self.report.problems = problems
+                .iter()
+                .map(|r| json!({ "version": r.version, "file": r.file, "state": r.state, "fix": r.fix }))
+                .collect();
+            let lines: Vec<String> = problems
+                .iter()
+                .map(|r| format!("{} {}: {:?}; {}", r.version, r.name, r.state, r.fix.clone().unwrap_or_default()))
+                .collect();
+            return Err(Error::Integrity(format!(
+                "refusing to apply anything: the database history disagrees with the files:\n  {}",
+                lines.join("\n  ")
+            )));
+        }
+        let pending: Vec<MigrationFile> = plan
+            .pending()
+            .filter_map(|r| self.files.iter().find(|f| f.version == r.version).cloned())
+            .collect();
+        self.pending = pending;
+        Ok(self.pending.iter().map(|f| f.file.clone()).collect())
+    }
+
+    async fn acquire_lock(&mut self, key: i64) -> Result<()> {
+        let t0 = Instant::now();
+        let mut last_said = Instant::now();
+        let mut wait = Duration::from_millis(100);
+        let mut rx = self.cancel.clone();
+        loop {
+            let db = self.db.as_ref().ok_or_else(|| Error::Internal("no connection".into()))?;
+            if db::try_lock(&db.client, key).await? {
+                self.locked = true;
+                self.report.lock_wait_ms = Some(t0.elapsed().as_millis() as u64);
+                return Ok(());
+            }
+            if let Some(why) = self.cancelled() {
+                return Err(Error::Interrupted(format!("{why} while waiting for the migration lock")));
+            }
+            if last_said.elapsed() >= Duration::from_secs(5) || t0.elapsed() < Duration::from_millis(150) {
+                let holder = db::lock_holder(&db.client, key).await?.unwrap_or_else(|| "unknown session".into());
+                self.progress(&format!("waiting for the migration lock, held by {holder}"));
+                last_said = Instant::now();
+            }
+            if self.remaining().is_zero() {
+                let holder = db::lock_holder(&db.client, key).await?.unwrap_or_else(|| "unknown session".into());
+                self.report.lock_wait_ms = Some(t0.elapsed().as_millis() as u64);
+                return Err(Error::LockNotAcquired(format!(
+                    "the migration lock was not acquired within MIGRATION_TIMEOUT_SECONDS; it is held by {holder}"
+                )));
+            }
+            let nap = wait.min(self.remaining());
+            tokio::select! {
+                _ = tokio::time::sleep(nap) => {}
+                _ = rx.changed() => {}
+            }
+            wait = (wait * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// Apply the pending migrations, rendered by Node, in order; stop at the first failure.
+    pub async fn apply(&mut self, rendered: Vec<Rendered>) -> Result<Value> {
+        match self.apply_inner(rendered).await {
+            Ok(()) => {
+                self.report.outcome = if self.pending.is_empty() { "nothing-to-do".into() } else { "applied".into() };
+                self.report.ok = true;
+                Ok(json!({ "applied": self.pending.len() }))
+            }
+            Err(e) => {
+                let outcome = match &e {
+                    Error::BudgetExhausted(_) => "budget-exhausted",
+                    Error::Interrupted(_) => "interrupted",
+                    Error::MigrationFailed(_) => "failed",
+                    _ => "error",
+                };
+                Err(self.fail(outcome, e))
+            }
+        }
+    }
+
+    async fn apply_inner(&mut self, rendered: Vec<Rendered>) -> Result<()> {
+        let eff = self.opts.effective.as_ref().map_err(|e| Error::Config(e.to_string()))?.clone();
+        // Everything is judged before anything runs: a broken module fails the run before any DDL.
+        let mut work = Vec::new();
+        for f in &self.pending {
+            let r = rendered.iter().find(|r| r.file == f.file).ok_or_else(|| {
+                Error::MigrationFailed(format!("{}: was not rendered", f.file))
+            })?;
+            let judged = modules::judge(r);
+            if let Some(v) = judged.violations.first() {
+                return Err(Error::MigrationFailed(format!(
+                    "{}: {} ({}); nothing was applied. Fix: {}",
+                    f.file, v.message, v.rule, v.hint
+                )));
+            }
+            work.push((f.clone(), r.up.clone().unwrap_or_default(), judged.config));
+        }
+        for (file, chunks, config) in work {
+            if let Some(why) = self.cancelled() {
+                return Err(Error::Interrupted(why));
+            }
+            if self.remaining().is_zero() {
+                return Err(Error::BudgetExhausted("MIGRATION_TIMEOUT_SECONDS ran out before every migration was applied".into()));
+            }
+            self.progress(&format!("applying {}{}", file.file, if config.transaction { "" } else { " (no transaction)" }));
+            let t0 = Instant::now();
+            let body = chunks.join("\n;\n");
+            let sql_checksum = sha256_raw(body.as_bytes());
+            let mut attempts = 0;
+            let result = loop {
+                attempts += 1;
+                let r = self.run_one(&file, &body, &sql_checksum, &config, &eff).await;
+                match &r {
+                    Err(Failed::Sql(e)) if e.sqlstate.as_deref() == Some("55P03") && config.transaction && attempts <= eff.lock_retries => {
+                        let backoff = Duration::from_millis(500 * (1 << (attempts - 1).min(5)));
+                        if self.remaining() <= backoff {
+                            break r;
+                        }
+                        self.progress(&format!("  lock_timeout on {} (attempt {attempts}); retrying in {} ms", file.file, backoff.as_millis()));
+                        let mut rx = self.cancel.clone();
+                        tokio::select! {
+                            _ = tokio::time::sleep(backoff) => {}
+                            _ = rx.changed() => {}
+                        }
+                    }
+                    _ => break r,
+                }
+            };
+            let elapsed = t0.elapsed().as_millis() as u64;
+            let entry = self.report.migrations.iter_mut().find(|m| m.version == file.version);
+            let set = |state: &str| {
+                if let Some(m) = entry {
+                    m.state = state.into();
+                    m.transactional = Some(config.transaction);
+                    m.duration_ms = Some(elapsed);
+                    m.sql_checksum = Some(sql_checksum.clone());
+                    m.attempts = Some(attempts);
+                }
+            };
+            match result {
+                Ok(()) => {
+                    set("applied");
+                    self.progress(&format!("  applied {} in {elapsed} ms", file.file));
+                }
+                Err(Failed::Sql(mut detail)) => {
+                    set("failed");
+                    self.map_position(&mut detail, &chunks);
+                    let summary = format!(
+                        "{} failed: {}{}{}",
+                        file.file,
+                        detail.message,
+                        detail.sqlstate.as_ref().map(|s| format!(" (SQLSTATE {s})")).unwrap_or_default(),
+                        detail.line.map(|l| format!(" at line {l}")).unwrap_or_default()
+                    );
+                    let hint = if detail.invalid_indexes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; it left INVALID index(es) {}: drop them (DROP INDEX CONCURRENTLY ...), delete the failed history row, and run up again",
+                            detail.invalid_indexes.join(", ")
+                        )
+                    };
+                    self.report.failure = Some(detail);
+                    return Err(Error::MigrationFailed(format!("{summary}{hint}; later migrations were not attempted")));
+                }
+                Err(Failed::Stopped(e)) => {
+                    set("failed");
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Maps a server `position` (characters into the migration's SQL) to a string and line.
+    fn map_position(&self, d: &mut FailureDetail, chunks: &[String]) {
+        let Some(pos) = d.position else { return };
+        let mut offset = (pos as usize).saturating_sub(1);
+        for (i, c) in chunks.iter().enumerate() {
+            let n = c.chars().count();
+            if offset <= n {
+                let byte = c.char_indices().nth(offset).map(|(b, _)| b).unwrap_or(c.len());
+                d.chunk = Some(i);
+                d.line = Some(sql::line_of(c, byte));
+                let split = sql::split(std::slice::from_ref(c));
+                d.statement = split
+                    .statements
+                    .iter()
+                    .filter(|s| c.find(&s.text).is_some_and(|start| start <= byte))
+                    .next_back()
+                    .map(|s| s.text.clone());
+                return;
+            }
+            offset = offset.saturating_sub(n + 3); // the "\n;\n" between strings
+        }
+    }
+
+    async fn run_one(
+        &mut self,
+        file: &MigrationFile,
+        body: &str,
+        sql_checksum: &str,
+        config: &modules::MigrationConfig,
+        eff: &Effective,
+    ) -> std::result::Result<(), Failed> {
+        let t = eff.history_table.qualified();
+        let values = |status: &str, ms: &str, err: &str| {
+            format!(
+                "INSERT INTO {t} (version, name, file, checksum, sql_checksum, status, transactional, execution_ms, release_sha, error) VALUES ({}, {}, {}, {}, {}, '{status}', {}, {ms}, {}, {err})",
+                quote_literal(&file.version),
+                quote_literal(&file.name),
+                quote_literal(&file.file),
+                quote_literal(&file.checksum),
+                quote_literal(sql_checksum),
+                config.transaction,
+                quote_literal(&eff.release_sha),
+            )
+        };
+        let overrides = |local: &str| {
+            let mut s = String::new();
+            if let Some(ms) = config.lock_timeout_ms {
+                s.push_str(&format!("SET {local}lock_timeout = '{ms}ms';\n"));
+            }
+            if let Some(ms) = config.statement_timeout_ms {
+                s.push_str(&format!("SET {local}statement_timeout = '{ms}ms';\n"));
+            }
+            s
+        };
+        let db = self.db.as_ref().ok_or_else(|| Failed::Stopped(Error::Internal("no connection".into())))?;
+        if config.transaction {
+            // One round trip: the SQL, its history row and the commit travel together, so they
+            // commit together or not at all. The server's clock measures the execution time.
+            let prefix = format!("BEGIN;\n{}", overrides("LOCAL "));
+            let batch = format!(
+                "{prefix}{body}\n;\n{};\nCOMMIT;",
+                values("applied", "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::int", "NULL")
+            );
+            let r = self.guarded(db.client.batch_execute(&batch)).await;
+            match r {
+                Guarded::Done(Ok(())) => Ok(()),
+                Guarded::Done(Err(e)) => {
+                    let _ = db.client.batch_execute("ROLLBACK").await;
+                    let mut d = detail(&file.file, &e);
+                    d.position = d.position.map(|p| p.saturating_sub(prefix.chars().count() as u32));
+                    Err(Failed::Sql(d))
+                }
+                other => Err(Failed::Stopped(self.stop(other).await)),
+            }
+        } else {
+            let ov = overrides("");
+            if !ov.is_empty() {
+                db.client.batch_execute(&ov).await.map_err(|e| Failed::Stopped(db::db_err(e)))?;
+            }
+            let t0 = Instant::now();
+            let r = self.guarded(db.client.batch_execute(body)).await;
+            let ms = t0.elapsed().as_millis().to_string();
+            let restore = format!("SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'", eff.lock_timeout_ms, eff.statement_timeout_ms);
+            match r {
+                Guarded::Done(Ok(())) => {
+                    db.client
+                        .batch_execute(&format!("{};\n{restore}", values("applied", &ms, "NULL")))
+                        .await
+                        .map_err(|e| Failed::Stopped(db::db_err(e)))?;
+                    Ok(())
+                }
+                Guarded::Done(Err(e)) => {
+                    let mut d = detail(&file.file, &e);
+                    let _ = db
+                        .client
+                        .batch_execute(&format!("{};\n{restore}", values("failed", &ms, &quote_literal(&d.message))))
+                        .await;
+                    d.invalid_indexes = db::invalid_indexes(&db.client).await.unwrap_or_default();
+                    Err(Failed::Sql(d))
+                }
+                other => Err(Failed::Stopped(self.stop(other).await)),
+            }
+        }
+    }
+
+    async fn guarded<F: std::future::Future<Output = std::result::Result<(), tokio_postgres::Error>>>(&self, fut: F) -> Guarded {
+        let mut rx = self.cancel.clone();
+        let deadline = tokio::time::Instant::from_std(self.deadline);
+        tokio::select! {
+            r = fut => Guarded::Done(r),
+            _ = tokio::time::sleep_until(deadline) => Guarded::Budget,
+            _ = async { loop { if rx.borrow().is_some() { break } if rx.changed().await.is_err() { std::future::pending::<()>().await } } } => Guarded::Interrupted,
+        }
+    }
+
+    /// After a budget or signal stop mid-statement: cancel it on the server and roll back.
+    async fn stop(&self, g: Guarded) -> Error {
+        if let Some(db) = &self.db {
+            let _ = db.cancel.cancel_query(NoTls).await;
+            let _ = db.client.batch_execute("ROLLBACK").await;
+        }
+        match g {
+            Guarded::Budget => Error::BudgetExhausted(
+                "MIGRATION_TIMEOUT_SECONDS ran out: the running statement was cancelled and rolled back".into(),
+            ),
+            _ => Error::Interrupted(format!(
+                "{}: the running statement was cancelled and rolled back",
+                self.cancelled().unwrap_or_else(|| "cancelled".into())
+            )),
+        }
+    }
+
+    /// Release the lock, close, write the report. Safe to call on every path, more than once.
+    pub async fn finish(&mut self) -> Result<Value> {
+        if !self.finished {
+            self.finished = true;
+            if let (Some(db), Some(key), true) = (&self.db, self.lock_key, self.locked) {
+                if db::unlock(&db.client, key).await.is_ok() {
+                    self.locked = false;
+                }
+            }
+            self.db = None; // dropping the client closes the session (and any lock with it)
+            self.report.finished_at = Some(iso(SystemTime::now()));
+            self.report.duration_ms = self.started.elapsed().as_millis() as u64;
+            let sha = self.opts.effective.as_ref().map(|e| e.release_sha.clone()).unwrap_or_else(|_| "local".into());
+            let dir = self.opts.artifacts_dir.join(&sha);
+            let path = dir.join("migration.json");
+            self.report.report_path = Some(path.display().to_string());
+            let text = serde_json::to_string_pretty(&self.report).map_err(|e| Error::Internal(e.to_string()))? + "\n";
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        }
+        serde_json::to_value(&self.report).map_err(|e| Error::Internal(e.to_string()))
+    }
+}
+
+enum Guarded {
+    Done(std::result::Result<(), tokio_postgres::Error>),
+    Budget,
+    Interrupted,
+}
+
+enum Failed {
+    Sql(FailureDetail),
+    Stopped(Error),
+}
+
+fn detail(file: &str, e: &tokio_postgres::Error) -> FailureDetail {
+    match e.as_db_error() {
+        Some(db) => FailureDetail {
+            file: file.into(),
+            sqlstate: Some(db.code().code().to_string()),
+            message: db.message().to_string(),
+            detail: db.detail().map(str::to_string),
+            hint: db.hint().map(str::to_string),
+            position: match db.position() {
+                Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p),
+                _ => None,
+            },
+            ..Default::default()
+        },
+        None => FailureDetail { file: file.into(), message: db::describe_pg_error(e), ..Default::default() },
+    }
+}
+
+/// `status`: the plan against the database, read-only, no lock.
+pub async fn status(opts: &Options) -> Result<Value> {
+    let eff = opts.effective.as_ref().map_err(|e| Error::Config(e.to_string()))?;
+    let settings = opts.settings.as_ref().map_err(|e| Error::Config(e.to_string()))?.clone();
+    let scan = source::scan(&opts.dir)?;
+    let db = db::connect(&settings.clone().with_connect_timeout(Duration::from_secs(10))).await?;
+    let applied = db::read_history(&db.client, &eff.history_table).await?;
+    let plan = plan::plan(&scan.migrations, applied.as_deref().unwrap_or_default());
+    let pending = plan.pending().count();
+    let problems = plan.problems().count();
+    Ok(json!({
+        "clean": pending == 0 && problems == 0 && scan.violations.is_empty(),
+        "requiresMigrations": pending > 0,
+        "pending": pending,
+        "problems": problems,
+        "historyTable": eff.history_table,
+        "historyTableExists": applied.is_some(),
+        "database": { "connection": settings.display(), "serverVersion": db.server_version },
+        "fileViolations": scan.violations,
+        "migrations": plan.rows,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_formats_utc() {
+        assert_eq!(iso(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso(UNIX_EPOCH + Duration::from_millis(1_795_605_742_834)), "2026-11-25T11:22:22.834Z");
+        assert_eq!(iso(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn sha_is_one_safe_path_segment() {
+        assert_eq!(sanitize_sha("abc123"), "abc123");
+        assert_eq!(sanitize_sha("../../etc"), ".._.._etc");
+        assert_eq!(sanitize_sha(".."), "local");
+        assert_eq!(sanitize_sha(""), "local");
+    }
+
+    #[test]
+    fn options_precedence_env_over_pgoptions_over_defaults() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+        let o = options(&json!({"sha": "s"}), &env(&[("DATABASE_URL", "postgres://u@h/d")]));
+        let e = o.effective.unwrap();
+        assert_eq!((e.lock_timeout_ms, e.statement_timeout_ms, e.budget_seconds), (DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, DEFAULT_BUDGET_SECONDS));
+        let o = options(&json!({"sha": "s"}), &env(&[("PGHOST", "h"), ("PGOPTIONS", "-c lock_timeout=2s"), ("MIGRATION_STATEMENT_TIMEOUT", "1min")]));
+        let e = o.effective.unwrap();
+        assert_eq!((e.lock_timeout_ms, e.statement_timeout_ms), (2000, 60_000));
+        let o = options(&json!({"sha": "s"}), &env(&[("PGHOST", "h"), ("PGOPTIONS", "-c lock_timeout=2s"), ("MIGRATION_LOCK_TIMEOUT", "3s")]));
+        assert_eq!(o.effective.unwrap().lock_timeout_ms, 3000);
+        let o = options(&json!({}), &env(&[("PGHOST", "h"), ("MIGRATION_TIMEOUT_SECONDS", "soon")]));
+        assert!(o.effective.is_err());
+    }
+}
