@@ -1,0 +1,225 @@
+// `up` and `status` against a real PostgreSQL, through the real CLI.
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { CLI, godwit, tmpDir, cleanEnv, git } from './helpers.mjs'
+import { freshDatabase, query, admin, stopServer } from './db.mjs'
+
+after(stopServer)
+
+/** A project folder with these migrations (name -> module source), sealed into the ledger. */
+async function project(t, migrations) {
+  const cwd = tmpDir(t)
+  // a repository without commits: nothing is merged, so `check` re-seals edits in these tests
+  git(cwd, 'init', '-q', '-b', 'main')
+  const dir = path.join(cwd, 'db', 'migrations')
+  mkdirSync(dir, { recursive: true })
+  for (const [file, src] of Object.entries(migrations)) writeFileSync(path.join(dir, file), src)
+  const sealed = await godwit(['check'], { cwd })
+  assert.equal(sealed.code, 0, sealed.stdout + sealed.stderr)
+  return cwd
+}
+
+const sql = (s) => `export const up = ${JSON.stringify(s)}\n`
+const V = (i) => `17000000000${String(i).padStart(2, '0')}`
+
+function report(cwd, sha = 'test') {
+  return JSON.parse(readFileSync(path.join(cwd, '.artifacts', 'deploy', sha, 'migration.json'), 'utf8'))
+}
+
+async function tables(url) {
+  return (await query(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).map((r) => r.tablename)
+}
+
+test('applies_from_empty_then_second_up_is_a_noop_and_status_is_clean', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, {
+    [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id bigint PRIMARY KEY)'),
+    [`${V(2)}_b.mjs`]: "export const up = async () => ['CREATE TABLE b (id bigint PRIMARY KEY)', 'ALTER TABLE b ADD COLUMN v text']\n",
+  })
+  const env = { DATABASE_URL: url }
+  const first = await godwit(['up', '--sha', 'test', '--json'], { cwd, env })
+  assert.equal(first.code, 0, first.stderr)
+  assert.equal(first.json.outcome, 'applied')
+  assert.deepEqual(first.json.migrations.map((m) => m.state), ['applied', 'applied'])
+  assert.ok(first.json.migrations.every((m) => /^[0-9a-f]{64}$/.test(m.sqlChecksum)))
+  assert.deepEqual(await tables(url), ['a', 'b', 'godwit_migrations'])
+  const hist = await query(url, 'SELECT version, status, transactional, release_sha FROM godwit_migrations ORDER BY version')
+  assert.deepEqual(hist, [
+    { version: V(1), status: 'applied', transactional: true, release_sha: 'test' },
+    { version: V(2), status: 'applied', transactional: true, release_sha: 'test' },
+  ])
+  const second = await godwit(['up', '--sha', 'test', '--json'], { cwd, env })
+  assert.equal(second.code, 0)
+  assert.equal(second.json.outcome, 'nothing-to-do')
+  assert.deepEqual(second.json.migrations.map((m) => m.state), ['already-applied', 'already-applied'])
+  assert.equal((await query(url, 'SELECT count(*)::int AS n FROM godwit_migrations'))[0].n, 2)
+  const st = await godwit(['status', '--json'], { cwd, env })
+  assert.equal(st.code, 0)
+  assert.equal(st.json.clean, true)
+  assert.equal(st.json.requiresMigrations, false)
+  assert.deepEqual(report(cwd).outcome, 'nothing-to-do')
+})
+
+test('third_of_five_fails_nothing_of_it_left_later_ones_untouched', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, {
+    [`${V(1)}_one.mjs`]: sql('CREATE TABLE one (id int)'),
+    [`${V(2)}_two.mjs`]: sql('CREATE TABLE two (id int)'),
+    [`${V(3)}_three.mjs`]: sql('CREATE TABLE three (id int);\nINSERT INTO three VALUES (1);\nINSERT INTO nope VALUES (1);'),
+    [`${V(4)}_four.mjs`]: sql('CREATE TABLE four (id int)'),
+    [`${V(5)}_five.mjs`]: sql('CREATE TABLE five (id int)'),
+  })
+  const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(r.code, 5, r.stderr)
+  assert.equal(r.json.error.code, 'MIGRATION_FAILED')
+  assert.deepEqual(await tables(url), ['godwit_migrations', 'one', 'two'])
+  assert.deepEqual(r.json.migrations.map((m) => m.state), ['applied', 'applied', 'failed', 'pending', 'pending'])
+  const f = report(cwd).failure
+  assert.equal(f.sqlstate, '42P01')
+  assert.equal(f.file, `${V(3)}_three.mjs`)
+  assert.equal(f.line, 3)
+  assert.match(f.statement, /INSERT INTO nope/)
+  // the failed transactional migration was never applied: fixing it unblocks the next run
+  const st = await godwit(['status', '--json'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(st.code, 1)
+  assert.deepEqual(st.json.migrations.map((m) => m.state), ['applied', 'applied', 'pending', 'pending', 'pending'])
+})
+
+test('two_concurrent_runs_apply_every_migration_exactly_once', async (t) => {
+  const url = await freshDatabase(t)
+  const migrations = {}
+  for (let i = 1; i <= 20; i++) migrations[`${V(i)}_m${i}.mjs`] = sql(`CREATE TABLE m${i} (id int); SELECT pg_sleep(0.02)`)
+  const cwd = await project(t, migrations)
+  const env = { DATABASE_URL: url }
+  const [a, b] = await Promise.all([godwit(['up', '--sha', 'a'], { cwd, env }), godwit(['up', '--sha', 'b'], { cwd, env })])
+  assert.equal(a.code, 0, a.stderr)
+  assert.equal(b.code, 0, b.stderr)
+  const rows = await query(url, 'SELECT version, count(*)::int AS n FROM godwit_migrations GROUP BY version')
+  assert.equal(rows.length, 20)
+  assert.ok(rows.every((r) => r.n === 1))
+})
+
+test('lock_held_elsewhere_exits_3_within_the_budget', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_slow.mjs`]: sql('SELECT pg_sleep(4)') })
+  const env = { DATABASE_URL: url }
+  const holder = godwit(['up', '--sha', 'holder'], { cwd, env })
+  await new Promise((r) => setTimeout(r, 1200))
+  const t0 = Date.now()
+  const waiter = await godwit(['up', '--sha', 'waiter', '--json'], { cwd, env: { ...env, MIGRATION_TIMEOUT_SECONDS: '1' } })
+  const elapsed = Date.now() - t0
+  assert.equal(waiter.code, 3, waiter.stderr)
+  assert.equal(waiter.json.error.code, 'LOCK_NOT_ACQUIRED')
+  assert.match(waiter.json.error.message, /held by pid \d+/)
+  assert.ok(elapsed < 4000, `took ${elapsed} ms`)
+  assert.equal((await holder).code, 0)
+})
+
+test('statement_timeout_fires_with_its_sqlstate', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_slow.mjs`]: sql('SELECT pg_sleep(5)') })
+  const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env: { DATABASE_URL: url, MIGRATION_STATEMENT_TIMEOUT: '300ms' } })
+  assert.equal(r.code, 5)
+  assert.equal(report(cwd).failure.sqlstate, '57014')
+})
+
+test('lock_timeout_is_retried_then_fails_and_a_later_run_applies', async (t) => {
+  const url = await freshDatabase(t)
+  await query(url, 'CREATE TABLE busy (id int)')
+  const cwd = await project(t, { [`${V(1)}_alter.mjs`]: sql('ALTER TABLE busy ADD COLUMN v text') })
+  const blocker = await admin(url)
+  await blocker.query('BEGIN')
+  await blocker.query('LOCK TABLE busy IN ACCESS EXCLUSIVE MODE')
+  const env = { DATABASE_URL: url, MIGRATION_LOCK_TIMEOUT: '100ms', MIGRATION_LOCK_RETRIES: '2' }
+  const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env })
+  assert.equal(r.code, 5)
+  assert.equal(report(cwd).failure.sqlstate, '55P03')
+  assert.equal(r.json.migrations[0].attempts, 3)
+  await blocker.query('ROLLBACK')
+  await blocker.end()
+  const again = await godwit(['up', '--sha', 'test'], { cwd, env })
+  assert.equal(again.code, 0, again.stderr)
+  const cols = await query(url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'busy' ORDER BY 1")
+  assert.deepEqual(cols.map((c) => c.column_name), ['id', 'v'])
+})
+
+test('concurrent_index_applies_outside_a_transaction_and_is_valid', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, {
+    [`${V(1)}_t.mjs`]: sql('CREATE TABLE t (a int)'),
+    [`${V(2)}_idx.mjs`]: "export const up = 'CREATE INDEX CONCURRENTLY t_a_idx ON t (a)'\nexport const config = { transaction: false }\n",
+  })
+  const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(r.code, 0, r.stderr)
+  const idx = await query(url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_a_idx'::regclass")
+  assert.deepEqual(idx, [{ indisvalid: true }])
+  assert.deepEqual(await query(url, `SELECT transactional FROM godwit_migrations WHERE version = '${V(2)}'`), [{ transactional: false }])
+})
+
+test('edited_applied_migration_with_resealed_ledger_is_refused', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })
+  const env = { DATABASE_URL: url }
+  assert.equal((await godwit(['up', '--sha', 'test'], { cwd, env })).code, 0)
+  writeFileSync(path.join(cwd, 'db/migrations', `${V(1)}_a.mjs`), sql('CREATE TABLE a (id bigint)'))
+  assert.equal((await godwit(['check'], { cwd })).code, 0, 're-sealed')
+  const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env })
+  assert.equal(r.code, 4)
+  assert.equal(r.json.error.code, 'INTEGRITY')
+  assert.equal(r.json.problems[0].state, 'changed')
+  const st = await godwit(['status', '--json'], { cwd, env })
+  assert.equal(st.code, 4)
+  assert.equal(st.json.migrations[0].state, 'changed')
+})
+
+test('sigterm_during_a_long_statement_cancels_releases_and_next_up_proceeds', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_slow.mjs`]: sql('CREATE TABLE s (id int); SELECT pg_sleep(30)') })
+  const env = { DATABASE_URL: url }
+  const child = spawn(process.execPath, [CLI, 'up', '--sha', 'test'], { cwd, env: cleanEnv(env) })
+  await new Promise((r) => setTimeout(r, 1500))
+  const t0 = Date.now()
+  child.kill('SIGTERM')
+  const code = await new Promise((r) => child.on('close', r))
+  assert.equal(code, 6)
+  assert.ok(Date.now() - t0 < 5000)
+  assert.equal(report(cwd).outcome, 'interrupted')
+  assert.deepEqual(await tables(url), ['godwit_migrations'], 'rolled back')
+  writeFileSync(path.join(cwd, 'db/migrations', `${V(1)}_slow.mjs`), sql('CREATE TABLE s (id int)'))
+  assert.equal((await godwit(['check'], { cwd })).code, 0)
+  const next = await godwit(['up', '--sha', 'test', '--json'], { cwd, env: { ...env, MIGRATION_TIMEOUT_SECONDS: '5' } })
+  assert.equal(next.code, 0, next.stderr)
+})
+
+test('budget_exhausted_mid_statement_exits_3_and_rolls_back', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_slow.mjs`]: sql('CREATE TABLE s (id int); SELECT pg_sleep(30)') })
+  const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env: { DATABASE_URL: url, MIGRATION_TIMEOUT_SECONDS: '2' } })
+  assert.equal(r.code, 3)
+  assert.equal(r.json.error.code, 'BUDGET_EXHAUSTED')
+  assert.deepEqual(await tables(url), ['godwit_migrations'])
+})
+
+test('no_connection_settings_exit_2_and_a_password_never_appears', async (t) => {
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })
+  const none = await godwit(['up', '--sha', 'test', '--json'], { cwd })
+  assert.equal(none.code, 2)
+  assert.equal(none.json.error.code, 'CONFIG')
+  assert.ok(existsSync(path.join(cwd, '.artifacts/deploy/test/migration.json')), 'report written on failure')
+  const canary = 'Canary-Pw-4242'
+  const url = await freshDatabase(t)
+  const u = new URL(url)
+  u.password = canary
+  for (const args of [['up', '--sha', 'test', '--json'], ['status', '--json'], ['status']]) {
+    const r = await godwit(args, { cwd, env: { DATABASE_URL: u.toString() } })
+    assert.ok(!r.stdout.includes(canary) && !r.stderr.includes(canary), args.join(' '))
+  }
+  assert.ok(!readFileSync(path.join(cwd, '.artifacts/deploy/test/migration.json'), 'utf8').includes(canary))
+  const refused = await godwit(['up', '--sha', 'test', '--json'], { cwd, env: { DATABASE_URL: `postgres://u:${canary}@127.0.0.1:1/db` } })
+  assert.equal(refused.code, 7)
+  assert.equal(refused.json.error.code, 'CONNECT_FAILED')
+  assert.ok(!refused.stdout.includes(canary) && !refused.stderr.includes(canary))
+})
