@@ -2,8 +2,6 @@
 //! migration. Identifiers are always quoted with `quote_ident`; values that must travel inside a
 //! one-round-trip batch are quoted with `quote_literal` (standard_conforming_strings is checked).
 
-use std::time::Duration;
-
 use serde::Serialize;
 use tokio_postgres::{CancelToken, Client, NoTls, SimpleQueryMessage};
 
@@ -212,11 +210,6 @@ pub async fn invalid_indexes(client: &Client) -> Result<Vec<String>> {
         .await
         .map_err(db_err)?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
-}
-
-/// Waits up to `d` or until the notify fires.
-pub async fn pause(d: Duration) {
-    tokio::time::sleep(d).await
 }
 
 #[cfg(test)]

@@ -79,56 +79,31 @@ pub fn plan(files: &[MigrationFile], applied: &[Applied]) -> Plan {
         .map(|a| a.version.as_str())
         .max();
     let mut rows = Vec::with_capacity(files.len() + applied.len());
+    let row = |f: &MigrationFile, state: State, a: Option<&Applied>, fix: Option<String>| Row {
+        version: f.version.clone(),
+        name: f.name.clone(),
+        file: Some(f.file.clone()),
+        state,
+        applied_at: a.map(|a| a.applied_at.clone()),
+        execution_ms: a.map(|a| a.execution_ms),
+        fix,
+    };
     for f in files {
-        let row = match applied.iter().find(|a| a.version == f.version) {
-            Some(a) if a.status == "failed" => Row {
-                version: f.version.clone(),
-                name: f.name.clone(),
-                file: Some(f.file.clone()),
-                state: State::Failed,
-                applied_at: Some(a.applied_at.clone()),
-                execution_ms: Some(a.execution_ms),
-                fix: Some(format!(
-                    "this non-transactional migration failed part-way: inspect what it left (e.g. an INVALID index: DROP INDEX CONCURRENTLY ...), then delete its history row (DELETE FROM <history table> WHERE version = '{}' AND status = 'failed') and run up again",
-                    f.version
-                )),
-            },
-            Some(a) if a.checksum != f.checksum => Row {
-                version: f.version.clone(),
-                name: f.name.clone(),
-                file: Some(f.file.clone()),
-                state: State::Changed,
-                applied_at: Some(a.applied_at.clone()),
-                execution_ms: Some(a.execution_ms),
-                fix: Some(
-                    "an applied migration was edited: restore the file as it was applied (git history) and put the change in a new migration".into(),
-                ),
-            },
-            Some(a) => Row {
-                version: f.version.clone(),
-                name: f.name.clone(),
-                file: Some(f.file.clone()),
-                state: State::Applied,
-                applied_at: Some(a.applied_at.clone()),
-                execution_ms: Some(a.execution_ms),
-                fix: None,
-            },
-            None => {
-                let out_of_order = newest_applied.is_some_and(|n| f.version.as_str() < n);
-                Row {
-                    version: f.version.clone(),
-                    name: f.name.clone(),
-                    file: Some(f.file.clone()),
-                    state: if out_of_order { State::OutOfOrder } else { State::Pending },
-                    applied_at: None,
-                    execution_ms: None,
-                    fix: out_of_order.then(|| {
-                        "a pending migration is older than the newest applied one: re-create it with `pnpm db:migrate:create -- <name>` so it sorts last".to_string()
-                    }),
-                }
-            }
+        let r = match applied.iter().find(|a| a.version == f.version) {
+            Some(a) if a.status == "failed" => row(f, State::Failed, Some(a), Some(format!(
+                "this non-transactional migration failed part-way: inspect what it left (e.g. an INVALID index: DROP INDEX CONCURRENTLY ...), then delete its history row (DELETE FROM <history table> WHERE version = '{}' AND status = 'failed') and run up again",
+                f.version
+            ))),
+            Some(a) if a.checksum != f.checksum => row(f, State::Changed, Some(a), Some(
+                "an applied migration was edited: restore the file as it was applied (git history) and put the change in a new migration".into(),
+            )),
+            Some(a) => row(f, State::Applied, Some(a), None),
+            None if newest_applied.is_some_and(|n| f.version.as_str() < n) => row(f, State::OutOfOrder, None, Some(
+                "a pending migration is older than the newest applied one: re-create it with `pnpm db:migrate:create -- <name>` so it sorts last".into(),
+            )),
+            None => row(f, State::Pending, None, None),
         };
-        rows.push(row);
+        rows.push(r);
     }
     for a in applied {
         if files.iter().any(|f| f.version == a.version) {
