@@ -1,6 +1,6 @@
 import path from 'node:path'
 import godwit from '../../index.js'
-import { displayPath } from '../cli.mjs'
+import { displayPath, UsageError } from '../cli.mjs'
 
 export const name = 'check'
 export const summary =
@@ -19,10 +19,7 @@ export async function run({ values }, out) {
   if (values['module-timeout'] !== undefined) {
     moduleTimeoutMs = Number(values['module-timeout'])
     if (!Number.isInteger(moduleTimeoutMs) || moduleTimeoutMs <= 0) {
-      const err = new Error(`--module-timeout takes a positive whole number of milliseconds, got \`${values['module-timeout']}\``)
-      err.exitCode = 2
-      err.code = 'USAGE'
-      throw err
+      throw new UsageError(`--module-timeout takes a positive whole number of milliseconds, got \`${values['module-timeout']}\``)
     }
   }
   const report = await godwit.check({ dir: values.dir, frozen: values.frozen, base: values.base, moduleTimeoutMs })

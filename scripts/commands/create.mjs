@@ -1,5 +1,5 @@
 import godwit from '../../index.js'
-import { displayPath } from '../cli.mjs'
+import { displayPath, UsageError } from '../cli.mjs'
 
 export const name = 'create'
 export const summary = 'Create a migration from the template and seal it into checksums.json.'
@@ -9,10 +9,7 @@ export const details = 'The version is the current time in epoch milliseconds, a
 
 export async function run({ values, positionals: args }, out) {
   if (args.length === 0) {
-    const err = new Error('missing <name>: godwit create <name>, e.g. godwit create add_widgets')
-    err.exitCode = 2
-    err.code = 'USAGE'
-    throw err
+    throw new UsageError('missing <name>: godwit create <name>, e.g. godwit create add_widgets')
   }
   const created = await godwit.create(args[0], { dir: values.dir })
   if (values.json) out.json(created)
