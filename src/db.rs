@@ -46,36 +46,53 @@ pub struct Db {
     pub cancel: CancelToken,
     pub server_version: String,
     pub pid: i32,
+    /// Whether the session is encrypted (pg_stat_ssl), so `prefer` says what it got.
+    pub tls: bool,
 }
 
 pub async fn connect(settings: &Settings) -> Result<Db> {
-    if matches!(settings.ssl_mode, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull) {
-        return Err(Error::Config(format!(
-            "sslmode={:?} needs TLS, which this version of godwit does not support yet; use sslmode=disable or prefer on a trusted network",
-            settings.ssl_mode
-        )));
-    }
+    use tokio_postgres::config::SslMode as Wire;
     let target = settings.display();
-    let (client, connection) = settings.config.connect(NoTls).await.map_err(|e| Error::Connect {
-        target: target.clone(),
-        message: describe_pg_error(&e),
-    })?;
-    tokio::spawn(async move {
-        // The connection future ends when the client is dropped or the server goes away; errors
-        // surface on the client's next call.
-        let _ = connection.await;
+    let mut config = settings.config.clone();
+    config.ssl_mode(match settings.ssl_mode {
+        SslMode::Disable => Wire::Disable,
+        SslMode::Prefer => Wire::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => Wire::Require,
     });
+    let connect_err = |e: tokio_postgres::Error| {
+        let mut message = describe_pg_error(&e);
+        if let Some(hint) = crate::tls::hint(&message) {
+            message.push_str(&format!(" (sslmode={}; {hint})", settings.ssl_mode.as_str()));
+        }
+        Error::Connect { target: target.clone(), message }
+    };
+    // The connection future ends when the client is dropped or the server goes away; errors
+    // surface on the client's next call.
+    let client = match crate::tls::connector(settings.ssl_mode, settings.ssl_root_cert.as_deref())? {
+        Some(tls) => {
+            let (client, connection) = config.connect(tls).await.map_err(connect_err)?;
+            tokio::spawn(connection);
+            client
+        }
+        None => {
+            let (client, connection) = config.connect(NoTls).await.map_err(connect_err)?;
+            tokio::spawn(connection);
+            client
+        }
+    };
     let cancel = client.cancel_token();
     let rows = client
-        .simple_query("SELECT current_setting('server_version'), pg_backend_pid()::text, current_setting('standard_conforming_strings')")
+        .simple_query("SELECT current_setting('server_version'), pg_backend_pid()::text, current_setting('standard_conforming_strings'), coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)::text")
         .await
         .map_err(db_err)?;
     let mut server_version = String::new();
     let mut pid = 0;
+    let mut tls = false;
     for m in rows {
         if let SimpleQueryMessage::Row(r) = m {
             server_version = r.get(0).unwrap_or("").to_string();
             pid = r.get(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+            tls = r.get(3) == Some("true");
             if r.get(2) != Some("on") {
                 return Err(Error::Config(
                     "standard_conforming_strings is off on this server; godwit requires it on".into(),
@@ -83,7 +100,7 @@ pub async fn connect(settings: &Settings) -> Result<Db> {
             }
         }
     }
-    Ok(Db { client, cancel, server_version, pid })
+    Ok(Db { client, cancel, server_version, pid, tls })
 }
 
 /// A database error's text with SQLSTATE; connection errors get their cause, never the URL.

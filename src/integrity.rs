@@ -32,6 +32,17 @@ pub struct Integrity {
 
 const RESEAL_HINT: &str = "run `pnpm db:migrate:check` locally and commit db/migrations/checksums.json";
 
+/// What `up` asks before touching a database: do the files match the ledger exactly? The same
+/// rules as a frozen `check` with nothing merged (the history table, not git, says what was
+/// applied), minus canonical formatting, which is a style finding and not a safety one.
+pub fn ledger_matches(migrations: &[MigrationFile], ledger: &LedgerState) -> Vec<Violation> {
+    compare(migrations, ledger, &Err(NoBase::NoCommits), true)
+        .violations
+        .into_iter()
+        .filter(|v| v.rule != rule::LEDGER_NOT_CANONICAL)
+        .collect()
+}
+
 pub fn compare(
     migrations: &[MigrationFile],
     ledger: &LedgerState,

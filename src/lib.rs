@@ -16,6 +16,7 @@ pub mod modules;
 pub mod plan;
 pub mod source;
 pub mod sql;
+pub mod tls;
 pub mod up;
 pub mod violation;
 

@@ -20,7 +20,7 @@ pub struct Applied {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "kebab-case")]
 pub enum State {
     Applied,
     Pending,
@@ -35,6 +35,30 @@ pub enum State {
 }
 
 impl State {
+    /// The name reports and `status --json` use (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::Changed => "changed",
+            State::MissingFile => "missing-file",
+            State::Failed => "failed",
+            State::OutOfOrder => "out-of-order",
+        }
+    }
+
+    /// One sentence for a problem state, for messages and reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "not applied yet",
+            State::Changed => "applied, but the file has changed since",
+            State::MissingFile => "applied, but its file is gone",
+            State::Failed => "failed part-way outside a transaction and is unresolved",
+            State::OutOfOrder => "pending, but older than the newest applied migration",
+        }
+    }
+
     /// States that make `up` refuse to run and `status` report an integrity problem.
     pub fn is_problem(self) -> bool {
         matches!(self, State::Changed | State::MissingFile | State::Failed | State::OutOfOrder)

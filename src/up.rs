@@ -16,11 +16,12 @@ use crate::conn::{self, Settings};
 use crate::db::{self, Db, HistoryTable, quote_literal};
 use crate::duration;
 use crate::error::{Error, Result};
-use crate::integrity::LedgerState;
+use crate::integrity;
 use crate::modules::{self, Rendered};
 use crate::plan::{self, State};
 use crate::source::{self, MigrationFile};
 use crate::sql;
+use crate::violation::Violation;
 
 pub const DEFAULT_BUDGET_SECONDS: u64 = 1800;
 pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 5_000;
@@ -140,7 +141,7 @@ pub struct MigrationEntry {
     pub version: String,
     pub name: String,
     pub file: Option<String>,
-    /// applied | already-applied | pending | skipped | failed | changed | missing-file | out-of-order
+    /// applied | already-applied | pending | failed | changed | missing-file | out-of-order
     pub state: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transactional: Option<bool>,
@@ -169,6 +170,40 @@ pub struct FailureDetail {
     pub invalid_indexes: Vec<String>,
 }
 
+/// Why `up` refused: one shape for file/ledger findings and history disagreements.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// The migration file (or `checksums.json`); `null` for a history row whose file is gone.
+    pub file: Option<String>,
+    pub version: Option<String>,
+    /// A `check` rule (e.g. `ledger-mismatch`) or a plan state (e.g. `changed`).
+    pub kind: String,
+    pub message: String,
+    pub fix: String,
+}
+
+impl Problem {
+    fn from_violation(v: &Violation) -> Self {
+        Problem {
+            file: Some(v.file.clone()),
+            version: source::parse_filename(&v.file).ok().map(|(ver, _)| ver),
+            kind: v.rule.to_string(),
+            message: v.message.clone(),
+            fix: v.hint.clone(),
+        }
+    }
+    fn from_row(r: &plan::Row) -> Self {
+        Problem {
+            file: r.file.clone(),
+            version: Some(r.version.clone()),
+            kind: r.state.as_str().into(),
+            message: format!("{} {}", r.version, r.state.describe()),
+            fix: r.fix.clone().unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
@@ -185,7 +220,7 @@ pub struct Report {
     pub database: Value,
     pub settings: Value,
     pub lock_wait_ms: Option<u64>,
-    pub problems: Vec<Value>,
+    pub problems: Vec<Problem>,
     pub migrations: Vec<MigrationEntry>,
     pub failure: Option<FailureDetail>,
     pub report_path: Option<String>,
@@ -295,42 +330,21 @@ impl Runner {
         };
         // Files and ledger first: `up` never writes the ledger, so any mismatch refuses the run.
         let scan = source::scan(&self.opts.dir)?;
-        let mut problems: Vec<String> = scan
-            .violations
-            .iter()
-            .map(|v| format!("{}: {} ({})", v.file, v.message, v.rule))
-            .collect();
-        match read_ledger(&self.opts.dir)? {
-            LedgerState::Read(p) => {
-                for m in &scan.migrations {
-                    match p.ledger.entries.get(&m.file) {
-                        None => problems.push(format!("{}: has no entry in checksums.json", m.file)),
-                        Some(s) if *s != m.checksum => problems.push(format!("{}: does not match its checksums.json entry", m.file)),
-                        _ => {}
-                    }
-                }
-                for f in p.ledger.entries.keys() {
-                    if !scan.migrations.iter().any(|m| &m.file == f) {
-                        problems.push(format!("{f}: has a checksums.json entry but no file"));
-                    }
-                }
-            }
-            LedgerState::Absent if scan.migrations.is_empty() => {}
-            LedgerState::Absent => problems.push("checksums.json is missing".into()),
-            LedgerState::Problem(p) => problems.push(format!("checksums.json cannot be read: {p:?}")),
-        }
-        if !problems.is_empty() {
-            self.report.problems = problems.iter().map(|p| json!({ "problem": p })).collect();
+        let mut findings = scan.violations.clone();
+        findings.extend(integrity::ledger_matches(&scan.migrations, &read_ledger(&self.opts.dir)?));
+        if !findings.is_empty() {
+            self.report.problems = findings.iter().map(Problem::from_violation).collect();
+            let lines: Vec<String> = findings.iter().map(|v| format!("{}: {} ({})", v.file, v.message, v.rule)).collect();
             return Err(Error::Integrity(format!(
                 "the migration files do not match the contract or the ledger; run `pnpm db:migrate:check` and commit:\n  {}",
-                problems.join("\n  ")
+                lines.join("\n  ")
             )));
         }
         self.files = scan.migrations;
 
         let settings = settings.with_connect_timeout(self.remaining().min(Duration::from_secs(10)).max(Duration::from_secs(1)));
         let db = db::connect(&settings).await?;
-        self.report.database = json!({ "connection": settings.display(), "serverVersion": db.server_version, "backendPid": db.pid });
+        self.report.database = json!({ "connection": settings.display(), "sslMode": settings.ssl_mode, "tls": db.tls, "serverVersion": db.server_version, "backendPid": db.pid });
         db::set_timeouts(&db.client, eff.lock_timeout_ms, eff.statement_timeout_ms).await?;
         let key = eff.history_table.lock_key();
         self.db = Some(db);
@@ -349,26 +363,15 @@ impl Runner {
                 version: r.version.clone(),
                 name: r.name.clone(),
                 file: r.file.clone(),
-                state: match r.state {
-                    State::Applied => "already-applied",
-                    State::Pending => "pending",
-                    State::Changed => "changed",
-                    State::MissingFile => "missing-file",
-                    State::Failed => "failed",
-                    State::OutOfOrder => "out-of-order",
-                }
-                .into(),
+                state: if r.state == State::Applied { "already-applied".into() } else { r.state.as_str().into() },
                 ..Default::default()
             })
             .collect();
         if !problems.is_empty() {
-            self.report.problems = problems
-                .iter()
-                .map(|r| json!({ "version": r.version, "file": r.file, "state": r.state, "fix": r.fix }))
-                .collect();
+            self.report.problems = problems.iter().map(|r| Problem::from_row(r)).collect();
             let lines: Vec<String> = problems
                 .iter()
-                .map(|r| format!("{} {}: {:?}; {}", r.version, r.name, r.state, r.fix.clone().unwrap_or_default()))
+                .map(|r| format!("{} {}: {} ({}); {}", r.version, r.name, r.state.describe(), r.state.as_str(), r.fix.clone().unwrap_or_default()))
                 .collect();
             return Err(Error::Integrity(format!(
                 "refusing to apply anything: the database history disagrees with the files:\n  {}",
@@ -735,7 +738,7 @@ pub async fn status(opts: &Options) -> Result<Value> {
         "problems": problems,
         "historyTable": eff.history_table,
         "historyTableExists": applied.is_some(),
-        "database": { "connection": settings.display(), "serverVersion": db.server_version },
+        "database": { "connection": settings.display(), "sslMode": settings.ssl_mode, "tls": db.tls, "serverVersion": db.server_version },
         "fileViolations": scan.violations,
         "migrations": plan.rows,
     }))

@@ -1,0 +1,155 @@
+// TLS against a real PostgreSQL with certificates from a CA this test generates (openssl), on a
+// dedicated embedded server (the test changes its ssl settings). sslmode meanings follow libpq.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { writeFileSync, chmodSync, chownSync, statSync, mkdtempSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import os from 'node:os'
+import path from 'node:path'
+import { godwit } from './helpers.mjs'
+import { project, sql, V, report, tables } from './project.mjs'
+import { admin, query } from './db.mjs'
+import { startEmbedded } from '../scripts/embedded-pg.mjs'
+
+let pg
+let certs
+
+const openssl = (...args) => execFileSync('openssl', args, { cwd: certs, stdio: 'pipe' })
+
+function makeCa(name) {
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2', '-subj', `/CN=${name}`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    '-keyout', `${name}.key`, '-out', `${name}.pem`)
+}
+
+before(async () => {
+  certs = mkdtempSync(path.join(os.tmpdir(), 'godwit-tls-'))
+  chmodSync(certs, 0o755)
+  makeCa('test-ca')
+  makeCa('other-ca')
+  // the server's certificate names localhost only, so 127.0.0.1 is "another host"
+  writeFileSync(path.join(certs, 'ext.cnf'), 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n')
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr')
+  openssl('x509', '-req', '-sha256', '-days', '2', '-in', 'server.csr', '-CA', 'test-ca.pem', '-CAkey', 'test-ca.key',
+    '-CAcreateserial', '-extfile', 'ext.cnf', '-out', 'server.crt')
+  pg = await startEmbedded()
+  // the server runs as the owner of its data folder (a `postgres` user when the tests run as root)
+  const { uid, gid } = statSync(pg.dir)
+  for (const f of ['server.key', 'server.crt']) {
+    chownSync(path.join(certs, f), uid, gid)
+    chmodSync(path.join(certs, f), 0o600)
+  }
+  await setSsl(true)
+})
+
+after(async () => {
+  await pg?.stop()
+  rmSync(certs, { recursive: true, force: true })
+})
+
+async function setSsl(on) {
+  const c = await admin(pg.url)
+  try {
+    await c.query(`ALTER SYSTEM SET ssl_cert_file = '${path.join(certs, 'server.crt')}'`)
+    await c.query(`ALTER SYSTEM SET ssl_key_file = '${path.join(certs, 'server.key')}'`)
+    await c.query(`ALTER SYSTEM SET ssl = ${on ? 'on' : 'off'}`)
+    await c.query('SELECT pg_reload_conf()')
+    // the reload is asynchronous: wait until a new session sees it
+    for (let i = 0; i < 50; i++) {
+      const rows = await query(pg.url, 'SHOW ssl')
+      if (rows[0].ssl === (on ? 'on' : 'off')) return
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    throw new Error(`ssl did not turn ${on ? 'on' : 'off'}`)
+  } finally {
+    await c.end()
+  }
+}
+
+/** A database of its own on the TLS server; its URL for `host` with these query parameters. */
+async function database(t, host, params) {
+  const name = `godwit_tls_${Math.random().toString(36).slice(2, 10)}`
+  await query(pg.url, `CREATE DATABASE ${name}`)
+  t.after(() => query(pg.url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+  const u = new URL(pg.url)
+  u.hostname = host
+  u.pathname = `/${name}`
+  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v)
+  return { url: u.toString(), plain: new URL(`/${name}`, pg.url).toString() }
+}
+
+const ca = (name) => path.join(certs, `${name}.pem`)
+
+async function upWith(t, host, params) {
+  const db = await database(t, host, params)
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })
+  const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env: { DATABASE_URL: db.url } })
+  return { r, cwd, db }
+}
+
+test('require_encrypts_without_verifying_the_certificate', async (t) => {
+  const { r, cwd } = await upWith(t, '127.0.0.1', { sslmode: 'require' })
+  assert.equal(r.code, 0, r.stderr)
+  const rep = report(cwd)
+  assert.equal(rep.database.sslMode, 'require')
+  assert.equal(rep.database.tls, true)
+})
+
+test('verify_full_with_the_test_ca_and_the_certificates_host_name_connects', async (t) => {
+  const { r, cwd, db } = await upWith(t, 'localhost', { sslmode: 'verify-full', sslrootcert: ca('test-ca') })
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(report(cwd).database.tls, true)
+  assert.deepEqual(await tables(db.plain), ['a', 'godwit_migrations'])
+})
+
+test('verify_full_refuses_a_certificate_for_another_host_and_touches_nothing', async (t) => {
+  const { r, db } = await upWith(t, '127.0.0.1', { sslmode: 'verify-full', sslrootcert: ca('test-ca') })
+  assert.equal(r.code, 7, r.stderr)
+  assert.equal(r.json.error.code, 'CONNECT_FAILED')
+  assert.match(r.json.error.message, /sslmode=verify-full; verify-full checks the host name/)
+  assert.deepEqual(await tables(db.plain), [])
+})
+
+test('verify_ca_accepts_the_chain_whatever_the_host_name', async (t) => {
+  const { r } = await upWith(t, '127.0.0.1', { sslmode: 'verify-ca', sslrootcert: ca('test-ca') })
+  assert.equal(r.code, 0, r.stderr)
+})
+
+test('verify_full_refuses_a_server_signed_by_an_untrusted_ca', async (t) => {
+  const { r, db } = await upWith(t, 'localhost', { sslmode: 'verify-full', sslrootcert: ca('other-ca') })
+  assert.equal(r.code, 7, r.stderr)
+  assert.match(r.json.error.message, /not signed by a trusted root: set sslrootcert/)
+  assert.deepEqual(await tables(db.plain), [])
+})
+
+test('require_with_a_root_certificate_verifies_the_chain_like_libpq', async (t) => {
+  const { r } = await upWith(t, '127.0.0.1', { sslmode: 'require', sslrootcert: ca('other-ca') })
+  assert.equal(r.code, 7, r.stderr)
+})
+
+test('a_missing_root_certificate_file_is_a_configuration_error', async (t) => {
+  const { r } = await upWith(t, 'localhost', { sslmode: 'verify-full', sslrootcert: path.join(certs, 'nope.pem') })
+  assert.equal(r.code, 2, r.stderr)
+  assert.equal(r.json.error.code, 'CONFIG')
+  assert.match(r.json.error.message, /nope\.pem cannot be read/)
+})
+
+test('status_over_tls_says_so', async (t) => {
+  const { r, cwd, db } = await upWith(t, 'localhost', { sslmode: 'verify-full', sslrootcert: ca('test-ca') })
+  assert.equal(r.code, 0)
+  const st = await godwit(['status', '--json'], { cwd, env: { DATABASE_URL: db.url } })
+  assert.equal(st.code, 0)
+  assert.equal(st.json.database.tls, true)
+})
+
+// last: it turns TLS off on the server
+test('without_tls_on_the_server_require_fails_clearly_and_prefer_falls_back', async (t) => {
+  await setSsl(false)
+  const { r, db } = await upWith(t, '127.0.0.1', { sslmode: 'require' })
+  assert.equal(r.code, 7, r.stderr)
+  assert.match(r.json.error.message, /server does not support TLS.*sslmode=require/)
+  assert.deepEqual(await tables(db.plain), [])
+  const prefer = await upWith(t, '127.0.0.1', { sslmode: 'prefer' })
+  assert.equal(prefer.r.code, 0, prefer.r.stderr)
+  assert.equal(report(prefer.cwd).database.tls, false)
+})

@@ -1,0 +1,32 @@
+// Compiled with `tsc --noEmit` by __tests__/types.test.mjs: the public types accept real use and
+// reject misuse (the @ts-expect-error lines fail the build if the types stop catching them).
+import godwit = require('../../index.js')
+import type { Migration, UpReport, StatusReport, CheckReport, ErrorCode } from '../../index.js'
+
+export const migration: Migration = {
+  up: async () => ['CREATE TABLE t (id bigint PRIMARY KEY)'],
+  down: 'DROP TABLE t',
+  config: { transaction: true, lockTimeout: '5s', statementTimeout: 60_000 },
+}
+
+// @ts-expect-error transaction is a boolean
+export const wrong: Migration = { up: 'SELECT 1', config: { transaction: 'no' } }
+
+export async function use(): Promise<void> {
+  const c: CheckReport = await godwit.check({ frozen: true })
+  const r: UpReport = await godwit.up({ sha: 'abc', signal: AbortSignal.timeout(1000) })
+  const s: StatusReport = await godwit.status({ schema: 'public' })
+  if (!r.ok && r.error) {
+    const code: ErrorCode = r.error.code
+    void code
+  }
+  for (const m of s.migrations) void m.state.toUpperCase()
+  void c.violations.map((v) => v.rule)
+  try {
+    await godwit.create('add_users')
+  } catch (e) {
+    if (e instanceof godwit.GodwitError) void e.exitCode
+  }
+  // @ts-expect-error unknown option
+  await godwit.up({ bogus: true })
+}
