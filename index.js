@@ -7,21 +7,34 @@ const path = require('node:path')
 const native = require('./binding.js')
 const { GodwitError, callNative } = require('./lib/errors.js')
 const { renderModules, DEFAULT_MODULE_TIMEOUT_MS } = require('./lib/render.js')
+const { findConfig } = require('./lib/config.js')
 
 const DEFAULT_DIR = path.join('db', 'migrations')
 
-function resolveDir(dir) {
-  return path.resolve(dir ?? DEFAULT_DIR)
+/**
+ * The project configuration (package.json `godwit` key or godwit.config.mjs in the current
+ * directory), validated by the core. Options passed to a function override it.
+ */
+async function loadConfig() {
+  const { raw, source } = await findConfig()
+  const validated = await callNative(async () => native.config(raw, source ?? undefined))
+  return { raw, source, ...validated }
+}
+
+async function resolveDir(dir) {
+  if (dir !== undefined) return path.resolve(dir)
+  const cfg = await loadConfig()
+  return path.resolve(cfg.dir ?? DEFAULT_DIR)
 }
 
 /** Create a migration from the template and seal it into the ledger. */
 async function create(name, options = {}) {
-  return callNative(native.create, resolveDir(options.dir), String(name))
+  return callNative(native.create, await resolveDir(options.dir), String(name))
 }
 
 /** The migration files that meet the filename contract, with checksums; no module is imported. */
 async function scan(options = {}) {
-  return callNative(native.scan, resolveDir(options.dir))
+  return callNative(native.scan, await resolveDir(options.dir))
 }
 
 /**
@@ -30,14 +43,19 @@ async function scan(options = {}) {
  * `frozen: true`) it never writes.
  */
 async function check(options = {}) {
-  const dir = resolveDir(options.dir)
+  const cfg = await loadConfig()
+  const dir = path.resolve(options.dir ?? cfg.dir ?? DEFAULT_DIR)
   const scanned = await callNative(native.scan, dir)
   const rendered = await renderModules(
     dir,
     scanned.migrations.map((m) => m.file),
     { timeoutMs: options.moduleTimeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS },
   )
-  return callNative(native.check, { dir, frozen: Boolean(options.frozen), base: options.base }, rendered)
+  return callNative(
+    native.check,
+    { dir, frozen: Boolean(options.frozen), base: options.base, config: cfg.raw, configSource: cfg.source ?? undefined },
+    rendered,
+  )
 }
 
 /**
@@ -47,7 +65,7 @@ async function check(options = {}) {
  * only if the report itself cannot be written.
  */
 async function up(options = {}) {
-  const dir = resolveDir(options.dir)
+  const dir = await resolveDir(options.dir)
   const session = new native.UpSession({
     dir,
     schema: options.schema,
@@ -81,7 +99,7 @@ async function up(options = {}) {
 /** Where the database stands: every migration's state, read-only and without the lock. */
 async function status(options = {}) {
   return callNative(native.status, {
-    dir: resolveDir(options.dir),
+    dir: await resolveDir(options.dir),
     schema: options.schema,
     table: options.table,
   })
@@ -90,6 +108,7 @@ async function status(options = {}) {
 module.exports = {
   GodwitError,
   check,
+  loadConfig,
   create,
   scan,
   status,

@@ -34,9 +34,9 @@ test('json_is_one_document_on_stdout_with_progress_on_stderr', async (t) => {
   const dir = fixtureCopy(t, 'broken/uppercase-name')
   const r = await godwit(['check', '--dir', dir, '--json', '--frozen'])
   assert.deepEqual(Object.keys(r.json).sort(), [
-    'base', 'dir', 'ledgerWritten', 'migrations', 'mode', 'ok', 'sealed', 'unsealed', 'violations',
+    'base', 'dir', 'errors', 'ledgerWritten', 'migrations', 'mode', 'ok', 'policy', 'sealed', 'unsealed', 'violations', 'waivers', 'warnings',
   ])
-  assert.deepEqual(Object.keys(r.json.violations[0]).sort(), ['file', 'hint', 'message', 'rule'])
+  assert.deepEqual(Object.keys(r.json.violations[0]).sort(), ['file', 'hint', 'message', 'rule', 'severity'])
   assert.equal(r.stderr, '')
 })
 

@@ -76,6 +76,7 @@ export function gitRepo(t) {
   return dir
 }
 
+/** The (file, rule) pairs of a check report's errors (warnings do not fail a check). */
 export function rules(json) {
-  return json.violations.map((v) => [v.file, v.rule]).sort()
+  return json.violations.filter((v) => v.severity === 'error').map((v) => [v.file, v.rule]).sort()
 }

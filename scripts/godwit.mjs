@@ -20,6 +20,7 @@ function topHelp() {
 const out = {
   colors: colors(process.stdout),
   line: (s) => process.stdout.write(s + '\n'),
+  raw: (s) => process.stdout.write(s),
   json: (doc) => process.stdout.write(JSON.stringify(doc, null, 2) + '\n'),
   status: (s) => process.stderr.write(s + '\n'),
 }

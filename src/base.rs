@@ -29,13 +29,23 @@ pub enum BaseSpec {
     Default,
 }
 
-pub const DEFAULT_CANDIDATES: [&str; 5] = ["origin/HEAD", "origin/main", "origin/master", "main", "master"];
+pub const DEFAULT_CANDIDATES: [&str; 5] = [
+    "origin/HEAD",
+    "origin/main",
+    "origin/master",
+    "main",
+    "master",
+];
 
 fn non_empty(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|s| !s.is_empty())
 }
 
-pub fn choose_base(flag: Option<&str>, migration_base_ref: Option<&str>, github_base_ref: Option<&str>) -> BaseSpec {
+pub fn choose_base(
+    flag: Option<&str>,
+    migration_base_ref: Option<&str>,
+    github_base_ref: Option<&str>,
+) -> BaseSpec {
     if let Some(f) = non_empty(flag) {
         BaseSpec::Flag(f.to_string())
     } else if let Some(e) = non_empty(migration_base_ref) {
@@ -84,15 +94,21 @@ fn git(dir: &Path) -> Command {
 }
 
 fn run(cmd: &mut Command) -> Result<std::process::Output> {
-    cmd.stdin(Stdio::null())
-        .output()
-        .map_err(|e| Error::Git(format!("could not run git: {e}; install git or run outside a repository")))
+    cmd.stdin(Stdio::null()).output().map_err(|e| {
+        Error::Git(format!(
+            "could not run git: {e}; install git or run outside a repository"
+        ))
+    })
 }
 
 fn rev_parse_commit(dir: &Path, rev: &str) -> Result<Option<String>> {
-    let out = run(git(dir).args(["rev-parse", "--verify", "--quiet", "--end-of-options"]).arg(format!("{rev}^{{commit}}")))?;
+    let out = run(git(dir)
+        .args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
+        .arg(format!("{rev}^{{commit}}")))?;
     if out.status.success() {
-        Ok(Some(String::from_utf8_lossy(&out.stdout).trim().to_string()))
+        Ok(Some(
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        ))
     } else {
         Ok(None)
     }
@@ -115,10 +131,12 @@ pub fn load(dir: &Path, spec: &BaseSpec) -> Result<std::result::Result<BaseSnaps
         }
     }
     let (described, commit) = match spec {
-        BaseSpec::Flag(r) | BaseSpec::Env(r) | BaseSpec::GithubBaseRef(r) => match rev_parse_commit(dir, r)? {
-            Some(c) => (r.clone(), c),
-            None => return Err(Error::BaseRefNotFound(r.clone())),
-        },
+        BaseSpec::Flag(r) | BaseSpec::Env(r) | BaseSpec::GithubBaseRef(r) => {
+            match rev_parse_commit(dir, r)? {
+                Some(c) => (r.clone(), c),
+                None => return Err(Error::BaseRefNotFound(r.clone())),
+            }
+        }
         BaseSpec::Default => {
             let Some(head) = rev_parse_commit(dir, "HEAD")? else {
                 return Ok(Err(NoBase::NoCommits));
@@ -154,12 +172,16 @@ fn read_folder_at(dir: &Path, commit: &str) -> Result<FolderAt> {
     // ls-tree with a path inside the work tree lists entries relative to `dir`.
     let out = run(git(dir).args(["ls-tree", "-z", commit, "--", "./"]))?;
     if !out.status.success() {
-        return Err(Error::Git(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        return Err(Error::Git(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
     }
     let mut wanted: Vec<(String, String)> = Vec::new(); // (name, blob oid)
     for rec in out.stdout.split(|b| *b == 0).filter(|r| !r.is_empty()) {
         let rec = String::from_utf8_lossy(rec);
-        let Some((meta, name)) = rec.split_once('\t') else { continue };
+        let Some((meta, name)) = rec.split_once('\t') else {
+            continue;
+        };
         let mut parts = meta.split(' ');
         let (_mode, kind, oid) = (parts.next(), parts.next(), parts.next());
         if kind != Some("blob") {
@@ -179,7 +201,9 @@ fn read_folder_at(dir: &Path, commit: &str) -> Result<FolderAt> {
         if name == LEDGER_FILE {
             // A base whose ledger is unreadable gives no ledger entries to protect; the file
             // contents themselves are still compared.
-            ledger = ledger::parse(&String::from_utf8_lossy(&bytes)).ok().map(|p| p.ledger);
+            ledger = ledger::parse(&String::from_utf8_lossy(&bytes))
+                .ok()
+                .map(|p| p.ledger);
         } else {
             files.insert(name, checksum(&bytes));
         }
@@ -200,7 +224,10 @@ fn cat_blobs<'a>(dir: &Path, oids: impl Iterator<Item = &'a str>) -> Result<Vec<
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| Error::Git(format!("could not run git cat-file: {e}")))?;
-    let mut stdin = child.stdin.take().ok_or_else(|| Error::Internal("git stdin".into()))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| Error::Internal("git stdin".into()))?;
     // Write from a thread: a large batch would otherwise fill the stdout pipe and deadlock.
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let mut out = Vec::new();
@@ -252,8 +279,14 @@ mod tests {
             choose_base(Some("a"), Some("b"), Some("c")),
             BaseSpec::Flag("a".into())
         );
-        assert_eq!(choose_base(None, Some("b"), Some("c")), BaseSpec::Env("b".into()));
-        assert_eq!(choose_base(Some(""), Some(" "), Some("main")), BaseSpec::GithubBaseRef("origin/main".into()));
+        assert_eq!(
+            choose_base(None, Some("b"), Some("c")),
+            BaseSpec::Env("b".into())
+        );
+        assert_eq!(
+            choose_base(Some(""), Some(" "), Some("main")),
+            BaseSpec::GithubBaseRef("origin/main".into())
+        );
         assert_eq!(choose_base(None, None, Some("")), BaseSpec::Default);
         assert_eq!(choose_base(None, None, None), BaseSpec::Default);
     }

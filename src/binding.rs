@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, watch};
 
-use crate::{base, check, create, modules, source, up};
+use crate::{base, check, config, create, modules, source, up};
 
 fn to_js(e: CoreError) -> napi::Error {
     napi::Error::from_reason(e.to_wire())
@@ -45,12 +45,33 @@ pub async fn scan(dir: String) -> napi::Result<Value> {
     blocking(move || source::scan(&PathBuf::from(dir))).await
 }
 
-/// Options: `{ dir, frozen?, base? }`; `modules`: what Node rendered, one entry per migration.
+/// The project configuration Node found (`null` when none), validated; `source` names it.
+#[napi]
+pub fn config(raw: Value, source: Option<String>) -> napi::Result<Value> {
+    to_value(&config::parse(&raw, source.as_deref()).map_err(to_js)?)
+}
+
+/// Options: `{ dir, frozen?, base?, config? }`; `modules`: what Node rendered, one per migration.
 #[napi]
 pub async fn check(options: Value, modules: Value) -> napi::Result<Value> {
-    let dir = options.get("dir").and_then(Value::as_str).unwrap_or("db/migrations").to_string();
-    let frozen_flag = options.get("frozen").and_then(Value::as_bool).unwrap_or(false);
-    let base_flag = options.get("base").and_then(Value::as_str).map(str::to_string);
+    let cfg = config::parse(
+        options.get("config").unwrap_or(&Value::Null),
+        options.get("configSource").and_then(Value::as_str),
+    )
+    .map_err(to_js)?;
+    let dir = options
+        .get("dir")
+        .and_then(Value::as_str)
+        .unwrap_or("db/migrations")
+        .to_string();
+    let frozen_flag = options
+        .get("frozen")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let base_flag = options
+        .get("base")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let rendered: Vec<modules::Rendered> = serde_json::from_value(modules)
         .map_err(|e| to_js(CoreError::Internal(format!("bad rendered modules: {e}"))))?;
     blocking(move || {
@@ -62,6 +83,7 @@ pub async fn check(options: Value, modules: Value) -> napi::Result<Value> {
                 env("MIGRATION_BASE_REF").as_deref(),
                 env("GITHUB_BASE_REF").as_deref(),
             ),
+            policy: cfg.policy,
         };
         check::check(&opts, rendered)
     })

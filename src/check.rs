@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::integrity::{self, LedgerState};
 use crate::ledger::{self, Ledger};
 use crate::modules::{self, Judged, Rendered};
+use crate::policy::{self, Policy, Waiver};
 use crate::source::{self, LEDGER_FILE, MigrationFile};
 use crate::violation::{Violation, rule};
 
@@ -20,6 +21,7 @@ pub struct CheckOptions {
     /// Never write; a stale ledger is a violation (CI, or `--frozen`).
     pub frozen: bool,
     pub base: BaseSpec,
+    pub policy: Policy,
 }
 
 /// `--frozen`, or CI detected from the environment.
@@ -54,7 +56,13 @@ pub struct CheckReport {
     pub mode: &'static str,
     pub base: BaseInfo,
     pub migrations: Vec<MigrationSummary>,
+    /// Errors fail the check; warnings are reported only.
     pub violations: Vec<Violation>,
+    pub errors: usize,
+    pub warnings: usize,
+    /// Rules migrations opted out of, with their written reasons: listed in every report.
+    pub waivers: Vec<Waiver>,
+    pub policy: Policy,
     /// Files whose ledger entry this run added or updated.
     pub sealed: Vec<String>,
     /// Ledger entries this run removed (their unmerged file is gone).
@@ -101,12 +109,31 @@ pub fn check(opts: &CheckOptions, rendered: Vec<Rendered>) -> Result<CheckReport
     let mut violations = scan.violations;
     violations.append(&mut integrity.violations);
     let mut migrations = Vec::with_capacity(scan.migrations.len());
+    let mut waivers = Vec::new();
     let mut rendered: std::collections::HashMap<String, Rendered> =
         rendered.into_iter().map(|r| (r.file.clone(), r)).collect();
     for m in scan.migrations {
         let judged = match rendered.remove(&m.file) {
             Some(r) => {
                 let mut j = modules::judge(&r);
+                // Policy rules need SQL that parses; a syntax error is already reported.
+                if r.failure.is_none() && !j.violations.iter().any(|v| v.rule == rule::SQL_SYNTAX) {
+                    let up = r.up.as_deref().unwrap_or_default();
+                    let (found, mut w) =
+                        policy::lint(&m.file, up, r.down.as_deref(), &j.config, &opts.policy);
+                    j.violations.extend(found);
+                    waivers.append(&mut w);
+                }
+                if j.violations.iter().any(|v| v.sql.is_some()) {
+                    if let Ok(source) = std::fs::read_to_string(opts.dir.join(&m.file)) {
+                        policy::file_lines(
+                            &source,
+                            r.up.as_deref().unwrap_or_default(),
+                            r.down.as_deref(),
+                            &mut j.violations,
+                        );
+                    }
+                }
                 violations.append(&mut j.violations);
                 Some(j)
             }
@@ -122,7 +149,12 @@ pub fn check(opts: &CheckOptions, rendered: Vec<Rendered>) -> Result<CheckReport
         };
         migrations.push(MigrationSummary { file: m, judged });
     }
-    violations.sort_by(|a, b| a.file.cmp(&b.file).then(a.rule.cmp(b.rule)).then(a.line.cmp(&b.line)));
+    violations.sort_by(|a, b| {
+        a.file
+            .cmp(&b.file)
+            .then(a.rule.cmp(&b.rule))
+            .then(a.line.cmp(&b.line))
+    });
 
     let ledger_written = match integrity.write.take() {
         Some(l) => {
@@ -145,8 +177,13 @@ pub fn check(opts: &CheckOptions, rendered: Vec<Rendered>) -> Result<CheckReport
             none: Some(nb),
         },
     };
+    let errors = violations.iter().filter(|v| v.is_error()).count();
     Ok(CheckReport {
-        ok: violations.is_empty(),
+        ok: errors == 0,
+        errors,
+        warnings: violations.len() - errors,
+        waivers,
+        policy: opts.policy.clone(),
         dir: opts.dir.display().to_string(),
         mode: if opts.frozen { "frozen" } else { "local" },
         base: base_info,

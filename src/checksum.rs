@@ -78,10 +78,7 @@ mod tests {
     fn crlf_checkout_is_not_an_edit() {
         assert_eq!(checksum(b"a\r\nb\r\n"), A_LF_B_LF);
         assert_eq!(checksum(b"a\r\nb\n"), A_LF_B_LF);
-        assert_eq!(
-            checksum(b"export const up = \"SELECT 1\";\r\n"),
-            MODULE
-        );
+        assert_eq!(checksum(b"export const up = \"SELECT 1\";\r\n"), MODULE);
     }
 
     #[test]

@@ -96,7 +96,11 @@ fn take_url_params(url: &str) -> (String, HashMap<String, String>) {
             kept.push(pair);
         }
     }
-    let rebuilt = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+    let rebuilt = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
     (rebuilt, taken)
 }
 
@@ -129,7 +133,10 @@ pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Settings> {
         }
         let (rest, tls) = take_url_params(&url);
         let mut config = Config::from_str(&rest).map_err(|e| {
-            Error::Config(format!("DATABASE_URL is not a valid PostgreSQL URL ({})", redact_message(&e.to_string(), &url)))
+            Error::Config(format!(
+                "DATABASE_URL is not a valid PostgreSQL URL ({})",
+                redact_message(&e.to_string(), &url)
+            ))
         })?;
         let ssl_mode = match tls.get("sslmode").or(non_empty("PGSSLMODE").as_ref()) {
             Some(m) => m.parse()?,
@@ -142,14 +149,24 @@ pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Settings> {
         return Ok(Settings {
             config,
             ssl_mode,
-            ssl_root_cert: tls.get("sslrootcert").cloned().or(non_empty("PGSSLROOTCERT")),
+            ssl_root_cert: tls
+                .get("sslrootcert")
+                .cloned()
+                .or(non_empty("PGSSLROOTCERT")),
             options,
             source: "DATABASE_URL",
         });
     }
-    let any = ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGSERVICE"]
-        .iter()
-        .any(|k| non_empty(k).is_some());
+    let any = [
+        "PGHOST",
+        "PGPORT",
+        "PGUSER",
+        "PGDATABASE",
+        "PGPASSWORD",
+        "PGSERVICE",
+    ]
+    .iter()
+    .any(|k| non_empty(k).is_some());
     if !any {
         return Err(Error::Config(
             "no database connection settings: set DATABASE_URL (postgres://user@host:5432/db) or the PGHOST/PGPORT/PGUSER/PGDATABASE/PGPASSWORD variables".into(),
@@ -158,9 +175,14 @@ pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Settings> {
     let mut config = Config::new();
     config.host(non_empty("PGHOST").as_deref().unwrap_or("localhost"));
     if let Some(port) = non_empty("PGPORT") {
-        config.port(port.parse().map_err(|_| Error::Config(format!("PGPORT `{port}` is not a port number")))?);
+        config.port(
+            port.parse()
+                .map_err(|_| Error::Config(format!("PGPORT `{port}` is not a port number")))?,
+        );
     }
-    let user = non_empty("PGUSER").or(non_empty("USER")).unwrap_or_else(|| "postgres".into());
+    let user = non_empty("PGUSER")
+        .or(non_empty("USER"))
+        .unwrap_or_else(|| "postgres".into());
     config.user(&user);
     config.dbname(non_empty("PGDATABASE").as_deref().unwrap_or(&user));
     if let Some(pw) = get("PGPASSWORD") {
@@ -206,7 +228,9 @@ impl Settings {
     }
 
     pub fn password(&self) -> Option<String> {
-        self.config.get_password().map(|p| String::from_utf8_lossy(p).into_owned())
+        self.config
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
     }
 
     pub fn with_connect_timeout(mut self, d: Duration) -> Self {
@@ -240,7 +264,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| m.get(k).cloned()
     }
 
@@ -261,7 +288,10 @@ mod tests {
         assert_eq!(s.ssl_mode, SslMode::VerifyFull);
         assert_eq!(s.ssl_root_cert.as_deref(), Some("/etc/ca.pem"));
         assert_eq!(s.config.get_application_name(), Some("deploy"));
-        assert_eq!(s.options.get("lock_timeout").map(String::as_str), Some("3s"));
+        assert_eq!(
+            s.options.get("lock_timeout").map(String::as_str),
+            Some("3s")
+        );
         assert_eq!(s.display(), "postgres://app@db.internal:6543/prod");
         assert!(!s.display().contains("s3cret"));
     }
@@ -279,7 +309,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.display(), "postgres://u@127.0.0.1:5433/u");
         assert_eq!(s.ssl_mode, SslMode::Disable);
-        assert_eq!(s.options.get("statement_timeout").map(String::as_str), Some("1min"));
+        assert_eq!(
+            s.options.get("statement_timeout").map(String::as_str),
+            Some("1min")
+        );
         assert_eq!(s.config.get_application_name(), Some("godwit"));
         assert_eq!(s.password().as_deref(), Some("pw"));
     }
@@ -287,7 +320,13 @@ mod tests {
     #[test]
     fn bad_values_are_config_errors() {
         assert!(from_env(env(&[("DATABASE_URL", "mysql://x")])).is_err());
-        assert!(from_env(env(&[("DATABASE_URL", "postgres://h/db?sslmode=sometimes")])).is_err());
+        assert!(
+            from_env(env(&[(
+                "DATABASE_URL",
+                "postgres://h/db?sslmode=sometimes"
+            )]))
+            .is_err()
+        );
         assert!(from_env(env(&[("PGHOST", "h"), ("PGPORT", "abc")])).is_err());
     }
 

@@ -72,7 +72,8 @@ pub fn create(dir: &Path, name: &str, now_ms: u64) -> Result<Created> {
     let mut ledger = match read_ledger(dir)? {
         LedgerState::Absent => Ledger::default(),
         LedgerState::Read(p) => p.ledger,
-        LedgerState::Problem(LedgerProblem::Corrupt(why)) | LedgerState::Problem(LedgerProblem::UnknownFormat(why)) => {
+        LedgerState::Problem(LedgerProblem::Corrupt(why))
+        | LedgerState::Problem(LedgerProblem::UnknownFormat(why)) => {
             return Err(Error::LedgerInvalid(format!(
                 "{}: cannot be read ({why}); restore it from version control, then create again",
                 dir.join(source::LEDGER_FILE).display()
@@ -84,21 +85,33 @@ pub fn create(dir: &Path, name: &str, now_ms: u64) -> Result<Created> {
         .migrations
         .iter()
         .filter_map(|m| m.version.parse::<u64>().ok())
-        .chain(ledger.entries.keys().filter_map(|f| source::parse_filename(f).ok()?.0.parse().ok()))
+        .chain(
+            ledger
+                .entries
+                .keys()
+                .filter_map(|f| source::parse_filename(f).ok()?.0.parse().ok()),
+        )
         .max();
     let mut version = next_version(now_ms, newest);
     // create_new: if another create won the race for this version, take the next one.
     for _ in 0..100 {
         let v = format!("{version:0width$}", width = VERSION_DIGITS);
         if v.len() != VERSION_DIGITS {
-            return Err(Error::Internal(format!("version {v} has more than {VERSION_DIGITS} digits")));
+            return Err(Error::Internal(format!(
+                "version {v} has more than {VERSION_DIGITS} digits"
+            )));
         }
         let file = format!("{v}_{name}.mjs");
         let path: PathBuf = dir.join(&file);
         let text = template(&file, name);
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
             Ok(mut f) => {
-                f.write_all(text.as_bytes()).map_err(|e| Error::io(&path, e))?;
+                f.write_all(text.as_bytes())
+                    .map_err(|e| Error::io(&path, e))?;
                 let sum = checksum(text.as_bytes());
                 ledger.entries.insert(file.clone(), sum.clone());
                 write_ledger(dir, &ledger)?;
@@ -113,7 +126,9 @@ pub fn create(dir: &Path, name: &str, now_ms: u64) -> Result<Created> {
             Err(e) => return Err(Error::io(&path, e)),
         }
     }
-    Err(Error::Internal("could not find a free version after 100 tries".into()))
+    Err(Error::Internal(
+        "could not find a free version after 100 tries".into(),
+    ))
 }
 
 #[cfg(test)]

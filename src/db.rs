@@ -62,13 +62,20 @@ pub async fn connect(settings: &Settings) -> Result<Db> {
     let connect_err = |e: tokio_postgres::Error| {
         let mut message = describe_pg_error(&e);
         if let Some(hint) = crate::tls::hint(&message) {
-            message.push_str(&format!(" (sslmode={}; {hint})", settings.ssl_mode.as_str()));
+            message.push_str(&format!(
+                " (sslmode={}; {hint})",
+                settings.ssl_mode.as_str()
+            ));
         }
-        Error::Connect { target: target.clone(), message }
+        Error::Connect {
+            target: target.clone(),
+            message,
+        }
     };
     // The connection future ends when the client is dropped or the server goes away; errors
     // surface on the client's next call.
-    let client = match crate::tls::connector(settings.ssl_mode, settings.ssl_root_cert.as_deref())? {
+    let client = match crate::tls::connector(settings.ssl_mode, settings.ssl_root_cert.as_deref())?
+    {
         Some(tls) => {
             let (client, connection) = config.connect(tls).await.map_err(connect_err)?;
             tokio::spawn(connection);
@@ -95,12 +102,19 @@ pub async fn connect(settings: &Settings) -> Result<Db> {
             tls = r.get(3) == Some("true");
             if r.get(2) != Some("on") {
                 return Err(Error::Config(
-                    "standard_conforming_strings is off on this server; godwit requires it on".into(),
+                    "standard_conforming_strings is off on this server; godwit requires it on"
+                        .into(),
                 ));
             }
         }
     }
-    Ok(Db { client, cancel, server_version, pid, tls })
+    Ok(Db {
+        client,
+        cancel,
+        server_version,
+        pid,
+        tls,
+    })
 }
 
 /// A database error's text with SQLSTATE; connection errors get their cause, never the URL.
@@ -188,12 +202,18 @@ pub async fn read_history(client: &Client, h: &HistoryTable) -> Result<Option<Ve
 }
 
 pub async fn try_lock(client: &Client, key: i64) -> Result<bool> {
-    let row = client.query_one("SELECT pg_try_advisory_lock($1)", &[&key]).await.map_err(db_err)?;
+    let row = client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+        .await
+        .map_err(db_err)?;
     Ok(row.get(0))
 }
 
 pub async fn unlock(client: &Client, key: i64) -> Result<()> {
-    client.query_one("SELECT pg_advisory_unlock($1)", &[&key]).await.map_err(db_err)?;
+    client
+        .query_one("SELECT pg_advisory_unlock($1)", &[&key])
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 
@@ -223,7 +243,10 @@ pub async fn lock_holder(client: &Client, key: i64) -> Result<Option<String>> {
 /// Indexes left INVALID (a failed CREATE INDEX CONCURRENTLY leaves one behind).
 pub async fn invalid_indexes(client: &Client) -> Result<Vec<String>> {
     let rows = client
-        .query("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid ORDER BY 1", &[])
+        .query(
+            "SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid ORDER BY 1",
+            &[],
+        )
         .await
         .map_err(db_err)?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -238,14 +261,23 @@ mod tests {
         assert_eq!(quote_ident("godwit_migrations"), "\"godwit_migrations\"");
         assert_eq!(quote_ident("we\"ird name"), "\"we\"\"ird name\"");
         assert_eq!(quote_literal("it's"), "'it''s'");
-        let h = HistoryTable { schema: "my schema".into(), table: "tä\"ble".into() };
+        let h = HistoryTable {
+            schema: "my schema".into(),
+            table: "tä\"ble".into(),
+        };
         assert_eq!(h.qualified(), "\"my schema\".\"tä\"\"ble\"");
     }
 
     #[test]
     fn lock_key_is_stable_and_per_table() {
-        let a = HistoryTable { schema: "public".into(), table: "godwit_migrations".into() };
-        let b = HistoryTable { schema: "other".into(), table: "godwit_migrations".into() };
+        let a = HistoryTable {
+            schema: "public".into(),
+            table: "godwit_migrations".into(),
+        };
+        let b = HistoryTable {
+            schema: "other".into(),
+            table: "godwit_migrations".into(),
+        };
         assert_eq!(a.lock_key(), a.lock_key());
         assert_ne!(a.lock_key(), b.lock_key());
     }

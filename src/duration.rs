@@ -18,7 +18,9 @@ pub fn parse_ms(text: &str) -> Result<u64, String> {
             "`{text}` is not a PostgreSQL duration; write e.g. `5s`, `500ms`, `2min` or a whole number of milliseconds"
         ));
     }
-    let value: f64 = num.parse().map_err(|_| format!("`{text}` is not a number with a unit"))?;
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number with a unit"))?;
     let factor_ms = match unit {
         "" | "ms" => 1.0,
         "us" => 0.001,
@@ -35,7 +37,9 @@ pub fn parse_ms(text: &str) -> Result<u64, String> {
     let ms = (value * factor_ms).round();
     // PostgreSQL's timeouts are int milliseconds: larger values are refused by the server.
     if ms > i32::MAX as f64 {
-        return Err(format!("`{text}` is longer than PostgreSQL allows (about 24.8 days)"));
+        return Err(format!(
+            "`{text}` is longer than PostgreSQL allows (about 24.8 days)"
+        ));
     }
     Ok(ms as u64)
 }
@@ -72,7 +76,17 @@ mod tests {
 
     #[test]
     fn rejects_what_postgres_would_refuse() {
-        for t in ["", "s", "5 seconds", "5m", "-1s", "1.2.3s", "five", "5sec", "25d"] {
+        for t in [
+            "",
+            "s",
+            "5 seconds",
+            "5m",
+            "-1s",
+            "1.2.3s",
+            "five",
+            "5sec",
+            "25d",
+        ] {
             assert!(parse_ms(t).is_err(), "{t}");
         }
         assert!(parse_ms("5m").unwrap_err().contains("us, ms, s, min, h, d"));

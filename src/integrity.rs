@@ -30,7 +30,8 @@ pub struct Integrity {
     pub write: Option<Ledger>,
 }
 
-const RESEAL_HINT: &str = "run `pnpm db:migrate:check` locally and commit db/migrations/checksums.json";
+const RESEAL_HINT: &str =
+    "run `pnpm db:migrate:check` locally and commit db/migrations/checksums.json";
 
 /// What `up` asks before touching a database: do the files match the ledger exactly? The same
 /// rules as a frozen `check` with nothing merged (the history table, not git, says what was
@@ -76,7 +77,8 @@ pub fn compare(
     };
     let missing_in_ci = matches!(ledger, LedgerState::Absent) && frozen && !migrations.is_empty();
     // With no ledger at all in CI, one finding says it; a missing entry per file would be noise.
-    let ledger_usable = matches!(ledger, LedgerState::Read(_)) || (matches!(ledger, LedgerState::Absent) && !missing_in_ci);
+    let ledger_usable = matches!(ledger, LedgerState::Read(_))
+        || (matches!(ledger, LedgerState::Absent) && !missing_in_ci);
     if missing_in_ci {
         v.push(Violation::new(
             LEDGER_FILE,
@@ -251,7 +253,8 @@ pub fn compare(
     if should_write {
         out.write = Some(next);
     }
-    out.violations.sort_by(|a, b| a.file.cmp(&b.file).then(a.rule.cmp(b.rule)));
+    out.violations
+        .sort_by(|a, b| a.file.cmp(&b.file).then(a.rule.cmp(&b.rule)));
     out
 }
 
@@ -266,24 +269,43 @@ mod tests {
 
     fn mf(file: &str, sum: &str) -> MigrationFile {
         let (version, name) = parse_filename(file).unwrap();
-        MigrationFile { file: file.into(), version, name, checksum: sum.into() }
+        MigrationFile {
+            file: file.into(),
+            version,
+            name,
+            checksum: sum.into(),
+        }
     }
     fn ledger(pairs: &[(&str, &str)]) -> Ledger {
-        Ledger { entries: pairs.iter().map(|(f, s)| (f.to_string(), s.to_string())).collect() }
+        Ledger {
+            entries: pairs
+                .iter()
+                .map(|(f, s)| (f.to_string(), s.to_string()))
+                .collect(),
+        }
     }
     fn read(pairs: &[(&str, &str)]) -> LedgerState {
-        LedgerState::Read(Parsed { ledger: ledger(pairs), canonical: true })
+        LedgerState::Read(Parsed {
+            ledger: ledger(pairs),
+            canonical: true,
+        })
     }
     fn base(files: &[(&str, &str)], led: Option<&[(&str, &str)]>) -> Result<BaseSnapshot, NoBase> {
         Ok(BaseSnapshot {
             described: "origin/main".into(),
             commit: "abc".into(),
-            files: files.iter().map(|(f, s)| (f.to_string(), s.to_string())).collect(),
+            files: files
+                .iter()
+                .map(|(f, s)| (f.to_string(), s.to_string()))
+                .collect(),
             ledger: led.map(ledger),
         })
     }
     fn rules(i: &Integrity) -> Vec<(&str, &str)> {
-        i.violations.iter().map(|v| (v.file.as_str(), v.rule)).collect()
+        i.violations
+            .iter()
+            .map(|v| (v.file.as_str(), v.rule.as_str()))
+            .collect()
     }
 
     const A: &str = "1700000000001_a.mjs";
@@ -337,7 +359,8 @@ mod tests {
         assert_eq!(rules(&i), [(A, rule::MERGED_DELETED)]);
         let renamed = mf("1700000000001_renamed.mjs", S1);
         let i = compare(&[renamed], &read(&[(A, S1)]), &b, true);
-        assert!(i.violations.iter().any(|v| v.rule == rule::MERGED_DELETED && v.message.contains("renamed to 1700000000001_renamed.mjs")));
+        assert!(i.violations.iter().any(|v| v.rule == rule::MERGED_DELETED
+            && v.message.contains("renamed to 1700000000001_renamed.mjs")));
     }
 
     #[test]
@@ -350,7 +373,12 @@ mod tests {
     #[test]
     fn new_migration_older_than_base_is_not_linear() {
         let b = base(&[(B, S2)], Some(&[(B, S2)]));
-        let i = compare(&[mf(A, S1), mf(B, S2)], &read(&[(A, S1), (B, S2)]), &b, false);
+        let i = compare(
+            &[mf(A, S1), mf(B, S2)],
+            &read(&[(A, S1), (B, S2)]),
+            &b,
+            false,
+        );
         assert_eq!(rules(&i), [(A, rule::VERSION_NOT_NEWER)]);
     }
 
@@ -379,10 +407,20 @@ mod tests {
 
     #[test]
     fn repository_without_commits_has_nothing_merged() {
-        let i = compare(&[mf(A, S2)], &read(&[(A, S1)]), &Err(NoBase::NoCommits), false);
+        let i = compare(
+            &[mf(A, S2)],
+            &read(&[(A, S1)]),
+            &Err(NoBase::NoCommits),
+            false,
+        );
         assert!(i.violations.is_empty());
         assert_eq!(i.sealed, [A]);
-        let i = compare(&[mf(A, S2)], &read(&[(A, S1)]), &Err(NoBase::NoCommits), true);
+        let i = compare(
+            &[mf(A, S2)],
+            &read(&[(A, S1)]),
+            &Err(NoBase::NoCommits),
+            true,
+        );
         assert_eq!(rules(&i), [(A, rule::LEDGER_MISMATCH)]);
     }
 
@@ -414,7 +452,10 @@ mod tests {
     #[test]
     fn non_canonical_ledger_is_rewritten_locally_and_refused_in_ci() {
         let nb = Err(NoBase::NoCommits);
-        let led = LedgerState::Read(Parsed { ledger: ledger(&[(A, S1)]), canonical: false });
+        let led = LedgerState::Read(Parsed {
+            ledger: ledger(&[(A, S1)]),
+            canonical: false,
+        });
         let i = compare(&[mf(A, S1)], &led, &nb, false);
         assert!(i.violations.is_empty());
         assert!(i.write.is_some());

@@ -15,7 +15,8 @@ use crate::checksum::is_checksum;
 
 pub const FORMAT: u64 = 1;
 /// Written into the file so a reader of the ledger knows what the hashes are of.
-pub const CHECKSUM_DESCRIPTION: &str = "sha256 of the file, leading UTF-8 BOM dropped, CRLF read as LF";
+pub const CHECKSUM_DESCRIPTION: &str =
+    "sha256 of the file, leading UTF-8 BOM dropped, CRLF read as LF";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ledger {
@@ -77,18 +78,28 @@ struct Raw {
 }
 
 pub fn parse(text: &str) -> Result<Parsed, LedgerProblem> {
-    let text_lf = text.strip_prefix('\u{feff}').unwrap_or(text).replace("\r\n", "\n");
+    let text_lf = text
+        .strip_prefix('\u{feff}')
+        .unwrap_or(text)
+        .replace("\r\n", "\n");
     let value: serde_json::Value =
         serde_json::from_str(&text_lf).map_err(|e| LedgerProblem::Corrupt(e.to_string()))?;
     let Some(obj) = value.as_object() else {
-        return Err(LedgerProblem::Corrupt("the top level is not a JSON object".into()));
+        return Err(LedgerProblem::Corrupt(
+            "the top level is not a JSON object".into(),
+        ));
     };
     match obj.get("format") {
-        None => return Err(LedgerProblem::Corrupt("the `format` field is missing".into())),
+        None => {
+            return Err(LedgerProblem::Corrupt(
+                "the `format` field is missing".into(),
+            ));
+        }
         Some(f) if f.as_u64() == Some(FORMAT) => {}
         Some(f) => return Err(LedgerProblem::UnknownFormat(f.to_string())),
     }
-    let raw: Raw = serde_json::from_str(&text_lf).map_err(|e| LedgerProblem::Corrupt(e.to_string()))?;
+    let raw: Raw =
+        serde_json::from_str(&text_lf).map_err(|e| LedgerProblem::Corrupt(e.to_string()))?;
     let mut entries = BTreeMap::new();
     for (file, sum) in raw.migrations.0 {
         if !is_checksum(&sum) {
@@ -107,7 +118,10 @@ pub fn render(ledger: &Ledger) -> String {
     let mut out = String::with_capacity(96 + ledger.entries.len() * 110);
     out.push_str("{\n");
     out.push_str(&format!("  \"format\": {FORMAT},\n"));
-    out.push_str(&format!("  \"checksum\": {},\n", json_str(CHECKSUM_DESCRIPTION)));
+    out.push_str(&format!(
+        "  \"checksum\": {},\n",
+        json_str(CHECKSUM_DESCRIPTION)
+    ));
     if ledger.entries.is_empty() {
         out.push_str("  \"migrations\": {}\n");
     } else {
@@ -115,7 +129,11 @@ pub fn render(ledger: &Ledger) -> String {
         let n = ledger.entries.len();
         for (i, (file, sum)) in ledger.entries.iter().enumerate() {
             let comma = if i + 1 < n { "," } else { "" };
-            out.push_str(&format!("    {}: {}{comma}\n", json_str(file), json_str(sum)));
+            out.push_str(&format!(
+                "    {}: {}{comma}\n",
+                json_str(file),
+                json_str(sum)
+            ));
         }
         out.push_str("  }\n");
     }
@@ -136,7 +154,10 @@ mod tests {
 
     fn ledger(pairs: &[(&str, &str)]) -> Ledger {
         Ledger {
-            entries: pairs.iter().map(|(f, s)| (f.to_string(), s.to_string())).collect(),
+            entries: pairs
+                .iter()
+                .map(|(f, s)| (f.to_string(), s.to_string()))
+                .collect(),
         }
     }
 
@@ -150,7 +171,9 @@ mod tests {
         assert_eq!(text, expected);
         assert_eq!(
             render(&Ledger::default()),
-            format!("{{\n  \"format\": 1,\n  \"checksum\": \"{CHECKSUM_DESCRIPTION}\",\n  \"migrations\": {{}}\n}}\n")
+            format!(
+                "{{\n  \"format\": 1,\n  \"checksum\": \"{CHECKSUM_DESCRIPTION}\",\n  \"migrations\": {{}}\n}}\n"
+            )
         );
     }
 
@@ -190,9 +213,12 @@ mod tests {
         for t in corrupt {
             assert!(matches!(parse(t), Err(LedgerProblem::Corrupt(_))), "{t}");
         }
-        let dup = format!("{{\"format\":1,\"migrations\":{{\"a.mjs\":\"{A}\",\"a.mjs\":\"{B}\"}}}}");
+        let dup =
+            format!("{{\"format\":1,\"migrations\":{{\"a.mjs\":\"{A}\",\"a.mjs\":\"{B}\"}}}}");
         match parse(&dup) {
-            Err(LedgerProblem::Corrupt(m)) => assert!(m.contains("duplicate entry for a.mjs"), "{m}"),
+            Err(LedgerProblem::Corrupt(m)) => {
+                assert!(m.contains("duplicate entry for a.mjs"), "{m}")
+            }
             other => panic!("{other:?}"),
         }
         assert_eq!(

@@ -5,6 +5,7 @@
 pub mod base;
 pub mod check;
 pub mod checksum;
+pub mod config;
 pub mod conn;
 pub mod create;
 pub mod db;
@@ -14,6 +15,7 @@ pub mod integrity;
 pub mod ledger;
 pub mod modules;
 pub mod plan;
+pub mod policy;
 pub mod source;
 pub mod sql;
 pub mod tls;

@@ -2,6 +2,8 @@
 //! `config` object as JSON. Node only imports and calls the module (that part is JS by nature);
 //! every rule about the result lives here, next to the SQL parser.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -11,7 +13,13 @@ use crate::violation::{Violation, rule};
 
 /// Keys a migration's `config` may have. Unknown keys are errors: a misspelt `transation: false`
 /// silently ignored would run `CREATE INDEX CONCURRENTLY` in a transaction and fail the deploy.
-pub const CONFIG_KEYS: [&str; 3] = ["transaction", "lockTimeout", "statementTimeout"];
+pub const CONFIG_KEYS: [&str; 5] = [
+    "transaction",
+    "lockTimeout",
+    "statementTimeout",
+    "destructive",
+    "ignore",
+];
 
 /// What Node could not do with a module.
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +53,12 @@ pub struct MigrationConfig {
     pub lock_timeout_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement_timeout_ms: Option<u64>,
+    /// The migration declares that it destroys data on purpose (`config.destructive = true`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub destructive: bool,
+    /// Policy rules this migration opts out of, each with the reason its author wrote.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub ignore: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,7 +89,11 @@ fn describe(v: &Value) -> String {
     }
 }
 
-pub fn parse_config(file: &str, config: Option<&Value>, out: &mut Vec<Violation>) -> MigrationConfig {
+pub fn parse_config(
+    file: &str,
+    config: Option<&Value>,
+    out: &mut Vec<Violation>,
+) -> MigrationConfig {
     let mut cfg = MigrationConfig {
         transaction: true,
         ..Default::default()
@@ -96,6 +114,37 @@ pub fn parse_config(file: &str, config: Option<&Value>, out: &mut Vec<Violation>
                 None => out.push(bad(
                     format!("`config.transaction` is {}, not a boolean", describe(value)),
                     "use `transaction: false` for statements PostgreSQL refuses in a transaction; omit it otherwise",
+                )),
+            },
+            "destructive" => match value.as_bool() {
+                Some(b) => cfg.destructive = b,
+                None => out.push(bad(
+                    format!("`config.destructive` is {}, not a boolean", describe(value)),
+                    "write `destructive: true` when the migration drops or truncates on purpose",
+                )),
+            },
+            "ignore" => match value.as_object().filter(|o| !o.contains_key("$jsType")) {
+                Some(map) => {
+                    for (rule_id, reason) in map {
+                        let reason = reason.as_str().map(str::trim).unwrap_or_default();
+                        if !crate::policy::is_known_rule(rule_id) {
+                            out.push(bad(
+                                format!("`config.ignore` names `{rule_id}`, which is not a policy rule"),
+                                "use the rule id a `check` finding shows (e.g. require-concurrent-index-creation)",
+                            ));
+                        } else if reason.is_empty() {
+                            out.push(bad(
+                                format!("`config.ignore.{rule_id}` has no reason"),
+                                "write why the rule does not apply here, e.g. ignore: { 'require-concurrent-index-creation': 'table is created empty in 1700000000000' }",
+                            ));
+                        } else {
+                            cfg.ignore.insert(rule_id.clone(), reason.to_string());
+                        }
+                    }
+                }
+                None => out.push(bad(
+                    format!("`config.ignore` is {}, not an object", describe(value)),
+                    "write ignore: { '<rule id>': '<why it does not apply here>' }",
                 )),
             },
             "lockTimeout" | "statementTimeout" => {
@@ -124,9 +173,21 @@ pub fn parse_config(file: &str, config: Option<&Value>, out: &mut Vec<Violation>
     cfg
 }
 
-fn judge_sql(file: &str, which: &str, chunks: &[String], transaction: bool, out: &mut Vec<Violation>) -> usize {
+fn judge_sql(
+    file: &str,
+    which: &'static str,
+    chunks: &[String],
+    transaction: bool,
+    out: &mut Vec<Violation>,
+) -> usize {
     let Split { statements, errors } = sql::split(chunks);
-    let chunk_note = |c: usize| if chunks.len() > 1 { format!(" (string {} of {which})", c + 1) } else { String::new() };
+    let chunk_note = |c: usize| {
+        if chunks.len() > 1 {
+            format!(" (string {} of {which})", c + 1)
+        } else {
+            String::new()
+        }
+    };
     // Only the first error: the parser recovers and reports follow-on errors of the same typo.
     for e in errors.iter().take(1) {
         out.push(
@@ -136,7 +197,7 @@ fn judge_sql(file: &str, which: &str, chunks: &[String], transaction: bool, out:
                 format!("`{which}` SQL does not parse: {}{}", e.message, chunk_note(e.chunk)),
                 "fix the SQL; `check` parses it with a PostgreSQL grammar before any database sees it",
             )
-            .at_line(Some(e.line)),
+            .in_sql(which, e.chunk, e.line),
         );
     }
     if statements.is_empty() && errors.is_empty() {
@@ -156,7 +217,7 @@ fn judge_sql(file: &str, which: &str, chunks: &[String], transaction: bool, out:
                     format!("`{which}` contains {kw}{}; godwit runs each migration in its own transaction", chunk_note(s.chunk)),
                     "remove it; for statements that cannot run in a transaction, export const config = { transaction: false }",
                 )
-                .at_line(Some(s.line)),
+                .in_sql(which, s.chunk, s.line),
             );
         }
     }
@@ -170,7 +231,7 @@ fn judge_sql(file: &str, which: &str, chunks: &[String], transaction: bool, out:
                         format!("`{which}` runs {what}{}, which PostgreSQL refuses inside a transaction", chunk_note(s.chunk)),
                         "move it to a migration of its own with export const config = { transaction: false }",
                     )
-                    .at_line(Some(s.line)),
+                    .in_sql(which, s.chunk, s.line),
                 );
             }
         }
@@ -185,7 +246,7 @@ fn judge_sql(file: &str, which: &str, chunks: &[String], transaction: bool, out:
                 ),
                 "a non-transactional migration holds exactly one statement, so a failure never leaves part of it applied: split it into one migration per statement",
             )
-            .at_line(statements.get(1).map(|s| s.line)),
+            .in_sql(which, statements.get(1).map_or(0, |s| s.chunk), statements.get(1).map_or(1, |s| s.line)),
         );
     }
     statements.len()
@@ -196,18 +257,45 @@ pub fn judge(r: &Rendered) -> Judged {
     let file = r.file.as_str();
     if let Some(f) = &r.failure {
         let (rule, hint) = match f.kind.as_str() {
-            "import" => (rule::MODULE_IMPORT, "fix the module so `node` can import it"),
-            "timeout" => (rule::MODULE_TIMEOUT, "a migration module must load and render its SQL promptly: remove waits, network calls and loops"),
-            _ => (rule::MODULE_EXPORT, "export `up` as a SQL string, or a (async) function returning a string or an array of strings"),
+            "import" => (
+                rule::MODULE_IMPORT,
+                "fix the module so `node` can import it",
+            ),
+            "timeout" => (
+                rule::MODULE_TIMEOUT,
+                "a migration module must load and render its SQL promptly: remove waits, network calls and loops",
+            ),
+            _ => (
+                rule::MODULE_EXPORT,
+                "export `up` as a SQL string, or a (async) function returning a string or an array of strings",
+            ),
         };
         v.push(Violation::new(file, rule, f.message.clone(), hint));
-        return Judged { file: r.file.clone(), config: MigrationConfig { transaction: true, ..Default::default() }, up_statements: 0, down_statements: None, violations: v };
+        return Judged {
+            file: r.file.clone(),
+            config: MigrationConfig {
+                transaction: true,
+                ..Default::default()
+            },
+            up_statements: 0,
+            down_statements: None,
+            violations: v,
+        };
     }
     let config = parse_config(file, r.config.as_ref(), &mut v);
     let up = r.up.as_deref().unwrap_or_default();
     let up_statements = judge_sql(file, "up", up, config.transaction, &mut v);
-    let down_statements = r.down.as_ref().map(|d| judge_sql(file, "down", d, config.transaction, &mut v));
-    Judged { file: r.file.clone(), config, up_statements, down_statements, violations: v }
+    let down_statements = r
+        .down
+        .as_ref()
+        .map(|d| judge_sql(file, "down", d, config.transaction, &mut v));
+    Judged {
+        file: r.file.clone(),
+        config,
+        up_statements,
+        down_statements,
+        violations: v,
+    }
 }
 
 #[cfg(test)]
@@ -225,12 +313,15 @@ mod tests {
         }
     }
     fn rules(j: &Judged) -> Vec<&str> {
-        j.violations.iter().map(|v| v.rule).collect()
+        j.violations.iter().map(|v| v.rule.as_str()).collect()
     }
 
     #[test]
     fn plain_transactional_migration_passes() {
-        let j = judge(&rendered(&["CREATE TABLE a (id int); CREATE TABLE b (id int);"], None));
+        let j = judge(&rendered(
+            &["CREATE TABLE a (id int); CREATE TABLE b (id int);"],
+            None,
+        ));
         assert!(j.violations.is_empty());
         assert_eq!(j.up_statements, 2);
         assert!(j.config.transaction);
@@ -240,14 +331,20 @@ mod tests {
     fn concurrent_index_needs_non_transactional_mode() {
         let j = judge(&rendered(&["CREATE INDEX CONCURRENTLY i ON a (id)"], None));
         assert_eq!(rules(&j), [rule::TX_REQUIRES_NON_TRANSACTIONAL]);
-        let j = judge(&rendered(&["CREATE INDEX CONCURRENTLY i ON a (id)"], Some(json!({"transaction": false}))));
+        let j = judge(&rendered(
+            &["CREATE INDEX CONCURRENTLY i ON a (id)"],
+            Some(json!({"transaction": false})),
+        ));
         assert!(j.violations.is_empty());
         assert!(!j.config.transaction);
     }
 
     #[test]
     fn non_transactional_holds_one_statement() {
-        let j = judge(&rendered(&["CREATE INDEX CONCURRENTLY i ON a (id);", "SELECT 1"], Some(json!({"transaction": false}))));
+        let j = judge(&rendered(
+            &["CREATE INDEX CONCURRENTLY i ON a (id);", "SELECT 1"],
+            Some(json!({"transaction": false})),
+        ));
         assert_eq!(rules(&j), [rule::TX_SINGLE_STATEMENT]);
     }
 
@@ -256,29 +353,57 @@ mod tests {
         let j = judge(&rendered(&["SELECT 1"], Some(json!({"transation": false}))));
         assert_eq!(rules(&j), [rule::MODULE_CONFIG]);
         assert!(j.violations[0].message.contains("transation"));
-        let j = judge(&rendered(&["SELECT 1"], Some(json!({"transaction": "no", "lockTimeout": "5 seconds", "statementTimeout": -1}))));
+        let j = judge(&rendered(
+            &["SELECT 1"],
+            Some(json!({"transaction": "no", "lockTimeout": "5 seconds", "statementTimeout": -1})),
+        ));
         assert_eq!(rules(&j), [rule::MODULE_CONFIG; 3]);
-        let j = judge(&rendered(&["SELECT 1"], Some(json!({"lockTimeout": "2s", "statementTimeout": 60000}))));
+        let j = judge(&rendered(
+            &["SELECT 1"],
+            Some(json!({"lockTimeout": "2s", "statementTimeout": 60000})),
+        ));
         assert!(j.violations.is_empty());
         assert_eq!(j.config.lock_timeout_ms, Some(2000));
         assert_eq!(j.config.statement_timeout_ms, Some(60000));
-        let j = judge(&rendered(&["SELECT 1"], Some(json!({"$jsType": "function"}))));
+        let j = judge(&rendered(
+            &["SELECT 1"],
+            Some(json!({"$jsType": "function"})),
+        ));
         assert!(j.violations[0].message.contains("a function"));
     }
 
     #[test]
     fn empty_sql_and_syntax_errors_and_transaction_control() {
-        assert_eq!(rules(&judge(&rendered(&["-- nothing"], None))), [rule::SQL_EMPTY]);
+        assert_eq!(
+            rules(&judge(&rendered(&["-- nothing"], None))),
+            [rule::SQL_EMPTY]
+        );
         let j = judge(&rendered(&["SELECT 1;\nCREATE TABLE (;"], None));
         assert!(rules(&j).contains(&rule::SQL_SYNTAX));
-        assert_eq!(j.violations[0].line, Some(2));
-        assert_eq!(rules(&judge(&rendered(&["BEGIN; SELECT 1; COMMIT;"], None))), [rule::TX_CONTROL, rule::TX_CONTROL]);
+        assert_eq!(j.violations[0].sql.as_ref().map(|s| s.line), Some(2));
+        assert_eq!(
+            rules(&judge(&rendered(&["BEGIN; SELECT 1; COMMIT;"], None))),
+            [rule::TX_CONTROL, rule::TX_CONTROL]
+        );
     }
 
     #[test]
     fn failures_map_to_rules() {
-        for (kind, want) in [("import", rule::MODULE_IMPORT), ("export", rule::MODULE_EXPORT), ("timeout", rule::MODULE_TIMEOUT)] {
-            let r = Rendered { file: "f".into(), failure: Some(Failure { kind: kind.into(), message: "m".into() }), up: None, down: None, config: None };
+        for (kind, want) in [
+            ("import", rule::MODULE_IMPORT),
+            ("export", rule::MODULE_EXPORT),
+            ("timeout", rule::MODULE_TIMEOUT),
+        ] {
+            let r = Rendered {
+                file: "f".into(),
+                failure: Some(Failure {
+                    kind: kind.into(),
+                    message: "m".into(),
+                }),
+                up: None,
+                down: None,
+                config: None,
+            };
             assert_eq!(rules(&judge(&r)), [want]);
         }
     }

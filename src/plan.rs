@@ -61,7 +61,10 @@ impl State {
 
     /// States that make `up` refuse to run and `status` report an integrity problem.
     pub fn is_problem(self) -> bool {
-        matches!(self, State::Changed | State::MissingFile | State::Failed | State::OutOfOrder)
+        matches!(
+            self,
+            State::Changed | State::MissingFile | State::Failed | State::OutOfOrder
+        )
     }
 }
 
@@ -172,7 +175,10 @@ mod tests {
         }
     }
     fn states(p: &Plan) -> Vec<(&str, State)> {
-        p.rows.iter().map(|r| (r.version.as_str(), r.state)).collect()
+        p.rows
+            .iter()
+            .map(|r| (r.version.as_str(), r.state))
+            .collect()
     }
 
     const V1: &str = "1700000000001";
@@ -184,21 +190,53 @@ mod tests {
         use State::*;
         let cases: Vec<(Vec<MigrationFile>, Vec<super::Applied>, Vec<(&str, State)>)> = vec![
             // empty database: everything pending
-            (vec![f(V1, "x"), f(V2, "y")], vec![], vec![(V1, Pending), (V2, Pending)]),
+            (
+                vec![f(V1, "x"), f(V2, "y")],
+                vec![],
+                vec![(V1, Pending), (V2, Pending)],
+            ),
             // all applied: nothing to do
-            (vec![f(V1, "x"), f(V2, "y")], vec![a(V1, "x", "applied"), a(V2, "y", "applied")], vec![(V1, Applied), (V2, Applied)]),
+            (
+                vec![f(V1, "x"), f(V2, "y")],
+                vec![a(V1, "x", "applied"), a(V2, "y", "applied")],
+                vec![(V1, Applied), (V2, Applied)],
+            ),
             // one applied, one pending
-            (vec![f(V1, "x"), f(V2, "y")], vec![a(V1, "x", "applied")], vec![(V1, Applied), (V2, Pending)]),
+            (
+                vec![f(V1, "x"), f(V2, "y")],
+                vec![a(V1, "x", "applied")],
+                vec![(V1, Applied), (V2, Pending)],
+            ),
             // applied file edited
-            (vec![f(V1, "edited")], vec![a(V1, "x", "applied")], vec![(V1, Changed)]),
+            (
+                vec![f(V1, "edited")],
+                vec![a(V1, "x", "applied")],
+                vec![(V1, Changed)],
+            ),
             // applied file deleted
-            (vec![f(V2, "y")], vec![a(V1, "x", "applied"), a(V2, "y", "applied")], vec![(V1, MissingFile), (V2, Applied)]),
+            (
+                vec![f(V2, "y")],
+                vec![a(V1, "x", "applied"), a(V2, "y", "applied")],
+                vec![(V1, MissingFile), (V2, Applied)],
+            ),
             // non-transactional failure left behind
-            (vec![f(V1, "x"), f(V2, "y")], vec![a(V1, "x", "applied"), a(V2, "y", "failed")], vec![(V1, Applied), (V2, Failed)]),
+            (
+                vec![f(V1, "x"), f(V2, "y")],
+                vec![a(V1, "x", "applied"), a(V2, "y", "failed")],
+                vec![(V1, Applied), (V2, Failed)],
+            ),
             // pending older than newest applied
-            (vec![f(V1, "x"), f(V2, "y"), f(V3, "z")], vec![a(V1, "x", "applied"), a(V3, "z", "applied")], vec![(V1, Applied), (V2, OutOfOrder), (V3, Applied)]),
+            (
+                vec![f(V1, "x"), f(V2, "y"), f(V3, "z")],
+                vec![a(V1, "x", "applied"), a(V3, "z", "applied")],
+                vec![(V1, Applied), (V2, OutOfOrder), (V3, Applied)],
+            ),
             // a failed row does not make older pending migrations out of order
-            (vec![f(V1, "x"), f(V2, "y")], vec![a(V2, "y", "failed")], vec![(V1, Pending), (V2, Failed)]),
+            (
+                vec![f(V1, "x"), f(V2, "y")],
+                vec![a(V2, "y", "failed")],
+                vec![(V1, Pending), (V2, Failed)],
+            ),
         ];
         for (files, applied, want) in cases {
             let p = plan(&files, &applied);

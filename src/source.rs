@@ -135,7 +135,8 @@ pub fn scan(dir: &Path) -> Result<Scan> {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let file = entry.file_name().to_string_lossy().into_owned();
         // symlink_metadata: a symlink is judged as a link, never followed out of the folder.
-        let meta = std::fs::symlink_metadata(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+        let meta =
+            std::fs::symlink_metadata(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
         if file == LEDGER_FILE {
             if meta.is_file() {
                 ledger_present = true;
@@ -182,13 +183,18 @@ pub fn scan(dir: &Path) -> Result<Scan> {
                     ),
                     _ => "create migrations with `pnpm db:migrate:create -- <name>`, or move the file out of the migrations folder; names match ^\\d{13}_[a-z0-9_]+\\.mjs$".to_string(),
                 };
-                violations.push(Violation::new(&file, rule::FILENAME, format!("file name {why}"), hint));
+                violations.push(Violation::new(
+                    &file,
+                    rule::FILENAME,
+                    format!("file name {why}"),
+                    hint,
+                ));
             }
         }
     }
     order(&mut migrations);
     violations.extend(duplicate_versions(&migrations));
-    violations.sort_by(|a, b| a.file.cmp(&b.file).then(a.rule.cmp(b.rule)));
+    violations.sort_by(|a, b| a.file.cmp(&b.file).then(a.rule.cmp(&b.rule)));
     Ok(Scan {
         dir: dir.to_path_buf(),
         migrations,
@@ -312,7 +318,11 @@ mod tests {
 
     #[test]
     fn duplicate_versions_name_both_files() {
-        let v = vec![mf("1700000000002_a.mjs"), mf("1700000000002_b.mjs"), mf("1700000000003_c.mjs")];
+        let v = vec![
+            mf("1700000000002_a.mjs"),
+            mf("1700000000002_b.mjs"),
+            mf("1700000000003_c.mjs"),
+        ];
         let d = duplicate_versions(&v);
         assert_eq!(d.len(), 2);
         assert!(d[0].message.contains("1700000000002_b.mjs"));

@@ -20,7 +20,9 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, ring};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::conn::SslMode;
@@ -51,7 +53,9 @@ pub fn verify_for(mode: SslMode, root_cert_given: bool) -> Option<Verify> {
 
 /// The connector for `mode`, or `None` for `disable`.
 pub fn connector(mode: SslMode, root_cert: Option<&str>) -> Result<Option<MakeRustlsConnect>> {
-    let Some(verify) = verify_for(mode, root_cert.is_some()) else { return Ok(None) };
+    let Some(verify) = verify_for(mode, root_cert.is_some()) else {
+        return Ok(None);
+    };
     let provider = Arc::new(ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -63,10 +67,17 @@ pub fn connector(mode: SslMode, root_cert: Option<&str>) -> Result<Option<MakeRu
             let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
                 .build()
                 .map_err(|e| Error::Config(format!("TLS setup failed: {e}")))?;
-            if verify == Verify::Full { webpki } else { Arc::new(ChainOnly(webpki)) }
+            if verify == Verify::Full {
+                webpki
+            } else {
+                Arc::new(ChainOnly(webpki))
+            }
         }
     };
-    let config = builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth();
+    let config = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
     Ok(Some(MakeRustlsConnect::new(config)))
 }
 
@@ -102,7 +113,12 @@ fn load_roots(root_cert: Option<&str>) -> Result<RootCertStore> {
 }
 
 fn read_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let unreadable = |e: String| Error::Config(format!("sslrootcert {} cannot be read: {e}", path.display()));
+    let unreadable = |e: String| {
+        Error::Config(format!(
+            "sslrootcert {} cannot be read: {e}",
+            path.display()
+        ))
+    };
     let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
     CertificateDer::pem_slice_iter(&bytes)
         .collect::<std::result::Result<Vec<_>, _>>()
@@ -135,7 +151,12 @@ impl ServerCertVerifier for EncryptOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -143,7 +164,12 @@ impl ServerCertVerifier for EncryptOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
@@ -163,7 +189,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -194,11 +223,17 @@ impl ServerCertVerifier for ChainOnly {
 /// A hint for a TLS failure, by the words rustls and tokio-postgres use.
 pub fn hint(message: &str) -> Option<&'static str> {
     if message.contains("NotValidForName") || message.contains("not valid for name") {
-        Some("verify-full checks the host name: connect with a name the certificate lists, or use sslmode=verify-ca")
+        Some(
+            "verify-full checks the host name: connect with a name the certificate lists, or use sslmode=verify-ca",
+        )
     } else if message.contains("UnknownIssuer") || message.contains("unknown issuer") {
-        Some("the server's certificate is not signed by a trusted root: set sslrootcert to its CA's PEM file")
+        Some(
+            "the server's certificate is not signed by a trusted root: set sslrootcert to its CA's PEM file",
+        )
     } else if message.contains("server does not support TLS") {
-        Some("the server did not accept TLS; enable ssl on the server or, on a trusted network only, use sslmode=prefer or disable")
+        Some(
+            "the server did not accept TLS; enable ssl on the server or, on a trusted network only, use sslmode=prefer or disable",
+        )
     } else {
         None
     }
@@ -220,7 +255,9 @@ mod tests {
 
     #[test]
     fn unreadable_or_empty_root_files_are_config_errors() {
-        let e = connector(SslMode::VerifyFull, Some("/nonexistent/ca.pem")).err().unwrap();
+        let e = connector(SslMode::VerifyFull, Some("/nonexistent/ca.pem"))
+            .err()
+            .unwrap();
         assert_eq!(e.code(), "CONFIG");
         assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
         let dir = std::env::temp_dir().join(format!("godwit-tls-{}", std::process::id()));
@@ -235,6 +272,10 @@ mod tests {
     #[test]
     fn disable_has_no_connector_and_prefer_needs_no_roots() {
         assert!(connector(SslMode::Disable, None).unwrap().is_none());
-        assert!(connector(SslMode::Prefer, Some("/nonexistent")).unwrap().is_some());
+        assert!(
+            connector(SslMode::Prefer, Some("/nonexistent"))
+                .unwrap()
+                .is_some()
+        );
     }
 }

@@ -47,12 +47,18 @@ pub struct Options {
     pub effective: Result<Effective>,
 }
 
-fn env_duration(get: &dyn Fn(&str) -> Option<String>, var: &str, from_options: Option<&String>, default: u64) -> Result<u64> {
+fn env_duration(
+    get: &dyn Fn(&str) -> Option<String>,
+    var: &str,
+    from_options: Option<&String>,
+    default: u64,
+) -> Result<u64> {
     if let Some(v) = get(var).filter(|v| !v.trim().is_empty()) {
         return duration::parse_ms(&v).map_err(|why| Error::Config(format!("{var}: {why}")));
     }
     if let Some(v) = from_options {
-        return duration::parse_ms(v).map_err(|why| Error::Config(format!("PGOPTIONS/options: {why}")));
+        return duration::parse_ms(v)
+            .map_err(|why| Error::Config(format!("PGOPTIONS/options: {why}")));
     }
     Ok(default)
 }
@@ -62,14 +68,29 @@ pub fn sanitize_sha(s: &str) -> String {
     let clean: String = s
         .trim()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    if clean.is_empty() || clean.chars().all(|c| c == '.') { "local".into() } else { clean }
+    if clean.is_empty() || clean.chars().all(|c| c == '.') {
+        "local".into()
+    } else {
+        clean
+    }
 }
 
 fn git_head() -> Option<String> {
-    let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// Options from flags (a JSON object from JS) and the environment.
@@ -77,7 +98,10 @@ pub fn options(flags: &Value, get: &dyn Fn(&str) -> Option<String>) -> Options {
     let flag = |k: &str| flags.get(k).and_then(Value::as_str).map(str::to_string);
     let settings = conn::from_env(|k| get(k));
     let effective = (|| {
-        let opts = settings.as_ref().map(|s| s.options.clone()).unwrap_or_default();
+        let opts = settings
+            .as_ref()
+            .map(|s| s.options.clone())
+            .unwrap_or_default();
         let budget_seconds = match get("MIGRATION_TIMEOUT_SECONDS").filter(|v| !v.trim().is_empty()) {
             Some(v) => v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
                 Error::Config(format!("MIGRATION_TIMEOUT_SECONDS must be a positive whole number of seconds, got `{v}`"))
@@ -85,12 +109,22 @@ pub fn options(flags: &Value, get: &dyn Fn(&str) -> Option<String>) -> Options {
             None => DEFAULT_BUDGET_SECONDS,
         };
         let lock_retries = match get("MIGRATION_LOCK_RETRIES").filter(|v| !v.trim().is_empty()) {
-            Some(v) => v.trim().parse::<u32>().map_err(|_| Error::Config(format!("MIGRATION_LOCK_RETRIES must be a whole number, got `{v}`")))?,
+            Some(v) => v.trim().parse::<u32>().map_err(|_| {
+                Error::Config(format!(
+                    "MIGRATION_LOCK_RETRIES must be a whole number, got `{v}`"
+                ))
+            })?,
             None => DEFAULT_LOCK_RETRIES,
         };
         let history_table = HistoryTable {
-            schema: flag("schema").or(get("MIGRATION_HISTORY_SCHEMA")).filter(|s| !s.is_empty()).unwrap_or_else(|| "public".into()),
-            table: flag("table").or(get("MIGRATION_HISTORY_TABLE")).filter(|s| !s.is_empty()).unwrap_or_else(|| "godwit_migrations".into()),
+            schema: flag("schema")
+                .or(get("MIGRATION_HISTORY_SCHEMA"))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "public".into()),
+            table: flag("table")
+                .or(get("MIGRATION_HISTORY_TABLE"))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "godwit_migrations".into()),
         };
         let release_sha = sanitize_sha(
             &flag("sha")
@@ -102,8 +136,18 @@ pub fn options(flags: &Value, get: &dyn Fn(&str) -> Option<String>) -> Options {
         );
         Ok(Effective {
             budget_seconds,
-            lock_timeout_ms: env_duration(get, "MIGRATION_LOCK_TIMEOUT", opts.get("lock_timeout"), DEFAULT_LOCK_TIMEOUT_MS)?,
-            statement_timeout_ms: env_duration(get, "MIGRATION_STATEMENT_TIMEOUT", opts.get("statement_timeout"), DEFAULT_STATEMENT_TIMEOUT_MS)?,
+            lock_timeout_ms: env_duration(
+                get,
+                "MIGRATION_LOCK_TIMEOUT",
+                opts.get("lock_timeout"),
+                DEFAULT_LOCK_TIMEOUT_MS,
+            )?,
+            statement_timeout_ms: env_duration(
+                get,
+                "MIGRATION_STATEMENT_TIMEOUT",
+                opts.get("statement_timeout"),
+                DEFAULT_STATEMENT_TIMEOUT_MS,
+            )?,
             lock_retries,
             history_table,
             release_sha,
@@ -111,15 +155,23 @@ pub fn options(flags: &Value, get: &dyn Fn(&str) -> Option<String>) -> Options {
     })();
     Options {
         dir: PathBuf::from(flag("dir").unwrap_or_else(|| "db/migrations".into())),
-        artifacts_dir: PathBuf::from(flag("artifactsDir").unwrap_or_else(|| ".artifacts/deploy".into())),
-        progress: flags.get("progress").and_then(Value::as_bool).unwrap_or(false),
+        artifacts_dir: PathBuf::from(
+            flag("artifactsDir").unwrap_or_else(|| ".artifacts/deploy".into()),
+        ),
+        progress: flags
+            .get("progress")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         settings,
         effective,
     }
 }
 
 pub fn iso(t: SystemTime) -> String {
-    let ms = t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let ms = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
     let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // civil-from-days (Howard Hinnant), proleptic Gregorian, UTC
@@ -132,7 +184,12 @@ pub fn iso(t: SystemTime) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -242,7 +299,11 @@ pub struct Runner {
 
 impl Runner {
     pub fn new(opts: Options, cancel: watch::Receiver<Option<String>>) -> Self {
-        let budget = opts.effective.as_ref().map(|e| e.budget_seconds).unwrap_or(DEFAULT_BUDGET_SECONDS);
+        let budget = opts
+            .effective
+            .as_ref()
+            .map(|e| e.budget_seconds)
+            .unwrap_or(DEFAULT_BUDGET_SECONDS);
         let started = Instant::now();
         let settings_json = match &opts.effective {
             Ok(e) => serde_json::to_value(e).unwrap_or(Value::Null),
@@ -298,7 +359,8 @@ impl Runner {
     /// Records the error in the report and hands it back.
     fn fail(&mut self, outcome: &str, e: Error) -> Error {
         self.report.outcome = outcome.into();
-        self.report.error = Some(json!({ "code": e.code(), "exitCode": e.exit_code(), "message": e.to_string() }));
+        self.report.error =
+            Some(json!({ "code": e.code(), "exitCode": e.exit_code(), "message": e.to_string() }));
         e
     }
 
@@ -331,10 +393,16 @@ impl Runner {
         // Files and ledger first: `up` never writes the ledger, so any mismatch refuses the run.
         let scan = source::scan(&self.opts.dir)?;
         let mut findings = scan.violations.clone();
-        findings.extend(integrity::ledger_matches(&scan.migrations, &read_ledger(&self.opts.dir)?));
+        findings.extend(integrity::ledger_matches(
+            &scan.migrations,
+            &read_ledger(&self.opts.dir)?,
+        ));
         if !findings.is_empty() {
             self.report.problems = findings.iter().map(Problem::from_violation).collect();
-            let lines: Vec<String> = findings.iter().map(|v| format!("{}: {} ({})", v.file, v.message, v.rule)).collect();
+            let lines: Vec<String> = findings
+                .iter()
+                .map(|v| format!("{}: {} ({})", v.file, v.message, v.rule))
+                .collect();
             return Err(Error::Integrity(format!(
                 "the migration files do not match the contract or the ledger; run `pnpm db:migrate:check` and commit:\n  {}",
                 lines.join("\n  ")
@@ -342,7 +410,11 @@ impl Runner {
         }
         self.files = scan.migrations;
 
-        let settings = settings.with_connect_timeout(self.remaining().min(Duration::from_secs(10)).max(Duration::from_secs(1)));
+        let settings = settings.with_connect_timeout(
+            self.remaining()
+                .min(Duration::from_secs(10))
+                .max(Duration::from_secs(1)),
+        );
         let db = db::connect(&settings).await?;
         self.report.database = json!({ "connection": settings.display(), "sslMode": settings.ssl_mode, "tls": db.tls, "serverVersion": db.server_version, "backendPid": db.pid });
         db::set_timeouts(&db.client, eff.lock_timeout_ms, eff.statement_timeout_ms).await?;
@@ -351,9 +423,14 @@ impl Runner {
         self.lock_key = Some(key);
         self.acquire_lock(key).await?;
 
-        let db = self.db.as_ref().ok_or_else(|| Error::Internal("no connection".into()))?;
+        let db = self
+            .db
+            .as_ref()
+            .ok_or_else(|| Error::Internal("no connection".into()))?;
         db::ensure_history(&db.client, &eff.history_table).await?;
-        let applied = db::read_history(&db.client, &eff.history_table).await?.unwrap_or_default();
+        let applied = db::read_history(&db.client, &eff.history_table)
+            .await?
+            .unwrap_or_default();
         let plan = plan::plan(&self.files, &applied);
         let problems: Vec<&plan::Row> = plan.problems().collect();
         self.report.migrations = plan
@@ -363,7 +440,11 @@ impl Runner {
                 version: r.version.clone(),
                 name: r.name.clone(),
                 file: r.file.clone(),
-                state: if r.state == State::Applied { "already-applied".into() } else { r.state.as_str().into() },
+                state: if r.state == State::Applied {
+                    "already-applied".into()
+                } else {
+                    r.state.as_str().into()
+                },
                 ..Default::default()
             })
             .collect();
@@ -371,7 +452,16 @@ impl Runner {
             self.report.problems = problems.iter().map(|r| Problem::from_row(r)).collect();
             let lines: Vec<String> = problems
                 .iter()
-                .map(|r| format!("{} {}: {} ({}); {}", r.version, r.name, r.state.describe(), r.state.as_str(), r.fix.clone().unwrap_or_default()))
+                .map(|r| {
+                    format!(
+                        "{} {}: {} ({}); {}",
+                        r.version,
+                        r.name,
+                        r.state.describe(),
+                        r.state.as_str(),
+                        r.fix.clone().unwrap_or_default()
+                    )
+                })
                 .collect();
             return Err(Error::Integrity(format!(
                 "refusing to apply anything: the database history disagrees with the files:\n  {}",
@@ -392,22 +482,33 @@ impl Runner {
         let mut wait = Duration::from_millis(100);
         let mut rx = self.cancel.clone();
         loop {
-            let db = self.db.as_ref().ok_or_else(|| Error::Internal("no connection".into()))?;
+            let db = self
+                .db
+                .as_ref()
+                .ok_or_else(|| Error::Internal("no connection".into()))?;
             if db::try_lock(&db.client, key).await? {
                 self.locked = true;
                 self.report.lock_wait_ms = Some(t0.elapsed().as_millis() as u64);
                 return Ok(());
             }
             if let Some(why) = self.cancelled() {
-                return Err(Error::Interrupted(format!("{why} while waiting for the migration lock")));
+                return Err(Error::Interrupted(format!(
+                    "{why} while waiting for the migration lock"
+                )));
             }
-            if last_said.elapsed() >= Duration::from_secs(5) || t0.elapsed() < Duration::from_millis(150) {
-                let holder = db::lock_holder(&db.client, key).await?.unwrap_or_else(|| "unknown session".into());
+            if last_said.elapsed() >= Duration::from_secs(5)
+                || t0.elapsed() < Duration::from_millis(150)
+            {
+                let holder = db::lock_holder(&db.client, key)
+                    .await?
+                    .unwrap_or_else(|| "unknown session".into());
                 self.progress(&format!("waiting for the migration lock, held by {holder}"));
                 last_said = Instant::now();
             }
             if self.remaining().is_zero() {
-                let holder = db::lock_holder(&db.client, key).await?.unwrap_or_else(|| "unknown session".into());
+                let holder = db::lock_holder(&db.client, key)
+                    .await?
+                    .unwrap_or_else(|| "unknown session".into());
                 self.report.lock_wait_ms = Some(t0.elapsed().as_millis() as u64);
                 return Err(Error::LockNotAcquired(format!(
                     "the migration lock was not acquired within MIGRATION_TIMEOUT_SECONDS; it is held by {holder}"
@@ -426,7 +527,11 @@ impl Runner {
     pub async fn apply(&mut self, rendered: Vec<Rendered>) -> Result<Value> {
         match self.apply_inner(rendered).await {
             Ok(()) => {
-                self.report.outcome = if self.pending.is_empty() { "nothing-to-do".into() } else { "applied".into() };
+                self.report.outcome = if self.pending.is_empty() {
+                    "nothing-to-do".into()
+                } else {
+                    "applied".into()
+                };
                 self.report.ok = true;
                 Ok(json!({ "applied": self.pending.len() }))
             }
@@ -443,13 +548,19 @@ impl Runner {
     }
 
     async fn apply_inner(&mut self, rendered: Vec<Rendered>) -> Result<()> {
-        let eff = self.opts.effective.as_ref().map_err(|e| Error::Config(e.to_string()))?.clone();
+        let eff = self
+            .opts
+            .effective
+            .as_ref()
+            .map_err(|e| Error::Config(e.to_string()))?
+            .clone();
         // Everything is judged before anything runs: a broken module fails the run before any DDL.
         let mut work = Vec::new();
         for f in &self.pending {
-            let r = rendered.iter().find(|r| r.file == f.file).ok_or_else(|| {
-                Error::MigrationFailed(format!("{}: was not rendered", f.file))
-            })?;
+            let r = rendered
+                .iter()
+                .find(|r| r.file == f.file)
+                .ok_or_else(|| Error::MigrationFailed(format!("{}: was not rendered", f.file)))?;
             let judged = modules::judge(r);
             if let Some(v) = judged.violations.first() {
                 return Err(Error::MigrationFailed(format!(
@@ -464,23 +575,43 @@ impl Runner {
                 return Err(Error::Interrupted(why));
             }
             if self.remaining().is_zero() {
-                return Err(Error::BudgetExhausted("MIGRATION_TIMEOUT_SECONDS ran out before every migration was applied".into()));
+                return Err(Error::BudgetExhausted(
+                    "MIGRATION_TIMEOUT_SECONDS ran out before every migration was applied".into(),
+                ));
             }
-            self.progress(&format!("applying {}{}", file.file, if config.transaction { "" } else { " (no transaction)" }));
+            self.progress(&format!(
+                "applying {}{}",
+                file.file,
+                if config.transaction {
+                    ""
+                } else {
+                    " (no transaction)"
+                }
+            ));
             let t0 = Instant::now();
             let body = chunks.join("\n;\n");
             let sql_checksum = sha256_raw(body.as_bytes());
             let mut attempts = 0;
             let result = loop {
                 attempts += 1;
-                let r = self.run_one(&file, &body, &sql_checksum, &config, &eff).await;
+                let r = self
+                    .run_one(&file, &body, &sql_checksum, &config, &eff)
+                    .await;
                 match &r {
-                    Err(Failed::Sql(e)) if e.sqlstate.as_deref() == Some("55P03") && config.transaction && attempts <= eff.lock_retries => {
+                    Err(Failed::Sql(e))
+                        if e.sqlstate.as_deref() == Some("55P03")
+                            && config.transaction
+                            && attempts <= eff.lock_retries =>
+                    {
                         let backoff = Duration::from_millis(500 * (1 << (attempts - 1).min(5)));
                         if self.remaining() <= backoff {
                             break r;
                         }
-                        self.progress(&format!("  lock_timeout on {} (attempt {attempts}); retrying in {} ms", file.file, backoff.as_millis()));
+                        self.progress(&format!(
+                            "  lock_timeout on {} (attempt {attempts}); retrying in {} ms",
+                            file.file,
+                            backoff.as_millis()
+                        ));
                         let mut rx = self.cancel.clone();
                         tokio::select! {
                             _ = tokio::time::sleep(backoff) => {}
@@ -491,7 +622,11 @@ impl Runner {
                 }
             };
             let elapsed = t0.elapsed().as_millis() as u64;
-            let entry = self.report.migrations.iter_mut().find(|m| m.version == file.version);
+            let entry = self
+                .report
+                .migrations
+                .iter_mut()
+                .find(|m| m.version == file.version);
             let set = |state: &str| {
                 if let Some(m) = entry {
                     m.state = state.into();
@@ -513,8 +648,15 @@ impl Runner {
                         "{} failed: {}{}{}",
                         file.file,
                         detail.message,
-                        detail.sqlstate.as_ref().map(|s| format!(" (SQLSTATE {s})")).unwrap_or_default(),
-                        detail.line.map(|l| format!(" at line {l}")).unwrap_or_default()
+                        detail
+                            .sqlstate
+                            .as_ref()
+                            .map(|s| format!(" (SQLSTATE {s})"))
+                            .unwrap_or_default(),
+                        detail
+                            .line
+                            .map(|l| format!(" at line {l}"))
+                            .unwrap_or_default()
                     );
                     let hint = if detail.invalid_indexes.is_empty() {
                         String::new()
@@ -525,7 +667,9 @@ impl Runner {
                         )
                     };
                     self.report.failure = Some(detail);
-                    return Err(Error::MigrationFailed(format!("{summary}{hint}; later migrations were not attempted")));
+                    return Err(Error::MigrationFailed(format!(
+                        "{summary}{hint}; later migrations were not attempted"
+                    )));
                 }
                 Err(Failed::Stopped(e)) => {
                     set("failed");
@@ -543,7 +687,11 @@ impl Runner {
         for (i, c) in chunks.iter().enumerate() {
             let n = c.chars().count();
             if offset <= n {
-                let byte = c.char_indices().nth(offset).map(|(b, _)| b).unwrap_or(c.len());
+                let byte = c
+                    .char_indices()
+                    .nth(offset)
+                    .map(|(b, _)| b)
+                    .unwrap_or(c.len());
                 d.chunk = Some(i);
                 d.line = Some(sql::line_of(c, byte));
                 let split = sql::split(std::slice::from_ref(c));
@@ -590,14 +738,21 @@ impl Runner {
             }
             s
         };
-        let db = self.db.as_ref().ok_or_else(|| Failed::Stopped(Error::Internal("no connection".into())))?;
+        let db = self
+            .db
+            .as_ref()
+            .ok_or_else(|| Failed::Stopped(Error::Internal("no connection".into())))?;
         if config.transaction {
             // One round trip: the SQL, its history row and the commit travel together, so they
             // commit together or not at all. The server's clock measures the execution time.
             let prefix = format!("BEGIN;\n{}", overrides("LOCAL "));
             let batch = format!(
                 "{prefix}{body}\n;\n{};\nCOMMIT;",
-                values("applied", "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::int", "NULL")
+                values(
+                    "applied",
+                    "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::int",
+                    "NULL"
+                )
             );
             let r = self.guarded(db.client.batch_execute(&batch)).await;
             match r {
@@ -605,7 +760,9 @@ impl Runner {
                 Guarded::Done(Err(e)) => {
                     let _ = db.client.batch_execute("ROLLBACK").await;
                     let mut d = detail(&file.file, &e);
-                    d.position = d.position.map(|p| p.saturating_sub(prefix.chars().count() as u32));
+                    d.position = d
+                        .position
+                        .map(|p| p.saturating_sub(prefix.chars().count() as u32));
                     Err(Failed::Sql(d))
                 }
                 other => Err(Failed::Stopped(self.stop(other).await)),
@@ -613,12 +770,18 @@ impl Runner {
         } else {
             let ov = overrides("");
             if !ov.is_empty() {
-                db.client.batch_execute(&ov).await.map_err(|e| Failed::Stopped(db::db_err(e)))?;
+                db.client
+                    .batch_execute(&ov)
+                    .await
+                    .map_err(|e| Failed::Stopped(db::db_err(e)))?;
             }
             let t0 = Instant::now();
             let r = self.guarded(db.client.batch_execute(body)).await;
             let ms = t0.elapsed().as_millis().to_string();
-            let restore = format!("SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'", eff.lock_timeout_ms, eff.statement_timeout_ms);
+            let restore = format!(
+                "SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'",
+                eff.lock_timeout_ms, eff.statement_timeout_ms
+            );
             match r {
                 Guarded::Done(Ok(())) => {
                     db.client
@@ -631,7 +794,10 @@ impl Runner {
                     let mut d = detail(&file.file, &e);
                     let _ = db
                         .client
-                        .batch_execute(&format!("{};\n{restore}", values("failed", &ms, &quote_literal(&d.message))))
+                        .batch_execute(&format!(
+                            "{};\n{restore}",
+                            values("failed", &ms, &quote_literal(&d.message))
+                        ))
                         .await;
                     d.invalid_indexes = db::invalid_indexes(&db.client).await.unwrap_or_default();
                     Err(Failed::Sql(d))
@@ -641,7 +807,12 @@ impl Runner {
         }
     }
 
-    async fn guarded<F: std::future::Future<Output = std::result::Result<(), tokio_postgres::Error>>>(&self, fut: F) -> Guarded {
+    async fn guarded<
+        F: std::future::Future<Output = std::result::Result<(), tokio_postgres::Error>>,
+    >(
+        &self,
+        fut: F,
+    ) -> Guarded {
         let mut rx = self.cancel.clone();
         let deadline = tokio::time::Instant::from_std(self.deadline);
         tokio::select! {
@@ -680,11 +851,18 @@ impl Runner {
             self.db = None; // dropping the client closes the session (and any lock with it)
             self.report.finished_at = Some(iso(SystemTime::now()));
             self.report.duration_ms = self.started.elapsed().as_millis() as u64;
-            let sha = self.opts.effective.as_ref().map(|e| e.release_sha.clone()).unwrap_or_else(|_| "local".into());
+            let sha = self
+                .opts
+                .effective
+                .as_ref()
+                .map(|e| e.release_sha.clone())
+                .unwrap_or_else(|_| "local".into());
             let dir = self.opts.artifacts_dir.join(&sha);
             let path = dir.join("migration.json");
             self.report.report_path = Some(path.display().to_string());
-            let text = serde_json::to_string_pretty(&self.report).map_err(|e| Error::Internal(e.to_string()))? + "\n";
+            let text = serde_json::to_string_pretty(&self.report)
+                .map_err(|e| Error::Internal(e.to_string()))?
+                + "\n";
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
         }
@@ -717,16 +895,32 @@ fn detail(file: &str, e: &tokio_postgres::Error) -> FailureDetail {
             },
             ..Default::default()
         },
-        None => FailureDetail { file: file.into(), message: db::describe_pg_error(e), ..Default::default() },
+        None => FailureDetail {
+            file: file.into(),
+            message: db::describe_pg_error(e),
+            ..Default::default()
+        },
     }
 }
 
 /// `status`: the plan against the database, read-only, no lock.
 pub async fn status(opts: &Options) -> Result<Value> {
-    let eff = opts.effective.as_ref().map_err(|e| Error::Config(e.to_string()))?;
-    let settings = opts.settings.as_ref().map_err(|e| Error::Config(e.to_string()))?.clone();
+    let eff = opts
+        .effective
+        .as_ref()
+        .map_err(|e| Error::Config(e.to_string()))?;
+    let settings = opts
+        .settings
+        .as_ref()
+        .map_err(|e| Error::Config(e.to_string()))?
+        .clone();
     let scan = source::scan(&opts.dir)?;
-    let db = db::connect(&settings.clone().with_connect_timeout(Duration::from_secs(10))).await?;
+    let db = db::connect(
+        &settings
+            .clone()
+            .with_connect_timeout(Duration::from_secs(10)),
+    )
+    .await?;
     let applied = db::read_history(&db.client, &eff.history_table).await?;
     let plan = plan::plan(&scan.migrations, applied.as_deref().unwrap_or_default());
     let pending = plan.pending().count();
@@ -751,8 +945,14 @@ mod tests {
     #[test]
     fn iso_formats_utc() {
         assert_eq!(iso(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso(UNIX_EPOCH + Duration::from_millis(1_795_605_742_834)), "2026-11-25T11:22:22.834Z");
-        assert_eq!(iso(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            iso(UNIX_EPOCH + Duration::from_millis(1_795_605_742_834)),
+            "2026-11-25T11:22:22.834Z"
+        );
+        assert_eq!(
+            iso(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000Z"
+        );
     }
 
     #[test]
@@ -765,16 +965,50 @@ mod tests {
 
     #[test]
     fn options_precedence_env_over_pgoptions_over_defaults() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
-        let o = options(&json!({"sha": "s"}), &env(&[("DATABASE_URL", "postgres://u@h/d")]));
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let o = options(
+            &json!({"sha": "s"}),
+            &env(&[("DATABASE_URL", "postgres://u@h/d")]),
+        );
         let e = o.effective.unwrap();
-        assert_eq!((e.lock_timeout_ms, e.statement_timeout_ms, e.budget_seconds), (DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, DEFAULT_BUDGET_SECONDS));
-        let o = options(&json!({"sha": "s"}), &env(&[("PGHOST", "h"), ("PGOPTIONS", "-c lock_timeout=2s"), ("MIGRATION_STATEMENT_TIMEOUT", "1min")]));
+        assert_eq!(
+            (e.lock_timeout_ms, e.statement_timeout_ms, e.budget_seconds),
+            (
+                DEFAULT_LOCK_TIMEOUT_MS,
+                DEFAULT_STATEMENT_TIMEOUT_MS,
+                DEFAULT_BUDGET_SECONDS
+            )
+        );
+        let o = options(
+            &json!({"sha": "s"}),
+            &env(&[
+                ("PGHOST", "h"),
+                ("PGOPTIONS", "-c lock_timeout=2s"),
+                ("MIGRATION_STATEMENT_TIMEOUT", "1min"),
+            ]),
+        );
         let e = o.effective.unwrap();
         assert_eq!((e.lock_timeout_ms, e.statement_timeout_ms), (2000, 60_000));
-        let o = options(&json!({"sha": "s"}), &env(&[("PGHOST", "h"), ("PGOPTIONS", "-c lock_timeout=2s"), ("MIGRATION_LOCK_TIMEOUT", "3s")]));
+        let o = options(
+            &json!({"sha": "s"}),
+            &env(&[
+                ("PGHOST", "h"),
+                ("PGOPTIONS", "-c lock_timeout=2s"),
+                ("MIGRATION_LOCK_TIMEOUT", "3s"),
+            ]),
+        );
         assert_eq!(o.effective.unwrap().lock_timeout_ms, 3000);
-        let o = options(&json!({}), &env(&[("PGHOST", "h"), ("MIGRATION_TIMEOUT_SECONDS", "soon")]));
+        let o = options(
+            &json!({}),
+            &env(&[("PGHOST", "h"), ("MIGRATION_TIMEOUT_SECONDS", "soon")]),
+        );
         assert!(o.effective.is_err());
     }
 }

@@ -30,6 +30,29 @@ pub mod rule {
     pub const TX_SINGLE_STATEMENT: &str = "non-transactional-single-statement";
     pub const TX_REQUIRES_NON_TRANSACTIONAL: &str = "requires-non-transactional";
     pub const TX_CONTROL: &str = "transaction-control";
+    pub const ISOLATION: &str = "isolation";
+    pub const DESTRUCTIVE: &str = "destructive-undeclared";
+    pub const UNUSED_IGNORE: &str = "unused-ignore";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Fails `check` (exit 1).
+    Error,
+    /// Reported, does not fail `check`.
+    Warning,
+}
+
+/// Where in the rendered SQL a finding points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SqlAt {
+    /// `up` or `down`.
+    pub part: &'static str,
+    /// Index of the string, when the module renders an array of strings.
+    pub chunk: usize,
+    /// 1-based line inside that string.
+    pub line: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,32 +60,48 @@ pub struct Violation {
     /// Path of the offending entry relative to the migrations folder (`checksums.json` for the
     /// ledger itself).
     pub file: String,
-    pub rule: &'static str,
+    /// A rule id above, or a squawk rule name (`adding-not-nullable-field`, ...).
+    pub rule: String,
+    pub severity: Severity,
     pub message: String,
     pub hint: String,
-    /// 1-based line, when the finding points inside SQL text.
+    /// 1-based line in the migration file, when the SQL is a literal written in it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+    /// Where in the rendered SQL, when the finding points into SQL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<SqlAt>,
 }
 
 impl Violation {
     pub fn new(
         file: impl Into<String>,
-        rule: &'static str,
+        rule: impl Into<String>,
         message: impl Into<String>,
         hint: impl Into<String>,
     ) -> Self {
         Violation {
             file: file.into(),
-            rule,
+            rule: rule.into(),
+            severity: Severity::Error,
             message: message.into(),
             hint: hint.into(),
             line: None,
+            sql: None,
         }
     }
 
-    pub fn at_line(mut self, line: Option<u32>) -> Self {
-        self.line = line;
+    pub fn in_sql(mut self, part: &'static str, chunk: usize, line: u32) -> Self {
+        self.sql = Some(SqlAt { part, chunk, line });
         self
+    }
+
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
     }
 }

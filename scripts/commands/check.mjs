@@ -4,15 +4,18 @@ import { displayPath, UsageError } from '../cli.mjs'
 
 export const name = 'check'
 export const summary =
-  'The policy gate: file contract, ledger integrity, immutability after merge, module contract and transaction rules.'
+  'The policy gate: file contract, ledger integrity, immutability after merge, module contract, SQL safety rules (squawk + isolation + destructive).'
 export const positionals = []
 export const options = {
   frozen: { type: 'boolean', description: 'never write checksums.json; a stale ledger is a violation (implied when CI is set)' },
   base: { type: 'string', value: '<ref>', description: 'git ref whose migrations count as merged (else MIGRATION_BASE_REF, origin/$GITHUB_BASE_REF, merge-base with origin/HEAD)' },
   'module-timeout': { type: 'string', value: '<ms>', description: 'how long one module may take to import and render (default 10000)' },
 }
-export const details =
-  'Locally, new migrations (not in the base) are sealed into checksums.json and reported.\nIn CI (CI set, not "false"/"0") or with --frozen nothing is written.'
+export const details = `Locally, new migrations (not in the base) are sealed into checksums.json and reported.
+In CI (CI set, not "false"/"0") or with --frozen nothing is written.
+Errors fail the check (exit 1); warnings do not. Under GitHub Actions (GITHUB_ACTIONS=true) every
+finding is also printed as an ::error/::warning annotation on its file and line.
+Policy settings (postgresVersion, destructive, rules) come from package.json#godwit or godwit.config.mjs.`
 
 export async function run({ values }, out) {
   let moduleTimeoutMs
@@ -28,18 +31,39 @@ export async function run({ values }, out) {
     return report.ok ? 0 : 1
   }
   const c = out.colors
+  if (process.env.GITHUB_ACTIONS === 'true') annotate(report, out)
   for (const v of report.violations) {
     const where = displayPath(path.join(report.dir, v.file)) + (v.line ? `:${v.line}` : '')
-    out.line(`${where}: ${c.red(v.rule)}: ${v.message} (fix: ${v.hint})`)
+    const sqlAt = v.sql && !v.line ? ` [${v.sql.part} SQL line ${v.sql.line}]` : ''
+    const rule = v.severity === 'warning' ? c.yellow(`${v.rule} (warning)`) : c.red(v.rule)
+    out.line(`${where}: ${rule}: ${v.message}${sqlAt} (fix: ${v.hint})`)
+  }
+  for (const w of report.waivers) {
+    out.line(`${displayPath(path.join(report.dir, w.file))}: ${c.yellow('ignored')} ${w.rule} (${w.silenced} finding${w.silenced === 1 ? '' : 's'}): ${w.reason}`)
   }
   for (const f of report.sealed) out.line(`${displayPath(path.join(report.dir, f))}: ${c.green('sealed')} into checksums.json`)
   for (const f of report.unsealed) out.line(`${f}: ${c.yellow('removed')} from checksums.json (file gone, never merged)`)
   const n = report.migrations.length
+  const warn = report.warnings ? `, ${report.warnings} warning${report.warnings === 1 ? '' : 's'}` : ''
   if (report.ok) {
-    out.status(c.green(`check: ok, ${n} migration${n === 1 ? '' : 's'} (${report.mode})`))
+    out.status(c.green(`check: ok, ${n} migration${n === 1 ? '' : 's'}${warn} (${report.mode})`))
   } else {
-    const files = new Set(report.violations.map((v) => v.file)).size
-    out.status(c.red(`check: ${report.violations.length} violation${report.violations.length === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'} (${report.mode})`))
+    const files = new Set(report.violations.filter((v) => v.severity === 'error').map((v) => v.file)).size
+    out.status(c.red(`check: ${report.errors} error${report.errors === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}${warn} (${report.mode})`))
   }
   return report.ok ? 0 : 1
+}
+
+/** GitHub Actions workflow commands: the finding appears on the file and line in the PR diff. */
+function annotate(report, out) {
+  const root = process.env.GITHUB_WORKSPACE || process.cwd()
+  const prop = (s) => String(s).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C')
+  const data = (s) => String(s).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')
+  for (const v of report.violations) {
+    const file = path.relative(root, path.join(report.dir, v.file)).split(path.sep).join('/')
+    const props = [`file=${prop(file)}`]
+    if (v.line) props.push(`line=${v.line}`)
+    props.push(`title=${prop(`godwit ${v.rule}`)}`)
+    out.raw(`::${v.severity === 'warning' ? 'warning' : 'error'} ${props.join(',')}::${data(`${v.message} (fix: ${v.hint})`)}\n`)
+  }
 }

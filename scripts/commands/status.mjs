@@ -1,4 +1,6 @@
+import { appendFileSync } from 'node:fs'
 import godwit from '../../index.js'
+import { UsageError } from '../cli.mjs'
 
 export const name = 'status'
 export const summary = 'What is applied, pending, changed, missing or failed; read-only, no lock.'
@@ -6,12 +8,21 @@ export const positionals = []
 export const options = {
   schema: { type: 'string', value: '<name>', description: 'schema of the history table (default public)' },
   table: { type: 'string', value: '<name>', description: 'history table (default godwit_migrations)' },
+  'github-output': { type: 'boolean', description: 'append requires_migrations=true|false and clean=true|false to the file in $GITHUB_OUTPUT' },
 }
-export const details = 'Exit 0 when clean, 1 when migrations are pending, 4 when the history disagrees with the files.'
+export const details = `Exit 0 when clean, 1 when migrations are pending, 4 when the history disagrees with the files.
+With --github-output, a pipeline step's outputs drive a conditional migration job:
+  if: needs.<job>.outputs.requires_migrations == 'true'`
 
 export async function run({ values }, out) {
+  if (values['github-output'] && !process.env.GITHUB_OUTPUT) {
+    throw new UsageError('--github-output needs the GITHUB_OUTPUT variable (set by GitHub Actions to the step-outputs file)')
+  }
   const s = await godwit.status({ dir: values.dir, schema: values.schema, table: values.table })
   const code = s.problems > 0 || s.fileViolations.length > 0 ? 4 : s.pending > 0 ? 1 : 0
+  if (values['github-output']) {
+    appendFileSync(process.env.GITHUB_OUTPUT, `requires_migrations=${s.requiresMigrations}\nclean=${s.clean}\n`)
+  }
   if (values.json) {
     out.json(s)
     return code
