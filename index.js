@@ -73,6 +73,7 @@ async function up(options = {}) {
     sha: options.sha,
     artifactsDir: options.artifactsDir,
     progress: Boolean(options.progress),
+    database: options.database,
   })
   const onAbort = () => session.cancel(String(options.signal.reason ?? 'aborted'))
   options.signal?.addEventListener('abort', onAbort, { once: true })
@@ -102,12 +103,30 @@ async function status(options = {}) {
     dir: await resolveDir(options.dir),
     schema: options.schema,
     table: options.table,
+    database: options.database,
   })
+}
+
+/** The schema fingerprint of the configured database (or `database` on the same server). */
+async function fingerprint(options = {}) {
+  return callNative(native.fingerprint, { database: options.database })
+}
+
+const verifyImpl = require('./lib/verify.js')
+
+/**
+ * The migration-safety gate: frozen check, then up, up again and status on a scratch database,
+ * and a rebuild in a second one; the scratch databases are always dropped. Resolves to its report.
+ */
+async function verify(options = {}) {
+  return verifyImpl.verify({ check, up, status, fingerprint }, options)
 }
 
 module.exports = {
   GodwitError,
   check,
+  fingerprint,
+  verify,
   loadConfig,
   create,
   scan,

@@ -5,9 +5,10 @@ import * as create from './commands/create.mjs'
 import * as check from './commands/check.mjs'
 import * as up from './commands/up.mjs'
 import * as status from './commands/status.mjs'
+import * as verify from './commands/verify.mjs'
 import { parse, helpText, colors, EXIT_CODES } from './cli.mjs'
 
-const COMMANDS = { create, check, up, status }
+const COMMANDS = { create, check, up, status, verify }
 
 function topHelp() {
   const lines = ['godwit <command> [options]', '', 'PostgreSQL migrations for pnpm/Node monorepos.', '', 'Commands:']

@@ -119,6 +119,20 @@ pub async fn status(options: Value) -> napi::Result<Value> {
     up::status(&opts).await.map_err(to_js)
 }
 
+/// The schema fingerprint: options `{ database? }`.
+#[napi]
+pub async fn fingerprint(options: Value) -> napi::Result<Value> {
+    let opts = up::options(&options, &env_lookup);
+    up::fingerprint(&opts).await.map_err(to_js)
+}
+
+/// Creates (`create: true`) or drops one of verify's `godwit_verify_*` scratch databases.
+#[napi]
+pub async fn scratch_database(create: bool, name: String) -> napi::Result<()> {
+    let opts = up::options(&Value::Null, &env_lookup);
+    up::scratch(&opts, create, &name).await.map_err(to_js)
+}
+
 /// One `up` run: `start` (verify, connect, lock, plan) -> Node renders the pending modules ->
 /// `apply` -> `finish` (release the lock, write the report). `cancel` may be called at any time.
 #[napi]

@@ -96,7 +96,13 @@ fn git_head() -> Option<String> {
 /// Options from flags (a JSON object from JS) and the environment.
 pub fn options(flags: &Value, get: &dyn Fn(&str) -> Option<String>) -> Options {
     let flag = |k: &str| flags.get(k).and_then(Value::as_str).map(str::to_string);
-    let settings = conn::from_env(|k| get(k));
+    // `database` (verify's scratch databases) swaps the database name, nothing else.
+    let settings = conn::from_env(|k| get(k)).map(|mut s| {
+        if let Some(db) = flag("database") {
+            s.config.dbname(&db);
+        }
+        s
+    });
     let effective = (|| {
         let opts = settings
             .as_ref()
@@ -936,6 +942,32 @@ pub async fn status(opts: &Options) -> Result<Value> {
         "fileViolations": scan.violations,
         "migrations": plan.rows,
     }))
+}
+
+/// The schema fingerprint of the configured (or `database`) database: `{ hash, objects, lines }`.
+pub async fn fingerprint(opts: &Options) -> Result<Value> {
+    let settings = opts
+        .settings
+        .as_ref()
+        .map_err(|e| Error::Config(e.to_string()))?
+        .clone();
+    let db = db::connect(&settings.with_connect_timeout(Duration::from_secs(10))).await?;
+    let lines = db::fingerprint(&db.client).await?;
+    Ok(
+        json!({ "hash": sha256_raw(lines.join("\n").as_bytes()), "objects": lines.len(), "lines": lines }),
+    )
+}
+
+/// Creates or drops one of verify's scratch databases through the configured connection, which is
+/// used for nothing else.
+pub async fn scratch(opts: &Options, create: bool, name: &str) -> Result<()> {
+    let settings = opts
+        .settings
+        .as_ref()
+        .map_err(|e| Error::Config(e.to_string()))?
+        .clone();
+    let db = db::connect(&settings.with_connect_timeout(Duration::from_secs(10))).await?;
+    db::scratch(&db.client, create, name).await
 }
 
 #[cfg(test)]

@@ -1,0 +1,79 @@
+// `verify` through the real CLI against a real PostgreSQL: passes on a good set, fails naming the
+// migration on a set that cannot apply, fails on migrations that do not rebuild the same schema,
+// never touches the database DATABASE_URL names, and leaves no scratch database behind.
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { cpSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { godwit, ROOT } from './helpers.mjs'
+import { project, sql, V, tables } from './project.mjs'
+import { freshDatabase, query, stopServer } from './db.mjs'
+
+after(stopServer)
+
+async function scratchLeft(url, names) {
+  const rows = await query(url, 'SELECT datname FROM pg_database WHERE datname = ANY($1)', [names])
+  return rows.map((r) => r.datname)
+}
+
+function verifyReport(cwd) {
+  return JSON.parse(readFileSync(path.join(cwd, '.artifacts', 'deploy', 'verify', 'verify.json'), 'utf8'))
+}
+
+test('a_good_set_verifies_and_the_named_database_is_untouched', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, {})
+  cpSync(path.join(ROOT, 'db', 'migrations'), path.join(cwd, 'db', 'migrations'), { recursive: true })
+  const r = await godwit(['verify', '--json'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  assert.equal(r.json.outcome, 'verified')
+  assert.deepEqual(r.json.steps.map((s) => s.step), ['check', 'first-up', 'second-up', 'idempotent', 'status', 'rebuild-up', 'reproducible'])
+  assert.equal(r.json.steps.find((s) => s.step === 'first-up').applied, 4)
+  assert.equal(r.json.steps.find((s) => s.step === 'second-up').applied, 0)
+  assert.match(r.json.fingerprint.hash, /^[0-9a-f]{64}$/)
+  assert.ok(r.json.fingerprint.objects > 10, `${r.json.fingerprint.objects} objects`)
+  assert.equal(r.json.dropped, true)
+  assert.deepEqual(await scratchLeft(url, r.json.scratchDatabases), [])
+  assert.deepEqual(await tables(url), [], 'nothing applied to the database DATABASE_URL names')
+  assert.deepEqual(verifyReport(cwd).outcome, 'verified')
+})
+
+test('a_set_that_cannot_apply_fails_naming_the_migration_and_leaves_nothing', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, {
+    [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id bigint PRIMARY KEY)'),
+    [`${V(2)}_b.mjs`]: sql('ALTER TABLE missing ADD COLUMN v text'),
+  })
+  const r = await godwit(['verify', '--json'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(r.code, 5, r.stdout + r.stderr)
+  assert.equal(r.json.error.code, 'MIGRATION_FAILED')
+  assert.match(r.json.error.message, new RegExp(`first-up: ${V(2)}_b\\.mjs failed: relation "missing" does not exist`))
+  assert.equal(r.json.dropped, true)
+  assert.deepEqual(await scratchLeft(url, r.json.scratchDatabases), [])
+})
+
+test('migrations_whose_sql_changes_between_runs_fail_the_fingerprint', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, {
+    [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id bigint PRIMARY KEY)'),
+    // not deterministic: the table name depends on when the module is rendered
+    [`${V(2)}_stamp.mjs`]: 'export const up = () => `CREATE TABLE snapshot_${Date.now()}_${process.hrtime.bigint()} (id bigint)`\n',
+  })
+  const r = await godwit(['verify', '--json'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(r.code, 1, r.stdout + r.stderr)
+  assert.equal(r.json.error.code, 'NOT_REPRODUCIBLE')
+  assert.ok(r.json.diff.onlyBefore.some((l) => /^relation public\.snapshot_\d+/.test(l)), JSON.stringify(r.json.diff))
+  assert.deepEqual(await scratchLeft(url, r.json.scratchDatabases), [])
+})
+
+test('a_failing_check_stops_before_any_database_is_created', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id bigint PRIMARY KEY)') })
+  cpSync(path.join(ROOT, '__tests__', 'fixtures', 'policy', 'dangerous', '1700000000017_drop_table_undeclared.mjs'), path.join(cwd, 'db', 'migrations', `${V(2)}_drop.mjs`))
+  const r = await godwit(['verify', '--json'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(r.code, 1)
+  assert.equal(r.json.error.code, 'CHECK_FAILED')
+  assert.match(r.json.error.message, /destructive-undeclared|ledger-missing-entry/)
+  assert.deepEqual(r.json.steps.map((s) => s.step), ['check'])
+  assert.deepEqual(await scratchLeft(url, r.json.scratchDatabases), [])
+})

@@ -1,0 +1,114 @@
+'use strict'
+// `verify`, the migration-safety gate in one command: frozen check -> scratch database A -> up ->
+// up again (nothing applied, schema fingerprint unchanged) -> status clean -> scratch database B
+// -> up (same fingerprint as A: the migrations are reproducible, e.g. no rendered SQL that
+// changes from run to run). Scratch databases live on the server DATABASE_URL names and are
+// dropped on every path; the database DATABASE_URL names is only used to create and drop them.
+
+const fs = require('node:fs')
+const path = require('node:path')
+const crypto = require('node:crypto')
+const native = require('../binding.js')
+const { GodwitError, callNative } = require('./errors.js')
+
+function diff(a, b) {
+  const inB = new Set(b.lines)
+  const inA = new Set(a.lines)
+  return { onlyBefore: a.lines.filter((l) => !inB.has(l)), onlyAfter: b.lines.filter((l) => !inA.has(l)) }
+}
+
+/**
+ * @param {object} api the public API (check, up, status, fingerprint), so verify runs exactly
+ *   what the individual commands run
+ */
+async function verify(api, options = {}) {
+  const started = new Date()
+  const sha = options.sha ?? 'verify'
+  const root = path.resolve(options.artifactsDir ?? path.join('.artifacts', 'deploy'))
+  const reportPath = path.join(root, sha.replace(/[^A-Za-z0-9._-]/g, '_'), 'verify.json')
+  const id = `${process.pid}_${crypto.randomBytes(4).toString('hex')}`
+  const names = [`godwit_verify_${id}_a`, `godwit_verify_${id}_b`]
+  const created = []
+  const steps = []
+  const report = { reportVersion: 1, command: 'verify', startedAt: started.toISOString(), ok: false, outcome: 'error', error: null, steps, scratchDatabases: names, dropped: false, fingerprint: null, reportPath }
+  const say = (line) => options.progress && process.stderr.write(`godwit verify: ${line}\n`)
+  const fail = (code, exitCode, message, extra = {}) => {
+    report.outcome = 'failed'
+    report.error = { code, exitCode, message }
+    Object.assign(report, extra)
+  }
+  const upStep = async (step, database) => {
+    say(`${step} on ${database}`)
+    const r = await api.up({ dir: options.dir, database, sha: step, artifactsDir: path.join(path.dirname(reportPath), 'verify'), progress: options.progress, signal: options.signal })
+    const applied = r.migrations.filter((m) => m.state === 'applied').length
+    steps.push({ step, ok: r.ok, outcome: r.outcome, applied, report: r.reportPath })
+    if (!r.ok) fail(r.error.code, r.error.exitCode, `${step}: ${r.error.message}`)
+    return r.ok ? r : null
+  }
+  try {
+    const checked = await api.check({ dir: options.dir, frozen: true })
+    steps.push({ step: 'check', ok: checked.ok, errors: checked.errors, warnings: checked.warnings })
+    if (!checked.ok) {
+      const first = checked.violations.find((v) => v.severity === 'error')
+      fail('CHECK_FAILED', 1, `check found ${checked.errors} error(s), first ${first.file}: ${first.rule}: ${first.message}`)
+      return report
+    }
+    for (const name of names) {
+      await callNative(() => native.scratchDatabase(true, name))
+      created.push(name)
+    }
+    const [a, b] = names
+    if (!(await upStep('first-up', a))) return report
+    const before = await api.fingerprint({ database: a })
+    const second = await upStep('second-up', a)
+    if (!second) return report
+    const after = await api.fingerprint({ database: a })
+    if (second.migrations.some((m) => m.state === 'applied') || after.hash !== before.hash) {
+      fail('NOT_IDEMPOTENT', 1, 'a second up changed the database: it must apply nothing and leave the schema as it was', { diff: diff(before, after) })
+      return report
+    }
+    steps.push({ step: 'idempotent', ok: true, objects: after.objects })
+    const st = await api.status({ dir: options.dir, database: a })
+    steps.push({ step: 'status', ok: st.clean })
+    if (!st.clean) {
+      fail('STATUS_NOT_CLEAN', 1, `status is not clean after up: ${st.pending} pending, ${st.problems} problem(s)`)
+      return report
+    }
+    if (!(await upStep('rebuild-up', b))) return report
+    const rebuilt = await api.fingerprint({ database: b })
+    if (rebuilt.hash !== before.hash) {
+      const d = diff(before, rebuilt)
+      fail('NOT_REPRODUCIBLE', 1, `the same migrations built a different schema in a second database (first difference: ${d.onlyBefore[0] ?? d.onlyAfter[0]}); rendered SQL must not depend on time, randomness or the environment`, { diff: d })
+      return report
+    }
+    steps.push({ step: 'reproducible', ok: true })
+    report.fingerprint = { hash: before.hash, objects: before.objects }
+    report.ok = true
+    report.outcome = 'verified'
+    return report
+  } catch (err) {
+    if (!(err instanceof GodwitError)) throw err
+    fail(err.code, err.exitCode, err.message)
+    return report
+  } finally {
+    let dropped = true
+    for (const name of created) {
+      try {
+        await callNative(() => native.scratchDatabase(false, name))
+      } catch (err) {
+        dropped = false
+        report.dropError = `${name}: ${err.message}`
+      }
+    }
+    report.dropped = dropped
+    if (report.outcome === 'failed' && options.signal?.aborted) {
+      report.outcome = 'interrupted'
+      report.error = { code: 'INTERRUPTED', exitCode: 6, message: `interrupted (${options.signal.reason}); scratch databases dropped` }
+    }
+    report.finishedAt = new Date().toISOString()
+    fs.mkdirSync(path.dirname(reportPath), { recursive: true })
+    fs.writeFileSync(reportPath, JSON.stringify(report, null, 2) + '\n')
+  }
+}
+
+module.exports = { verify }

@@ -1,0 +1,49 @@
+import godwit from '../../index.js'
+
+export const name = 'verify'
+export const summary = 'The migration-safety gate: frozen check, then up, a no-op second up and a clean status on a scratch database, and a reproducible rebuild.'
+export const positionals = []
+export const options = {
+  sha: { type: 'string', value: '<sha>', description: 'names the report folder (default "verify")' },
+  'artifacts-dir': { type: 'string', value: '<path>', description: 'report root (default .artifacts/deploy); the report is <root>/<sha>/verify.json' },
+  quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
+}
+export const details = `DATABASE_URL (or PG*) names a server where the role may create databases. verify creates two
+scratch databases there (godwit_verify_*), drops them afterwards (also on failure or SIGINT/SIGTERM),
+and never applies anything to the database DATABASE_URL itself names.
+Passes only when: check has no errors; up applies every migration; a second up applies nothing and
+the schema fingerprint (tables, columns, types, defaults, constraints, indexes, sequences, functions,
+views, triggers, enums, extensions, privileges) is unchanged; status is clean; and a second database
+built from the same files has the same fingerprint.`
+
+export async function run({ values }, out) {
+  const controller = new AbortController()
+  const onSignal = (sig) => controller.abort(sig)
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  let report
+  try {
+    report = await godwit.verify({
+      dir: values.dir,
+      sha: values.sha,
+      artifactsDir: values['artifacts-dir'],
+      progress: !values.quiet && !values.json,
+      signal: controller.signal,
+    })
+  } finally {
+    process.removeListener('SIGINT', onSignal)
+    process.removeListener('SIGTERM', onSignal)
+  }
+  if (values.json) out.json(report)
+  const c = out.colors
+  if (report.ok) {
+    out.status(c.green(`verify: ok: ${report.steps.map((s) => s.step).join(' -> ')}; schema ${report.fingerprint.hash.slice(0, 12)} (${report.fingerprint.objects} objects)`))
+  } else {
+    out.status(c.red(`verify: ${report.outcome} [${report.error.code}] ${report.error.message}`))
+    for (const l of report.diff?.onlyBefore ?? []) out.status(c.dim(`  - ${l}`))
+    for (const l of report.diff?.onlyAfter ?? []) out.status(c.dim(`  + ${l}`))
+  }
+  if (!report.dropped) out.status(c.red(`verify: a scratch database could not be dropped: ${report.dropError}`))
+  out.status(c.dim(`report: ${report.reportPath}`))
+  return report.ok ? 0 : report.error?.exitCode ?? 70
+}
