@@ -130,17 +130,17 @@ export interface UpOptions extends HistoryOptions {
 }
 
 /** States in a report; `status` uses the same names, with `applied` for `already-applied`. */
-export type MigrationState = 'applied' | 'already-applied' | 'pending' | 'failed' | 'changed' | 'missing-file' | 'out-of-order'
+export type MigrationState = 'applied' | 'already-applied' | 'pending' | 'failed' | 'changed' | 'missing-file' | 'out-of-order' | 'reverted'
 
 /** The `up` report: `schema/migration-report.schema.json`, written to `<artifactsDir>/<sha>/migration.json`. */
 export interface UpReport {
   reportVersion: 1
   tool: { name: 'godwit'; version: string }
-  command: 'up'
+  command: 'up' | 'down'
   startedAt: string
   finishedAt: string
   durationMs: number
-  outcome: 'applied' | 'nothing-to-do' | 'refused' | 'failed' | 'lock-timeout' | 'budget-exhausted' | 'interrupted' | 'error'
+  outcome: 'applied' | 'reverted' | 'nothing-to-do' | 'refused' | 'failed' | 'lock-timeout' | 'budget-exhausted' | 'interrupted' | 'error'
   ok: boolean
   error: { code: ErrorCode; exitCode: number; message: string } | null
   database: { connection: string | null; sslMode?: SslMode; tls?: boolean; serverVersion: string | null; backendPid?: number }
@@ -183,7 +183,7 @@ export interface StatusRow {
   version: string
   name: string
   file: string | null
-  state: Exclude<MigrationState, 'already-applied'>
+  state: Exclude<MigrationState, 'already-applied' | 'reverted'>
   appliedAt: string | null
   executionMs: number | null
   /** What to do, for a problem state. */
@@ -213,6 +213,15 @@ export declare function scan(options?: DirOptions): Promise<ScanResult>
 export declare function check(options?: CheckOptions): Promise<CheckReport>
 /** Resolves to the report also on failure (`ok: false`, `error.code`); rejects only when no report can be written. */
 export declare function up(options?: UpOptions): Promise<UpReport>
+export interface DownOptions extends UpOptions {
+  /** How many of the newest applied migrations to revert; default 1, 0 = all. */
+  count?: number
+  /** Run even under NODE_ENV=production, in CI, or against a non-local server. */
+  allowNonLocal?: boolean
+}
+
+/** Local development only; see `godwit down --help`. */
+export declare function down(options?: DownOptions): Promise<UpReport>
 /** Read-only, no lock. */
 export declare function status(options?: HistoryOptions): Promise<StatusReport>
 export declare function coreVersion(): string

@@ -65,6 +65,25 @@ async function check(options = {}) {
  * only if the report itself cannot be written.
  */
 async function up(options = {}) {
+  return run(options, {})
+}
+
+/**
+ * Local development only: revert the newest `count` applied migrations (default 1; 0 = all) by
+ * running their `down`, newest first, each with its history row marked `reverted`. Refuses under
+ * NODE_ENV=production, in CI and against a non-local server unless `allowNonLocal` is set.
+ * Resolves to a report like `up`'s (`command: 'down'`).
+ */
+async function down(options = {}) {
+  const count = options.count ?? 1
+  if (!Number.isInteger(count) || count < 0) {
+    throw new GodwitError('USAGE', `count must be a whole number of migrations (0 for all), got ${count}`, 2)
+  }
+  return run(options, { down: count, allowNonLocal: Boolean(options.allowNonLocal) })
+}
+
+/** One locked run of the core's session: start -> render -> apply -> finish. */
+async function run(options, mode) {
   const dir = await resolveDir(options.dir)
   const session = new native.UpSession({
     dir,
@@ -74,13 +93,14 @@ async function up(options = {}) {
     artifactsDir: options.artifactsDir,
     progress: Boolean(options.progress),
     database: options.database,
+    ...mode,
   })
   const onAbort = () => session.cancel(String(options.signal.reason ?? 'aborted'))
   options.signal?.addEventListener('abort', onAbort, { once: true })
   try {
     if (options.signal?.aborted) onAbort()
-    const pending = await callNative(() => session.start())
-    const rendered = await renderModules(dir, pending, {
+    const files = await callNative(() => session.start())
+    const rendered = await renderModules(dir, files, {
       timeoutMs: options.moduleTimeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS,
     })
     await callNative(() => session.apply(rendered))
@@ -119,7 +139,7 @@ const verifyImpl = require('./lib/verify.js')
  * and a rebuild in a second one; the scratch databases are always dropped. Resolves to its report.
  */
 async function verify(options = {}) {
-  return verifyImpl.verify({ check, up, status, fingerprint }, options)
+  return verifyImpl.verify({ check, up, down, status, fingerprint }, options)
 }
 
 module.exports = {
@@ -127,6 +147,7 @@ module.exports = {
   check,
   fingerprint,
   verify,
+  down,
   loadConfig,
   create,
   scan,

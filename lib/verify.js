@@ -58,7 +58,9 @@ async function verify(api, options = {}) {
       created.push(name)
     }
     const [a, b] = names
-    if (!(await upStep('first-up', a))) return report
+    const empty = await api.fingerprint({ database: a })
+    const first = await upStep('first-up', a)
+    if (!first) return report
     const before = await api.fingerprint({ database: a })
     const second = await upStep('second-up', a)
     if (!second) return report
@@ -73,6 +75,33 @@ async function verify(api, options = {}) {
     if (!st.clean) {
       fail('STATUS_NOT_CLEAN', 1, `status is not clean after up: ${st.pending} pending, ${st.problems} problem(s)`)
       return report
+    }
+    // Where every migration has `down`: down all, then up again, must give the schema back.
+    const reversible = checked.migrations.length > 0 && checked.migrations.every((m) => m.downStatements != null)
+    if (reversible && options.roundTrip !== false) {
+      say(`down all on ${a}`)
+      const d = await api.down({ dir: options.dir, database: a, count: 0, sha: 'round-trip-down', artifactsDir: path.join(path.dirname(reportPath), 'verify'), progress: options.progress, signal: options.signal })
+      steps.push({ step: 'round-trip-down', ok: d.ok, outcome: d.outcome, reverted: d.migrations.filter((m) => m.state === 'reverted').length, report: d.reportPath })
+      if (!d.ok) {
+        fail(d.error.code, d.error.exitCode, `round-trip-down: ${d.error.message}`)
+        return report
+      }
+      const h = first.settings.historyTable
+      const history = `${h.schema}.${h.table}`
+      const undone = await api.fingerprint({ database: a })
+      const withoutHistory = { ...undone, lines: undone.lines.filter((l) => !l.includes(history)) }
+      const left = diff(empty, withoutHistory)
+      if (left.onlyBefore.length || left.onlyAfter.length) {
+        fail('NOT_REVERSIBLE', 1, `after every down the schema is not what it was before the first up (first difference: ${left.onlyAfter[0] ?? left.onlyBefore[0]}); a down must undo exactly its up`, { diff: left })
+        return report
+      }
+      if (!(await upStep('round-trip-up', a))) return report
+      const again = await api.fingerprint({ database: a })
+      if (again.hash !== before.hash) {
+        fail('NOT_REVERSIBLE', 1, 'down then up again does not give back the schema the first up built', { diff: diff(before, again) })
+        return report
+      }
+      steps.push({ step: 'round-trip', ok: true })
     }
     if (!(await upStep('rebuild-up', b))) return report
     const rebuilt = await api.fingerprint({ database: b })

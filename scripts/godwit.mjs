@@ -6,9 +6,10 @@ import * as check from './commands/check.mjs'
 import * as up from './commands/up.mjs'
 import * as status from './commands/status.mjs'
 import * as verify from './commands/verify.mjs'
+import * as down from './commands/down.mjs'
 import { parse, helpText, colors, EXIT_CODES } from './cli.mjs'
 
-const COMMANDS = { create, check, up, status, verify }
+const COMMANDS = { create, check, up, status, verify, down }
 
 function topHelp() {
   const lines = ['godwit <command> [options]', '', 'PostgreSQL migrations for pnpm/Node monorepos.', '', 'Commands:']

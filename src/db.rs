@@ -154,13 +154,15 @@ pub async fn ensure_history(client: &Client, h: &HistoryTable) -> Result<()> {
            file text NOT NULL,
            checksum text NOT NULL,
            sql_checksum text NOT NULL,
-           status text NOT NULL CHECK (status IN ('applied', 'failed')),
+           status text NOT NULL CHECK (status IN ('applied', 'failed', 'reverted')),
            transactional boolean NOT NULL,
            applied_at timestamptz NOT NULL DEFAULT now(),
            execution_ms integer NOT NULL,
            applied_by text NOT NULL DEFAULT current_user,
            release_sha text,
-           error text
+           error text,
+           reverted_at timestamptz,
+           reverted_by text
          )",
         schema = quote_ident(&h.schema),
         t = h.qualified()

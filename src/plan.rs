@@ -100,6 +100,8 @@ impl Plan {
 
 /// `files` in version order (as `source::scan` returns them); `applied` in any order.
 pub fn plan(files: &[MigrationFile], applied: &[Applied]) -> Plan {
+    // A row a local `down` marked reverted is history, not state: the migration is pending again.
+    let applied: Vec<&Applied> = applied.iter().filter(|a| a.status != "reverted").collect();
     let newest_applied = applied
         .iter()
         .filter(|a| a.status == "applied")
@@ -252,5 +254,24 @@ mod tests {
         let p = plan(&[f(V1, "x"), f(V2, "y")], &[a(V1, "changed", "applied")]);
         assert_eq!(p.pending().count(), 1);
         assert_eq!(p.problems().count(), 1);
+    }
+
+    #[test]
+    fn a_reverted_row_makes_its_migration_pending_again() {
+        let files = [f("1700000000001", "s1"), f("1700000000002", "s2")];
+        let p = plan(
+            &files,
+            &[
+                a("1700000000001", "s1", "applied"),
+                a("1700000000002", "old", "reverted"),
+            ],
+        );
+        assert_eq!(
+            p.rows.iter().map(|r| r.state).collect::<Vec<_>>(),
+            [State::Applied, State::Pending]
+        );
+        // and a reverted row does not make older pending files out of order
+        let p = plan(&files, &[a("1700000000002", "s2", "reverted")]);
+        assert!(p.rows.iter().all(|r| r.state == State::Pending));
     }
 }

@@ -39,7 +39,20 @@ pub struct Effective {
     pub release_sha: String,
 }
 
+/// What a run does: apply pending migrations, or revert the newest applied ones (local only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Up,
+    /// Revert this many of the newest applied migrations; 0 means all of them.
+    Down {
+        count: usize,
+    },
+}
+
 pub struct Options {
+    pub mode: Mode,
+    /// Why a local-only operation (down) must not run here, if it must not.
+    pub local_only_refusal: Option<String>,
     pub dir: PathBuf,
     pub artifacts_dir: PathBuf,
     pub progress: bool,
@@ -159,7 +172,23 @@ pub fn options(flags: &Value, get: &dyn Fn(&str) -> Option<String>) -> Options {
             release_sha,
         })
     })();
+    let mode = match flags.get("down").and_then(Value::as_u64) {
+        Some(count) => Mode::Down {
+            count: count as usize,
+        },
+        None => Mode::Up,
+    };
+    let allow = flags
+        .get("allowNonLocal")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let local_only_refusal = match &settings {
+        Ok(s) if !allow => local_only_refusal(s, get),
+        _ => None,
+    };
     Options {
+        mode,
+        local_only_refusal,
         dir: PathBuf::from(flag("dir").unwrap_or_else(|| "db/migrations".into())),
         artifacts_dir: PathBuf::from(
             flag("artifactsDir").unwrap_or_else(|| ".artifacts/deploy".into()),
@@ -171,6 +200,31 @@ pub fn options(flags: &Value, get: &dyn Fn(&str) -> Option<String>) -> Options {
         settings,
         effective,
     }
+}
+
+/// `down` is for local development (the playbook: production rollback is restore + redeploy).
+/// verify's own scratch databases are exempt: they exist to be thrown away.
+pub fn local_only_refusal(s: &Settings, get: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    if s.config
+        .get_dbname()
+        .is_some_and(|d| d.starts_with("godwit_verify_"))
+    {
+        return None;
+    }
+    let how = "down and reset are for local development; production rollback is restore + redeploy (the playbook). Pass --allow-non-local only if you are sure";
+    if get("NODE_ENV").as_deref() == Some("production") {
+        return Some(format!("NODE_ENV=production: {how}"));
+    }
+    if crate::base::is_ci(get("CI").as_deref()) {
+        return Some(format!("running in CI (CI is set): {how}"));
+    }
+    let local = s.config.get_hosts().iter().all(|h| match h {
+        tokio_postgres::config::Host::Tcp(name) => {
+            matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1") || name.starts_with("127.")
+        }
+        tokio_postgres::config::Host::Unix(_) => true,
+    });
+    (!local).then(|| format!("{} is not a local server: {how}", s.display()))
 }
 
 pub fn iso(t: SystemTime) -> String {
@@ -276,7 +330,7 @@ pub struct Report {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub duration_ms: u64,
-    /// applied | nothing-to-do | refused | failed | lock-timeout | budget-exhausted | interrupted | error
+    /// applied | reverted (down) | nothing-to-do | refused | failed | lock-timeout | budget-exhausted | interrupted | error
     pub outcome: String,
     pub ok: bool,
     pub error: Option<Value>,
@@ -327,7 +381,7 @@ impl Runner {
             report: Report {
                 report_version: 1,
                 tool: json!({ "name": "godwit", "version": env!("CARGO_PKG_VERSION") }),
-                command: "up",
+                command: if opts.mode == Mode::Up { "up" } else { "down" },
                 started_at: iso(SystemTime::now()),
                 finished_at: None,
                 duration_ms: 0,
@@ -416,6 +470,11 @@ impl Runner {
         }
         self.files = scan.migrations;
 
+        if matches!(self.opts.mode, Mode::Down { .. }) {
+            if let Some(why) = &self.opts.local_only_refusal {
+                return Err(Error::Config(why.clone()));
+            }
+        }
         let settings = settings.with_connect_timeout(
             self.remaining()
                 .min(Duration::from_secs(10))
@@ -474,11 +533,21 @@ impl Runner {
                 lines.join("\n  ")
             )));
         }
-        let pending: Vec<MigrationFile> = plan
-            .pending()
+        let chosen: Vec<&plan::Row> = match self.opts.mode {
+            Mode::Up => plan.pending().collect(),
+            Mode::Down { count } => {
+                let applied = plan.rows.iter().rev().filter(|r| r.state == State::Applied);
+                if count == 0 {
+                    applied.collect()
+                } else {
+                    applied.take(count).collect()
+                }
+            }
+        };
+        self.pending = chosen
+            .iter()
             .filter_map(|r| self.files.iter().find(|f| f.version == r.version).cloned())
             .collect();
-        self.pending = pending;
         Ok(self.pending.iter().map(|f| f.file.clone()).collect())
     }
 
@@ -533,10 +602,15 @@ impl Runner {
     pub async fn apply(&mut self, rendered: Vec<Rendered>) -> Result<Value> {
         match self.apply_inner(rendered).await {
             Ok(()) => {
+                let done = if self.opts.mode == Mode::Up {
+                    "applied"
+                } else {
+                    "reverted"
+                };
                 self.report.outcome = if self.pending.is_empty() {
                     "nothing-to-do".into()
                 } else {
-                    "applied".into()
+                    done.into()
                 };
                 self.report.ok = true;
                 Ok(json!({ "applied": self.pending.len() }))
@@ -568,13 +642,22 @@ impl Runner {
                 .find(|r| r.file == f.file)
                 .ok_or_else(|| Error::MigrationFailed(format!("{}: was not rendered", f.file)))?;
             let judged = modules::judge(r);
-            if let Some(v) = judged.violations.first() {
+            if let Some(v) = judged.violations.iter().find(|v| v.is_error()) {
                 return Err(Error::MigrationFailed(format!(
-                    "{}: {} ({}); nothing was applied. Fix: {}",
+                    "{}: {} ({}); nothing was run. Fix: {}",
                     f.file, v.message, v.rule, v.hint
                 )));
             }
-            work.push((f.clone(), r.up.clone().unwrap_or_default(), judged.config));
+            let sql = match self.opts.mode {
+                Mode::Up => r.up.clone().unwrap_or_default(),
+                Mode::Down { .. } => r.down.clone().ok_or_else(|| {
+                    Error::MigrationFailed(format!(
+                        "{} has no `down`, so it cannot be reverted; nothing was reverted. Revert fewer migrations (--count), or reset the local database",
+                        f.file
+                    ))
+                })?,
+            };
+            work.push((f.clone(), sql, judged.config));
         }
         for (file, chunks, config) in work {
             if let Some(why) = self.cancelled() {
@@ -585,8 +668,13 @@ impl Runner {
                     "MIGRATION_TIMEOUT_SECONDS ran out before every migration was applied".into(),
                 ));
             }
+            let verb = if self.opts.mode == Mode::Up {
+                "applying"
+            } else {
+                "reverting"
+            };
             self.progress(&format!(
-                "applying {}{}",
+                "{verb} {}{}",
                 file.file,
                 if config.transaction {
                     ""
@@ -644,8 +732,13 @@ impl Runner {
             };
             match result {
                 Ok(()) => {
-                    set("applied");
-                    self.progress(&format!("  applied {} in {elapsed} ms", file.file));
+                    let done = if self.opts.mode == Mode::Up {
+                        "applied"
+                    } else {
+                        "reverted"
+                    };
+                    set(done);
+                    self.progress(&format!("  {done} {} in {elapsed} ms", file.file));
                 }
                 Err(Failed::Sql(mut detail)) => {
                     set("failed");
@@ -722,16 +815,25 @@ impl Runner {
         eff: &Effective,
     ) -> std::result::Result<(), Failed> {
         let t = eff.history_table.qualified();
+        let down = matches!(self.opts.mode, Mode::Down { .. });
+        // The history statement that travels with the SQL: a new row for up (replacing a row a
+        // local `down` left as reverted), or marking the row reverted for down.
         let values = |status: &str, ms: &str, err: &str| {
+            if down {
+                return format!(
+                    "UPDATE {t} SET status = 'reverted', reverted_at = now(), reverted_by = current_user WHERE version = {} AND status = 'applied'",
+                    quote_literal(&file.version)
+                );
+            }
             format!(
-                "INSERT INTO {t} (version, name, file, checksum, sql_checksum, status, transactional, execution_ms, release_sha, error) VALUES ({}, {}, {}, {}, {}, '{status}', {}, {ms}, {}, {err})",
-                quote_literal(&file.version),
+                "DELETE FROM {t} WHERE version = {v} AND status = 'reverted';\nINSERT INTO {t} (version, name, file, checksum, sql_checksum, status, transactional, execution_ms, release_sha, error) VALUES ({v}, {}, {}, {}, {}, '{status}', {}, {ms}, {}, {err})",
                 quote_literal(&file.name),
                 quote_literal(&file.file),
                 quote_literal(&file.checksum),
                 quote_literal(sql_checksum),
                 config.transaction,
                 quote_literal(&eff.release_sha),
+                v = quote_literal(&file.version),
             )
         };
         let overrides = |local: &str| {
@@ -864,7 +966,11 @@ impl Runner {
                 .map(|e| e.release_sha.clone())
                 .unwrap_or_else(|_| "local".into());
             let dir = self.opts.artifacts_dir.join(&sha);
-            let path = dir.join("migration.json");
+            let path = dir.join(if self.opts.mode == Mode::Up {
+                "migration.json"
+            } else {
+                "down.json"
+            });
             self.report.report_path = Some(path.display().to_string());
             let text = serde_json::to_string_pretty(&self.report)
                 .map_err(|e| Error::Internal(e.to_string()))?

@@ -27,6 +27,8 @@ export async function use(): Promise<void> {
   } catch (e) {
     if (e instanceof godwit.GodwitError) void e.exitCode
   }
+  const d: UpReport = await godwit.down({ count: 2, allowNonLocal: false })
+  void d.outcome
   // @ts-expect-error unknown option
   await godwit.up({ bogus: true })
 }

@@ -14,7 +14,8 @@ and never applies anything to the database DATABASE_URL itself names.
 Passes only when: check has no errors; up applies every migration; a second up applies nothing and
 the schema fingerprint (tables, columns, types, defaults, constraints, indexes, sequences, functions,
 views, triggers, enums, extensions, privileges) is unchanged; status is clean; and a second database
-built from the same files has the same fingerprint.`
+built from the same files has the same fingerprint. When every migration has \`down\`, a round trip
+runs too: down all must leave the schema as before the first up, and up again must rebuild it.`
 
 export async function run({ values }, out) {
   const controller = new AbortController()
