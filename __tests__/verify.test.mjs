@@ -77,3 +77,39 @@ test('a_failing_check_stops_before_any_database_is_created', async (t) => {
   assert.deepEqual(r.json.steps.map((s) => s.step), ['check'])
   assert.deepEqual(await scratchLeft(url, r.json.scratchDatabases), [])
 })
+
+test('sigint_during_verify_exits_6_and_drops_the_scratch_databases', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_slow.mjs`]: sql('CREATE TABLE s (id bigint); SELECT pg_sleep(30)') })
+  const { spawn } = await import('node:child_process')
+  const { CLI, cleanEnv } = await import('./helpers.mjs')
+  const child = spawn(process.execPath, [CLI, 'verify', '--json'], { cwd, env: cleanEnv({ DATABASE_URL: url }) })
+  let stdout = ''
+  child.stdout.on('data', (d) => (stdout += d))
+  const sleeping = async () =>
+    (await query(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()"))[0].n
+  for (let i = 0; i < 100 && (await sleeping()) === 0; i++) await new Promise((r) => setTimeout(r, 100))
+  child.kill('SIGINT')
+  const code = await new Promise((r) => child.on('close', r))
+  assert.equal(code, 6, stdout)
+  const report = JSON.parse(stdout)
+  assert.equal(report.outcome, 'interrupted')
+  assert.equal(report.dropped, true)
+  assert.deepEqual(await scratchLeft(url, report.scratchDatabases), [])
+})
+
+test('status_github_output_tells_the_pipeline_whether_migrations_are_required', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id bigint PRIMARY KEY)') })
+  const out = path.join(cwd, 'github-output')
+  const env = { DATABASE_URL: url, GITHUB_OUTPUT: out }
+  const before = await godwit(['status', '--github-output'], { cwd, env })
+  assert.equal(before.code, 1)
+  assert.equal(readFileSync(out, 'utf8'), 'requires_migrations=true\nclean=false\n')
+  assert.equal((await godwit(['up', '--sha', 'test'], { cwd, env })).code, 0)
+  assert.equal((await godwit(['status', '--github-output'], { cwd, env })).code, 0)
+  assert.equal(readFileSync(out, 'utf8'), 'requires_migrations=true\nclean=false\nrequires_migrations=false\nclean=true\n')
+  const missing = await godwit(['status', '--github-output'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(missing.code, 2)
+  assert.match(missing.stderr, /GITHUB_OUTPUT/)
+})
