@@ -172,23 +172,22 @@ pub async fn ensure_history(client: &Client, h: &HistoryTable) -> Result<()> {
 
 /// The history rows, or `None` when the table does not exist (nothing applied yet).
 pub async fn read_history(client: &Client, h: &HistoryTable) -> Result<Option<Vec<Applied>>> {
-    let exists = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&h.qualified()])
-        .await
-        .map_err(db_err)?;
-    if !exists.get::<_, bool>(0) {
-        return Ok(None);
-    }
-    let rows = client
-        .query(
-            &format!(
-                "SELECT version, name, checksum, status, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), execution_ms::bigint FROM {} ORDER BY version",
-                h.qualified()
-            ),
-            &[],
-        )
-        .await
-        .map_err(db_err)?;
+    // One round trip: a missing table (or schema) means nothing was applied yet.
+    let sql = format!(
+        "SELECT version, name, checksum, status, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), execution_ms::bigint FROM {} ORDER BY version",
+        h.qualified()
+    );
+    let rows = match client.query(&sql, &[]).await {
+        Ok(rows) => rows,
+        Err(e)
+            if e.code().is_some_and(|c| {
+                *c == tokio_postgres::error::SqlState::UNDEFINED_TABLE || *c == tokio_postgres::error::SqlState::INVALID_SCHEMA_NAME
+            }) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(db_err(e)),
+    };
     Ok(Some(
         rows.iter()
             .map(|r| Applied {

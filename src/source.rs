@@ -120,6 +120,36 @@ fn suggest_filename(file: &str) -> Option<String> {
     Some(format!("{digits}_{}.mjs", suggest_name(rest)))
 }
 
+/// Reads and hashes the migration files on every core: a no-op `up` on 10,000 migrations is
+/// mostly this pass.
+fn hash_all(dir: &Path, files: Vec<(String, String, String)>) -> Result<Vec<MigrationFile>> {
+    let one = |(file, version, name): (String, String, String)| -> Result<MigrationFile> {
+        let path = dir.join(&file);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(MigrationFile { checksum: checksum(&bytes), file, version, name })
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if files.len() < 256 || threads == 1 {
+        return files.into_iter().map(one).collect();
+    }
+    let per = files.len().div_ceil(threads);
+    let mut parts: Vec<Vec<(String, String, String)>> = Vec::new();
+    let mut rest = files;
+    while !rest.is_empty() {
+        let tail = rest.split_off(per.min(rest.len()));
+        parts.push(rest);
+        rest = tail;
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts.into_iter().map(|part| s.spawn(move || part.into_iter().map(one).collect::<Result<Vec<_>>>())).collect();
+        let mut out = Vec::new();
+        for h in handles {
+            out.extend(h.join().map_err(|_| Error::Internal("a hashing thread panicked".into()))??);
+        }
+        Ok(out)
+    })
+}
+
 pub fn scan(dir: &Path) -> Result<Scan> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -129,14 +159,14 @@ pub fn scan(dir: &Path) -> Result<Scan> {
         Err(e) => return Err(Error::io(dir, e)),
     };
     let mut violations = Vec::new();
-    let mut migrations = Vec::new();
+    let mut to_hash: Vec<(String, String, String)> = Vec::new();
     let mut ledger_present = false;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let file = entry.file_name().to_string_lossy().into_owned();
-        // symlink_metadata: a symlink is judged as a link, never followed out of the folder.
-        let meta =
-            std::fs::symlink_metadata(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+        // The entry's own type (no stat on most file systems), never following a link: a symlink
+        // is judged as a link, never followed out of the folder.
+        let meta = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
         if file == LEDGER_FILE {
             if meta.is_file() {
                 ledger_present = true;
@@ -153,7 +183,7 @@ pub fn scan(dir: &Path) -> Result<Scan> {
         if !meta.is_file() {
             let what = if meta.is_dir() {
                 "is a folder"
-            } else if meta.file_type().is_symlink() {
+            } else if meta.is_symlink() {
                 "is a symbolic link"
             } else {
                 "is not a regular file"
@@ -167,15 +197,7 @@ pub fn scan(dir: &Path) -> Result<Scan> {
             continue;
         }
         match parse_filename(&file) {
-            Ok((version, name)) => {
-                let bytes = std::fs::read(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
-                migrations.push(MigrationFile {
-                    checksum: checksum(&bytes),
-                    file,
-                    version,
-                    name,
-                });
-            }
+            Ok((version, name)) => to_hash.push((file, version, name)),
             Err(why) => {
                 let hint = match suggest_filename(&file) {
                     Some(s) if s != file => format!(
@@ -192,6 +214,7 @@ pub fn scan(dir: &Path) -> Result<Scan> {
             }
         }
     }
+    let mut migrations = hash_all(dir, to_hash)?;
     order(&mut migrations);
     violations.extend(duplicate_versions(&migrations));
     violations.sort_by(|a, b| a.file.cmp(&b.file).then(a.rule.cmp(&b.rule)));

@@ -492,10 +492,14 @@ impl Runner {
             .db
             .as_ref()
             .ok_or_else(|| Error::Internal("no connection".into()))?;
-        db::ensure_history(&db.client, &eff.history_table).await?;
-        let applied = db::read_history(&db.client, &eff.history_table)
-            .await?
-            .unwrap_or_default();
+        // Created only when missing: a no-op run takes no DDL lock at all.
+        let applied = match db::read_history(&db.client, &eff.history_table).await? {
+            Some(rows) => rows,
+            None => {
+                db::ensure_history(&db.client, &eff.history_table).await?;
+                Vec::new()
+            }
+        };
         let plan = plan::plan(&self.files, &applied);
         let problems: Vec<&plan::Row> = plan.problems().collect();
         self.report.migrations = plan
