@@ -53,14 +53,18 @@ test('versions_strictly_increase_even_within_one_millisecond', async (t) => {
   assert.equal(files.length, 8)
   assert.equal(new Set(files.map((f) => f.slice(0, 13))).size, 8, 'versions are unique')
   const ledger = JSON.parse(readFileSync(path.join(dir, 'checksums.json'), 'utf8'))
-  // concurrent writers of one ledger may race; sequential creates must never lose an entry
+  // creates hold a lock on the folder: none loses another's ledger entry
+  assert.deepEqual(Object.keys(ledger.migrations).sort(), files.sort())
+  const check = await godwit(['check', '--dir', dir, '--frozen', '--json'], { cwd })
+  // the template's `up` is a placeholder (sql-empty); the files and the ledger must agree
+  assert.deepEqual(check.json.violations.filter((v) => v.rule !== 'sql-empty'), [])
   const seq = []
   for (let i = 0; i < 3; i++) seq.push(await godwit(['create', `s${i}`, '--dir', dir]))
   const versions = seq.map((r) => Number(path.basename(r.stdout.trim()).slice(0, 13)))
   assert.ok(versions[0] < versions[1] && versions[1] < versions[2])
   const after = JSON.parse(readFileSync(path.join(dir, 'checksums.json'), 'utf8'))
   for (const r of seq) assert.ok(path.basename(r.stdout.trim()) in after.migrations)
-  assert.ok(Object.keys(after.migrations).length >= Object.keys(ledger.migrations).length + 3)
+  assert.equal(Object.keys(after.migrations).length, Object.keys(ledger.migrations).length + 3)
 })
 
 test('version_is_past_a_future_dated_migration_and_nothing_is_overwritten', async (t) => {

@@ -87,6 +87,22 @@ pub fn read_ledger(dir: &Path) -> Result<LedgerState> {
     }
 }
 
+/// An exclusive advisory lock on the migrations folder, held while a command reads the folder and
+/// the ledger and writes them back: two concurrent `create`s would otherwise pick the same version
+/// or drop each other's ledger entry. Released when dropped (also on every error path). Where a
+/// folder cannot be opened as a file (Windows), writers are not serialized; nothing else changes.
+pub struct FolderLock(#[allow(dead_code)] Option<std::fs::File>);
+
+impl FolderLock {
+    pub fn acquire(dir: &Path) -> Result<FolderLock> {
+        let Ok(f) = std::fs::File::open(dir) else {
+            return Ok(FolderLock(None));
+        };
+        f.lock().map_err(|e| Error::io(dir, e))?;
+        Ok(FolderLock(Some(f)))
+    }
+}
+
 /// Write-then-rename, so a crash never leaves a half-written ledger.
 pub fn write_ledger(dir: &Path, l: &Ledger) -> Result<()> {
     let path = dir.join(LEDGER_FILE);
@@ -99,6 +115,8 @@ pub fn write_ledger(dir: &Path, l: &Ledger) -> Result<()> {
 }
 
 pub fn check(opts: &CheckOptions, rendered: Vec<Rendered>) -> Result<CheckReport> {
+    // Frozen runs never write, so they need no lock; a local run may seal the ledger.
+    let _lock = if opts.frozen { None } else { Some(FolderLock::acquire(&opts.dir)?) };
     // The folder is scanned again rather than trusting the scan Node used to pick modules: it is
     // one cheap pass, and the report then describes the files as they are now.
     let scan = source::scan(&opts.dir)?;

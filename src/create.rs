@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::check::{read_ledger, write_ledger};
+use crate::check::{FolderLock, read_ledger, write_ledger};
 use crate::checksum::checksum;
 use crate::error::{Error, Result};
 use crate::integrity::LedgerState;
@@ -68,6 +68,9 @@ pub fn create(dir: &Path, name: &str, now_ms: u64) -> Result<Created> {
         )));
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    // Held until the ledger is written: the version chosen below is then newer than every file
+    // another create wrote, and no create loses another's ledger entry.
+    let _lock = FolderLock::acquire(dir)?;
     // Refuse before writing anything: the new file would otherwise exist without a ledger entry.
     let mut ledger = match read_ledger(dir)? {
         LedgerState::Absent => Ledger::default(),
