@@ -99,7 +99,7 @@ export interface CheckOptions extends DirOptions {
 /** The stable error codes (`GodwitError.code`, `report.error.code`). */
 export type ErrorCode =
   | 'USAGE' | 'CONFIG' | 'IO' | 'DIR_NOT_FOUND' | 'BASE_REF_NOT_FOUND' | 'GIT_FAILED' | 'INVALID_NAME'
-  | 'LEDGER_INVALID' | 'INTERNAL' | 'CONNECT_FAILED' | 'LOCK_NOT_ACQUIRED' | 'BUDGET_EXHAUSTED'
+  | 'LEDGER_INVALID' | 'INTERNAL' | 'CONNECT_FAILED' | 'CONNECTION_LOST' | 'LOCK_NOT_ACQUIRED' | 'BUDGET_EXHAUSTED'
   | 'INTEGRITY' | 'MIGRATION_FAILED' | 'INTERRUPTED' | 'DB_ERROR'
 
 export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
@@ -130,7 +130,7 @@ export interface UpOptions extends HistoryOptions {
 }
 
 /** States in a report; `status` uses the same names, with `applied` for `already-applied`. */
-export type MigrationState = 'applied' | 'already-applied' | 'pending' | 'failed' | 'changed' | 'missing-file' | 'out-of-order' | 'reverted'
+export type MigrationState = 'applied' | 'already-applied' | 'pending' | 'failed' | 'changed' | 'missing-file' | 'out-of-order' | 'reverted' | 'cancelled' | 'unknown'
 
 /** The `up` report: `schema/migration-report.schema.json`, written to `<artifactsDir>/<sha>/migration.json`. */
 export interface UpReport {
@@ -140,7 +140,7 @@ export interface UpReport {
   startedAt: string
   finishedAt: string
   durationMs: number
-  outcome: 'applied' | 'reverted' | 'nothing-to-do' | 'refused' | 'failed' | 'lock-timeout' | 'budget-exhausted' | 'interrupted' | 'error'
+  outcome: 'applied' | 'reverted' | 'nothing-to-do' | 'refused' | 'failed' | 'lock-timeout' | 'budget-exhausted' | 'interrupted' | 'connection-lost' | 'error'
   ok: boolean
   error: { code: ErrorCode; exitCode: number; message: string } | null
   database: { connection: string | null; sslMode?: SslMode; tls?: boolean; serverVersion: string | null; backendPid?: number }
@@ -183,7 +183,7 @@ export interface StatusRow {
   version: string
   name: string
   file: string | null
-  state: Exclude<MigrationState, 'already-applied' | 'reverted'>
+  state: Exclude<MigrationState, 'already-applied' | 'reverted' | 'cancelled' | 'unknown'>
   appliedAt: string | null
   executionMs: number | null
   /** What to do, for a problem state. */

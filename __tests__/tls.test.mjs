@@ -6,7 +6,8 @@ import { writeFileSync, chmodSync, chownSync, statSync, mkdtempSync, rmSync } fr
 import { execFileSync } from 'node:child_process'
 import os from 'node:os'
 import path from 'node:path'
-import { godwit } from './helpers.mjs'
+import { spawn } from 'node:child_process'
+import { godwit, CLI, cleanEnv } from './helpers.mjs'
 import { project, sql, V, report, tables } from './project.mjs'
 import { admin, query } from './db.mjs'
 import { startEmbedded } from '../scripts/embedded-pg.mjs'
@@ -142,9 +143,9 @@ test('status_over_tls_says_so', async (t) => {
   assert.equal(st.json.database.tls, true)
 })
 
-// last: it turns TLS off on the server
 test('without_tls_on_the_server_require_fails_clearly_and_prefer_falls_back', async (t) => {
   await setSsl(false)
+  t.after(() => setSsl(true))
   const { r, db } = await upWith(t, '127.0.0.1', { sslmode: 'require' })
   assert.equal(r.code, 7, r.stderr)
   assert.match(r.json.error.message, /server does not support TLS.*sslmode=require/)
@@ -152,4 +153,22 @@ test('without_tls_on_the_server_require_fails_clearly_and_prefer_falls_back', as
   const prefer = await upWith(t, '127.0.0.1', { sslmode: 'prefer' })
   assert.equal(prefer.r.code, 0, prefer.r.stderr)
   assert.equal(report(prefer.cwd).database.tls, false)
+})
+
+test('sigterm_over_tls_cancels_the_running_statement_on_the_server', async (t) => {
+  const db = await database(t, '127.0.0.1', { sslmode: 'require' })
+  const cwd = await project(t, { [`${V(1)}_slow.mjs`]: sql('CREATE TABLE s (id int); SELECT pg_sleep(30)') })
+  const child = spawn(process.execPath, [CLI, 'up', '--sha', 'test'], { cwd, env: cleanEnv({ DATABASE_URL: db.url }) })
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  const running = async () =>
+    (await query(db.plain, "SELECT count(*)::int AS n FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE s.ssl AND a.query LIKE '%pg_sleep(30)%'"))[0].n
+  for (let t0 = Date.now(); Date.now() - t0 < 20_000 && child.exitCode === null && (await running()) === 0; ) await new Promise((r) => setTimeout(r, 100))
+  assert.equal(await running(), 1, `the statement runs in an encrypted session; godwit said: ${stderr}`)
+  child.kill('SIGTERM')
+  const code = await new Promise((r) => child.on('close', r))
+  assert.equal(code, 6)
+  assert.equal(await running(), 0, 'cancelled on the server')
+  assert.deepEqual(await tables(db.plain), ['godwit_migrations'], 'rolled back')
+  assert.equal(report(cwd).outcome, 'interrupted')
 })

@@ -268,3 +268,40 @@ test('no_connection_settings_exit_2_and_a_password_never_appears', async (t) => 
   assert.equal(refused.json.error.code, 'CONNECT_FAILED')
   assert.ok(!refused.stdout.includes(canary) && !refused.stderr.includes(canary))
 })
+
+test('a_module_that_throws_when_rendered_fails_the_run_before_any_ddl', async (t) => {
+  const url = await freshDatabase(t)
+  // passes `check` (BOOM unset), throws in the migration job: a module reading its environment
+  const cwd = await project(t, {
+    [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)'),
+    [`${V(2)}_b.mjs`]: "export const up = () => { if (process.env.BOOM) throw new Error('no secret here'); return 'CREATE TABLE b (id int)' }\n",
+  })
+  const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env: { DATABASE_URL: url, BOOM: '1' } })
+  assert.equal(r.code, 5, r.stderr)
+  assert.equal(r.json.error.code, 'MIGRATION_FAILED')
+  assert.match(r.json.error.message, new RegExp(`${V(2)}_b\\.mjs: .*threw: no secret here.*nothing was run`))
+  assert.deepEqual(r.json.migrations.map((m) => m.state), ['pending', 'pending'])
+  assert.deepEqual(await tables(url), ['godwit_migrations'], 'the first migration did not run either')
+  assert.equal((await query(url, 'SELECT count(*)::int AS n FROM godwit_migrations'))[0].n, 0)
+})
+
+test('lock_timeout_retry_applies_once_the_blocker_leaves_within_the_run', async (t) => {
+  const url = await freshDatabase(t)
+  await query(url, 'CREATE TABLE busy (id int)')
+  const cwd = await project(t, { [`${V(1)}_alter.mjs`]: sql('ALTER TABLE busy ADD COLUMN v text') })
+  const blocker = await admin(url)
+  await blocker.query('BEGIN')
+  await blocker.query('LOCK TABLE busy IN ACCESS EXCLUSIVE MODE')
+  // the blocker leaves during the first backoff (500 ms after a 100 ms lock_timeout)
+  const leave = new Promise((resolve) => setTimeout(() => blocker.query('ROLLBACK').then(() => blocker.end()).then(resolve), 350))
+  const r = await godwit(['up', '--sha', 'test', '--json'], {
+    cwd,
+    env: { DATABASE_URL: url, MIGRATION_LOCK_TIMEOUT: '100ms', MIGRATION_LOCK_RETRIES: '3' },
+  })
+  await leave
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.json.migrations[0].state, 'applied')
+  assert.equal(r.json.migrations[0].attempts, 2)
+  const cols = await query(url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'busy' ORDER BY 1")
+  assert.deepEqual(cols.map((c) => c.column_name), ['id', 'v'])
+})

@@ -18,7 +18,7 @@ export const EXIT_CODES = [
   [4, 'integrity violation: the database history disagrees with the files'],
   [5, 'a migration failed'],
   [6, 'interrupted (SIGINT/SIGTERM)'],
-  [7, 'the database could not be reached (refused, unknown host, authentication, TLS)'],
+  [7, 'the database could not be reached (refused, unknown host, authentication, TLS), or the session was lost mid-run'],
   [70, 'internal error (I/O, git missing, a bug)'],
 ]
 

@@ -41,11 +41,23 @@ impl HistoryTable {
     }
 }
 
+/// A backend process: its pid and start time (a pid alone may be reused by a later session).
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub pid: i32,
+    pub backend_start: String,
+}
+
 pub struct Db {
     pub client: Client,
-    pub cancel: CancelToken,
+    cancel: CancelToken,
+    /// The session's TLS connector, so a cancel request travels the way the session did: a
+    /// server (or a proxy in front of it) that accepts only TLS must still get the cancel.
+    tls_connector: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     pub server_version: String,
     pub pid: i32,
+    /// Who this session is on the server, to end it (and only it) from another session.
+    pub identity: Backend,
     /// Whether the session is encrypted (pg_stat_ssl), so `prefer` says what it got.
     pub tls: bool,
 }
@@ -74,8 +86,9 @@ pub async fn connect(settings: &Settings) -> Result<Db> {
     };
     // The connection future ends when the client is dropped or the server goes away; errors
     // surface on the client's next call.
-    let client = match crate::tls::connector(settings.ssl_mode, settings.ssl_root_cert.as_deref())?
-    {
+    let tls_connector =
+        crate::tls::connector(settings.ssl_mode, settings.ssl_root_cert.as_deref())?;
+    let client = match tls_connector.clone() {
         Some(tls) => {
             let (client, connection) = config.connect(tls).await.map_err(connect_err)?;
             tokio::spawn(connection);
@@ -89,17 +102,19 @@ pub async fn connect(settings: &Settings) -> Result<Db> {
     };
     let cancel = client.cancel_token();
     let rows = client
-        .simple_query("SELECT current_setting('server_version'), pg_backend_pid()::text, current_setting('standard_conforming_strings'), coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)::text")
+        .simple_query("SELECT current_setting('server_version'), pg_backend_pid()::text, current_setting('standard_conforming_strings'), coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)::text, (SELECT backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid())")
         .await
         .map_err(db_err)?;
     let mut server_version = String::new();
     let mut pid = 0;
     let mut tls = false;
+    let mut backend_start = String::new();
     for m in rows {
         if let SimpleQueryMessage::Row(r) = m {
             server_version = r.get(0).unwrap_or("").to_string();
             pid = r.get(1).and_then(|p| p.parse().ok()).unwrap_or(0);
             tls = r.get(3) == Some("true");
+            backend_start = r.get(4).unwrap_or("").to_string();
             if r.get(2) != Some("on") {
                 return Err(Error::Config(
                     "standard_conforming_strings is off on this server; godwit requires it on"
@@ -111,10 +126,23 @@ pub async fn connect(settings: &Settings) -> Result<Db> {
     Ok(Db {
         client,
         cancel,
+        tls_connector,
         server_version,
         pid,
+        identity: Backend { pid, backend_start },
         tls,
     })
+}
+
+impl Db {
+    /// Asks the server to cancel whatever this session is running (a separate connection, as the
+    /// protocol wants). Best effort: the caller rolls back and closes the session either way.
+    pub async fn cancel_running(&self) {
+        let _ = match &self.tls_connector {
+            Some(tls) => self.cancel.cancel_query(tls.clone()).await,
+            None => self.cancel.cancel_query(NoTls).await,
+        };
+    }
 }
 
 /// A database error's text with SQLSTATE; connection errors get their cause, never the URL.
@@ -200,6 +228,40 @@ pub async fn read_history(client: &Client, h: &HistoryTable) -> Result<Option<Ve
             })
             .collect(),
     ))
+}
+
+/// Ends `b` if it still runs (`pg_terminate_backend`, which rolls back its open transaction) and
+/// waits until the server has let go of it, so what it held (locks, an open transaction) is
+/// settled. Only ever called for the run's own session.
+pub async fn end_backend(client: &Client, b: &Backend) -> Result<()> {
+    let alive = "SELECT pid FROM pg_stat_activity WHERE pid = $1 AND backend_start::text = $2";
+    let rows = client
+        .query(&format!("SELECT pg_terminate_backend(pid) FROM ({alive}) s"), &[&b.pid, &b.backend_start])
+        .await
+        .map_err(db_err)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    for _ in 0..100 {
+        if client.query(alive, &[&b.pid, &b.backend_start]).await.map_err(db_err)?.is_empty() {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Err(Error::Db(format!(
+        "backend {} did not end within 5 s of pg_terminate_backend",
+        b.pid
+    )))
+}
+
+/// The status of `version`'s history row (`None`: no row, or no history table).
+pub async fn history_status(client: &Client, h: &HistoryTable, version: &str) -> Result<Option<String>> {
+    let sql = format!("SELECT status FROM {} WHERE version = $1", h.qualified());
+    match client.query(&sql, &[&version]).await {
+        Ok(rows) => Ok(rows.first().map(|r| r.get(0))),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => Ok(None),
+        Err(e) => Err(db_err(e)),
+    }
 }
 
 pub async fn try_lock(client: &Client, key: i64) -> Result<bool> {

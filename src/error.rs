@@ -22,7 +22,8 @@ pub mod exit {
     pub const MIGRATION_FAILED: i32 = 5;
     /// Interrupted by SIGINT/SIGTERM.
     pub const INTERRUPTED: i32 = 6;
-    /// The database could not be reached (refused, unknown host, authentication failed).
+    /// The database could not be reached (refused, unknown host, authentication failed), or the
+    /// session was lost mid-run.
     pub const CONNECT: i32 = 7;
     /// A bug or an environment failure godwit cannot classify (I/O, git missing, ...).
     pub const INTERNAL: i32 = 70;
@@ -67,6 +68,11 @@ pub enum Error {
     #[error("could not connect to {target}: {message}")]
     Connect { target: String, message: String },
 
+    /// The session died mid-run (backend terminated, server restarted, network). The message
+    /// says what became of the running migration.
+    #[error("connection lost: {0}")]
+    ConnectionLost(String),
+
     #[error("{0}")]
     LockNotAcquired(String),
 
@@ -99,6 +105,7 @@ impl Error {
             Error::LedgerInvalid(_) => "LEDGER_INVALID",
             Error::Internal(_) => "INTERNAL",
             Error::Connect { .. } => "CONNECT_FAILED",
+            Error::ConnectionLost(_) => "CONNECTION_LOST",
             Error::LockNotAcquired(_) => "LOCK_NOT_ACQUIRED",
             Error::BudgetExhausted(_) => "BUDGET_EXHAUSTED",
             Error::Integrity(_) => "INTEGRITY",
@@ -117,7 +124,7 @@ impl Error {
             | Error::InvalidName(_)
             | Error::LedgerInvalid(_) => exit::USAGE,
             Error::Io { .. } | Error::Git(_) | Error::Internal(_) | Error::Db(_) => exit::INTERNAL,
-            Error::Connect { .. } => exit::CONNECT,
+            Error::Connect { .. } | Error::ConnectionLost(_) => exit::CONNECT,
             Error::LockNotAcquired(_) | Error::BudgetExhausted(_) => exit::LOCK_OR_BUDGET,
             Error::Integrity(_) => exit::INTEGRITY,
             Error::MigrationFailed(_) => exit::MIGRATION_FAILED,

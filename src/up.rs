@@ -8,7 +8,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
-use tokio_postgres::NoTls;
 
 use crate::check::read_ledger;
 use crate::checksum::sha256_raw;
@@ -258,7 +257,9 @@ pub struct MigrationEntry {
     pub version: String,
     pub name: String,
     pub file: Option<String>,
-    /// applied | already-applied | pending | failed | changed | missing-file | out-of-order
+    /// applied | already-applied | pending | failed | changed | missing-file | out-of-order |
+    /// reverted | cancelled (stopped and rolled back) | unknown (the session was lost and no
+    /// second session could tell)
     pub state: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transactional: Option<bool>,
@@ -624,6 +625,7 @@ impl Runner {
                     Error::BudgetExhausted(_) => "budget-exhausted",
                     Error::Interrupted(_) => "interrupted",
                     Error::MigrationFailed(_) => "failed",
+                    Error::ConnectionLost(_) => "connection-lost",
                     _ => "error",
                 };
                 Err(self.fail(outcome, e))
@@ -778,6 +780,11 @@ impl Runner {
                     set("failed");
                     return Err(e);
                 }
+                Err(Failed::Lost { error, state }) => {
+                    set(state);
+                    self.progress(&format!("  {state}: {}", file.file));
+                    return Err(error);
+                }
             }
         }
         Ok(())
@@ -866,18 +873,64 @@ impl Runner {
                     "NULL"
                 )
             );
-            let r = self.guarded(db.client.batch_execute(&batch)).await;
-            match r {
-                Guarded::Done(Ok(())) => Ok(()),
-                Guarded::Done(Err(e)) => {
+            let fut = db.client.batch_execute(&batch);
+            tokio::pin!(fut);
+            let (stop, answer) = self.run_guarded(fut).await;
+            // Since the history row commits with the migration, the row says what happened.
+            let fate = match answer {
+                Answer::Finished => Fate::Committed,
+                Answer::Error(e) => {
                     let _ = db.client.batch_execute("ROLLBACK").await;
+                    Fate::RolledBack(Some(e))
+                }
+                Answer::Lost(why) => match self.learn_fate(&eff.history_table, &file.version).await {
+                    Ok(Some(status)) if status == (if down { "reverted" } else { "applied" }) => {
+                        Fate::Committed
+                    }
+                    Ok(_) => Fate::RolledBack(None),
+                    Err(e) => Fate::Unknown(format!("{why}; asking a new session failed too: {e}")),
+                },
+            };
+            match (stop, fate) {
+                (None, Fate::Committed) => Ok(()),
+                (None, Fate::RolledBack(Some(e))) => {
                     let mut d = detail(&file.file, &e);
                     d.position = d
                         .position
                         .map(|p| p.saturating_sub(prefix.chars().count() as u32));
                     Err(Failed::Sql(d))
                 }
-                other => Err(Failed::Stopped(self.stop(other).await)),
+                (None, Fate::RolledBack(None)) => Err(Failed::Lost {
+                    error: Error::ConnectionLost(format!(
+                        "the session was lost while {} ran; it was rolled back (its history row is absent), so run up again",
+                        file.file
+                    )),
+                    state: "cancelled",
+                }),
+                (None, Fate::Unknown(why)) => Err(Failed::Lost {
+                    error: Error::ConnectionLost(format!(
+                        "the session was lost while {} ran ({why}); whether it committed is unknown: its history row commits with it, so `pnpm db:migrate:status` tells",
+                        file.file
+                    )),
+                    state: "unknown",
+                }),
+                (Some(stop), fate) => {
+                    let (said, state) = match fate {
+                        Fate::Committed => (
+                            format!("{} had already committed when the cancel arrived, so it is applied; later migrations were not attempted", file.file),
+                            if down { "reverted" } else { "applied" },
+                        ),
+                        Fate::RolledBack(_) => (
+                            format!("the running statement of {} was cancelled and rolled back", file.file),
+                            "cancelled",
+                        ),
+                        Fate::Unknown(why) => (
+                            format!("{} was cancelled but the server did not confirm the outcome ({why}); its history row commits with it, so `pnpm db:migrate:status` tells whether it applied", file.file),
+                            "unknown",
+                        ),
+                    };
+                    Err(Failed::Lost { error: self.stop_error(stop, &said), state })
+                }
             }
         } else {
             let ov = overrides("");
@@ -888,21 +941,38 @@ impl Runner {
                     .map_err(|e| Failed::Stopped(db::db_err(e)))?;
             }
             let t0 = Instant::now();
-            let r = self.guarded(db.client.batch_execute(body)).await;
+            let fut = db.client.batch_execute(body);
+            tokio::pin!(fut);
+            let (stop, answer) = self.run_guarded(fut).await;
             let ms = t0.elapsed().as_millis().to_string();
             let restore = format!(
                 "SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'",
                 eff.lock_timeout_ms, eff.statement_timeout_ms
             );
-            match r {
-                Guarded::Done(Ok(())) => {
-                    db.client
+            match answer {
+                Answer::Finished => {
+                    let recorded = db
+                        .client
                         .batch_execute(&format!("{};\n{restore}", values("applied", &ms, "NULL")))
-                        .await
-                        .map_err(|e| Failed::Stopped(db::db_err(e)))?;
-                    Ok(())
+                        .await;
+                    match (stop, recorded) {
+                        (None, Ok(())) => Ok(()),
+                        (Some(stop), Ok(())) => Err(Failed::Lost {
+                            error: self.stop_error(stop, &format!("{} had already finished when the cancel arrived, so it is applied; later migrations were not attempted", file.file)),
+                            state: if down { "reverted" } else { "applied" },
+                        }),
+                        (_, Err(e)) => Err(Failed::Lost {
+                            error: Error::ConnectionLost(format!(
+                                "{} ran outside a transaction and finished, but recording it failed ({}); it is applied without a history row: insert the row by hand or make the next run's copy harmless",
+                                file.file, db::describe_pg_error(&e)
+                            )),
+                            state: "unknown",
+                        }),
+                    }
                 }
-                Guarded::Done(Err(e)) => {
+                Answer::Error(e) => {
+                    // Recorded as failed: what a cancelled or failed CREATE INDEX CONCURRENTLY
+                    // leaves behind must be resolved before anything else runs.
                     let mut d = detail(&file.file, &e);
                     let _ = db
                         .client
@@ -912,40 +982,125 @@ impl Runner {
                         ))
                         .await;
                     d.invalid_indexes = db::invalid_indexes(&db.client).await.unwrap_or_default();
-                    Err(Failed::Sql(d))
+                    match stop {
+                        None => Err(Failed::Sql(d)),
+                        Some(stop) => {
+                            let left = if d.invalid_indexes.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" It left INVALID index(es) {}.", d.invalid_indexes.join(", "))
+                            };
+                            let error = self.stop_error(stop, &format!(
+                                "{} was cancelled outside a transaction and is recorded as failed.{left} Resolve it as the next run says",
+                                file.file
+                            ));
+                            self.report.failure = Some(d);
+                            Err(Failed::Lost { error, state: "failed" })
+                        }
+                    }
                 }
-                other => Err(Failed::Stopped(self.stop(other).await)),
+                Answer::Lost(why) => {
+                    // Nothing tells whether a non-transactional statement finished: end the
+                    // orphan and record the migration as failed, so the next run stops and asks a
+                    // person to look (fail closed).
+                    let recorded = self
+                        .record_lost(&values("failed", &ms, &quote_literal(&format!("the session was lost: {why}"))))
+                        .await;
+                    let state = if recorded.is_ok() { "failed" } else { "unknown" };
+                    let said = format!(
+                        "the session was lost while {} ran outside a transaction ({why}); {}",
+                        file.file,
+                        match recorded {
+                            Ok(()) => "it is recorded as failed: inspect what it left (e.g. an INVALID index), then follow the fix `pnpm db:migrate:status` shows".to_string(),
+                            Err(e) => format!("recording it failed too ({e}): inspect the database before running up again"),
+                        }
+                    );
+                    let error = match stop {
+                        Some(stop) => self.stop_error(stop, &said),
+                        None => Error::ConnectionLost(said),
+                    };
+                    Err(Failed::Lost { error, state })
+                }
             }
         }
     }
 
-    async fn guarded<
+    /// Runs one batch under the budget and the signals. When either stops it, the server is asked
+    /// to cancel and the batch's own answer is still awaited (briefly), because only that answer
+    /// says whether it committed before the cancel arrived.
+    async fn run_guarded<F>(&self, mut fut: std::pin::Pin<&mut F>) -> (Option<Stop>, Answer)
+    where
         F: std::future::Future<Output = std::result::Result<(), tokio_postgres::Error>>,
-    >(
-        &self,
-        fut: F,
-    ) -> Guarded {
+    {
         let mut rx = self.cancel.clone();
         let deadline = tokio::time::Instant::from_std(self.deadline);
-        tokio::select! {
-            r = fut => Guarded::Done(r),
-            _ = tokio::time::sleep_until(deadline) => Guarded::Budget,
-            _ = async { loop { if rx.borrow().is_some() { break } if rx.changed().await.is_err() { std::future::pending::<()>().await } } } => Guarded::Interrupted,
+        let stop = tokio::select! {
+            r = fut.as_mut() => return (None, self.answer(r)),
+            _ = tokio::time::sleep_until(deadline) => Stop::Budget,
+            _ = async { loop { if rx.borrow().is_some() { break } if rx.changed().await.is_err() { std::future::pending::<()>().await } } } => Stop::Signal,
+        };
+        if let Some(db) = &self.db {
+            db.cancel_running().await;
+        }
+        let answer = match tokio::time::timeout(CANCEL_GRACE, fut).await {
+            Ok(r) => self.answer(r),
+            Err(_) => Answer::Lost(format!(
+                "no answer within {} s of the cancel request",
+                CANCEL_GRACE.as_secs()
+            )),
+        };
+        (Some(stop), answer)
+    }
+
+    fn answer(&self, r: std::result::Result<(), tokio_postgres::Error>) -> Answer {
+        match r {
+            Ok(()) => Answer::Finished,
+            // An error on a session that is still open is the server's verdict on the SQL; on a
+            // closed one (terminated backend, network) it says nothing about what committed.
+            Err(e)
+                if e.as_db_error().is_some_and(|d| !matches!(d.severity(), "FATAL" | "PANIC"))
+                    && self.db.as_ref().is_some_and(|d| !d.client.is_closed()) =>
+            {
+                Answer::Error(e)
+            }
+            Err(e) => Answer::Lost(db::describe_pg_error(&e)),
         }
     }
 
-    /// After a budget or signal stop mid-statement: cancel it on the server and roll back.
-    async fn stop(&self, g: Guarded) -> Error {
-        if let Some(db) = &self.db {
-            let _ = db.cancel.cancel_query(NoTls).await;
-            let _ = db.client.batch_execute("ROLLBACK").await;
+    /// The history row of `version` as a new session sees it, after ending the run's own backend
+    /// if it is still there (it belongs to this run, so ending it can only roll back this run's
+    /// open transaction). `None`: no row.
+    async fn learn_fate(&self, h: &HistoryTable, version: &str) -> Result<Option<String>> {
+        let fresh = self.fresh_session().await?;
+        db::history_status(&fresh.client, h, version).await
+    }
+
+    /// Inserts a history row through a new session, after ending the run's own backend.
+    async fn record_lost(&self, row_sql: &str) -> Result<()> {
+        let fresh = self.fresh_session().await?;
+        fresh.client.batch_execute(row_sql).await.map_err(db::db_err)
+    }
+
+    async fn fresh_session(&self) -> Result<Db> {
+        let settings = self
+            .opts
+            .settings
+            .as_ref()
+            .map_err(|e| Error::Config(e.to_string()))?
+            .clone()
+            .with_connect_timeout(Duration::from_secs(5));
+        let fresh = db::connect(&settings).await?;
+        if let Some(old) = &self.db {
+            db::end_backend(&fresh.client, &old.identity).await?;
         }
-        match g {
-            Guarded::Budget => Error::BudgetExhausted(
-                "MIGRATION_TIMEOUT_SECONDS ran out: the running statement was cancelled and rolled back".into(),
-            ),
-            _ => Error::Interrupted(format!(
-                "{}: the running statement was cancelled and rolled back",
+        Ok(fresh)
+    }
+
+    fn stop_error(&self, stop: Stop, said: &str) -> Error {
+        match stop {
+            Stop::Budget => Error::BudgetExhausted(format!("MIGRATION_TIMEOUT_SECONDS ran out: {said}")),
+            Stop::Signal => Error::Interrupted(format!(
+                "{}: {said}",
                 self.cancelled().unwrap_or_else(|| "cancelled".into())
             )),
         }
@@ -986,15 +1141,38 @@ impl Runner {
     }
 }
 
-enum Guarded {
-    Done(std::result::Result<(), tokio_postgres::Error>),
+/// How long a statement gets to answer after the cancel request before the run ends its session
+/// from a second one to learn what happened.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+/// What stopped a running statement.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
     Budget,
-    Interrupted,
+    Signal,
+}
+
+/// A batch's own answer: it finished, the server refused it with an error on a live session, or
+/// the answer was lost (session gone, or silent after a cancel).
+enum Answer {
+    Finished,
+    Error(tokio_postgres::Error),
+    Lost(String),
+}
+
+/// What became of a transactional migration, learned rather than assumed.
+enum Fate {
+    Committed,
+    RolledBack(Option<tokio_postgres::Error>),
+    Unknown(String),
 }
 
 enum Failed {
     Sql(FailureDetail),
     Stopped(Error),
+    /// Stopped by the budget, a signal or a lost session; `state` is what the migration is now
+    /// (applied, reverted, cancelled, failed or unknown).
+    Lost { error: Error, state: &'static str },
 }
 
 fn detail(file: &str, e: &tokio_postgres::Error) -> FailureDetail {

@@ -1,0 +1,234 @@
+// `pnpm bench`: godwit beside its peers and beside the physical floor, measured in one run.
+//
+// For N migrations (migration i creates `t_i (id bigint primary key, v text)`), in every tool's own
+// format, on the server DATABASE_URL names (else a throwaway embedded PostgreSQL):
+//   W1 apply N to an empty database   W2 `up` with all N applied (nothing to do)
+//   W3 `status` with all N applied     W4 godwit `check` of N in CI mode
+// Floors: F1 `psql -f`, one transaction per migration with a history insert; F2 the same SQL in
+// one transaction; `node -e 0` for Node's own start-up.
+// Every timed command is a whole process (wall time from spawn to exit, peak RSS from
+// /usr/bin/time); runs are interleaved across tools so machine drift hits all alike; every W1 run
+// gets its own fresh database, created and checkpointed outside the timed command.
+//
+// Usage: pnpm bench [-- --sizes 100,1000,10000 --runs 5 --out bench/results.json]
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, writeFileSync, rmSync, mkdtempSync, existsSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+import { server, stopServer } from '../scripts/embedded-pg.mjs'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const BENCH = path.join(ROOT, 'bench')
+const BIN = path.join(BENCH, 'node_modules', '.bin')
+const { values: args } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '100,1000,10000' },
+    runs: { type: 'string', default: '5' },
+    out: { type: 'string', default: path.join(BENCH, 'results.json') },
+  },
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+})
+const SIZES = args.sizes.split(',').map(Number)
+const RUNS = Number(args.runs)
+
+if (!existsSync(BIN)) {
+  console.error('bench: the peers are not installed; run `pnpm --dir bench install --ignore-workspace` (pnpm bench does it)')
+  process.exit(2)
+}
+const psql = spawnSync('psql', ['--version'], { encoding: 'utf8' })
+if (psql.status !== 0) {
+  console.error('bench: psql (the floor) is not on PATH; install the PostgreSQL client')
+  process.exit(2)
+}
+
+const { url: serverUrl } = await server()
+const admin = new pg.Client({ connectionString: serverUrl })
+await admin.connect()
+const dbUrl = (name) => {
+  const u = new URL(serverUrl)
+  u.pathname = `/${name}`
+  return u.toString()
+}
+let dbCounter = 0
+async function freshDb() {
+  const name = `godwit_bench_${process.pid}_${dbCounter++}`
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.query('CHECKPOINT')
+  return name
+}
+const dropDb = (name) => admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+
+/** One whole-process measurement: wall ms and peak RSS KiB. Throws when the command fails. */
+function measure({ cmd, argv, cwd, env, okCodes = [0] }) {
+  const t0 = process.hrtime.bigint()
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...argv], { cwd, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 256 << 20 })
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6
+  if (!okCodes.includes(r.status)) {
+    throw new Error(`${cmd} ${argv.join(' ')} exited ${r.status}:\n${(r.stderr ?? '').slice(-2000)}`)
+  }
+  const rss = Number(r.stderr.trim().split('\n').pop())
+  return { ms, rssKiB: rss }
+}
+
+const pad = (i, w) => String(i).padStart(w, '0')
+const tableSql = (i) => `CREATE TABLE t_${i} (id bigint primary key, v text);`
+
+/** Every tool's migrations for N, in its own format, under one temporary folder. */
+function generate(n) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `godwit-bench-${n}-`))
+  const gw = path.join(dir, 'godwit', 'db', 'migrations')
+  const npm = path.join(dir, 'npm', 'migrations')
+  const dbm = path.join(dir, 'dbmate', 'db', 'migrations')
+  const gm = path.join(dir, 'gm', 'migrations', 'committed')
+  for (const d of [gw, npm, dbm, gm]) mkdirSync(d, { recursive: true })
+  let prev = null
+  const floorOne = ['CREATE TABLE floor_history (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());']
+  const floorAll = ['BEGIN;', floorOne[0]]
+  for (let i = 1; i <= n; i++) {
+    const sql = tableSql(i)
+    writeFileSync(path.join(gw, `${1700000000000 + i}_t_${i}.mjs`), `export const up = '${sql}'\n`)
+    writeFileSync(path.join(npm, `${1700000000000 + i}_t-${i}.sql`), `-- Up Migration\n${sql}\n-- Down Migration\n`)
+    writeFileSync(path.join(dbm, `2023${pad(i, 10)}_t_${i}.sql`), `-- migrate:up\n${sql}\n\n-- migrate:down\n`)
+    // graphile-migrate's committed files are a hash chain (its own calculateHash)
+    const hash = 'sha1:' + createHash('sha1').update(((prev || '') + '\n' + sql).trim() + '\n').digest('hex')
+    writeFileSync(path.join(gm, `${pad(i, 6)}.sql`), `--! Previous: ${prev ?? '-'}\n--! Hash: ${hash}\n\n${sql}\n`)
+    prev = hash
+    floorOne.push(`BEGIN; ${sql} INSERT INTO floor_history (version) VALUES ('${i}'); COMMIT;`)
+    floorAll.push(sql, `INSERT INTO floor_history (version) VALUES ('${i}');`)
+  }
+  floorAll.push('COMMIT;')
+  writeFileSync(path.join(dir, 'f1.sql'), floorOne.join('\n') + '\n')
+  writeFileSync(path.join(dir, 'f2.sql'), floorAll.join('\n') + '\n')
+  writeFileSync(path.join(dir, 'gm', '.gmrc'), JSON.stringify({ migrationsFolder: './migrations' }))
+  // seal godwit's ledger once, outside any timing (outside git, so nothing counts as merged)
+  const sealed = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'godwit.mjs'), 'check'], { cwd: path.join(dir, 'godwit'), encoding: 'utf8', env: { ...process.env, CI: '' } })
+  if (sealed.status !== 0) throw new Error(`sealing the godwit set failed: ${sealed.stdout}${sealed.stderr}`)
+  return dir
+}
+
+const node = process.execPath
+const GODWIT = path.join(ROOT, 'scripts', 'godwit.mjs')
+
+/** The tools, each with its commands per workload; `null` where a tool has no such command. */
+function tools(dir) {
+  const at = (sub) => path.join(dir, sub)
+  return {
+    'godwit': {
+      apply: (db) => ({ cmd: node, argv: [GODWIT, 'up', '--quiet', '--sha', 'bench', '--artifacts-dir', at('artifacts')], cwd: at('godwit'), env: { DATABASE_URL: dbUrl(db) } }),
+      status: (db) => ({ cmd: node, argv: [GODWIT, 'status'], cwd: at('godwit'), env: { DATABASE_URL: dbUrl(db) } }),
+    },
+    'node-pg-migrate': {
+      apply: (db) => ({ cmd: path.join(BIN, 'node-pg-migrate'), argv: ['up', '-m', 'migrations', '--no-verbose'], cwd: at('npm'), env: { DATABASE_URL: dbUrl(db) } }),
+      status: null,
+    },
+    'node-pg-migrate (no single tx)': {
+      apply: (db) => ({ cmd: path.join(BIN, 'node-pg-migrate'), argv: ['up', '-m', 'migrations', '--no-verbose', '--no-single-transaction'], cwd: at('npm'), env: { DATABASE_URL: dbUrl(db) } }),
+      status: null,
+    },
+    'dbmate': {
+      apply: (db) => ({ cmd: path.join(BIN, 'dbmate'), argv: ['--no-dump-schema', 'up'], cwd: at('dbmate'), env: { DATABASE_URL: dbUrl(db) + '?sslmode=disable' } }),
+      status: (db) => ({ cmd: path.join(BIN, 'dbmate'), argv: ['status'], cwd: at('dbmate'), env: { DATABASE_URL: dbUrl(db) + '?sslmode=disable' } }),
+    },
+    'graphile-migrate': {
+      apply: (db) => ({ cmd: path.join(BIN, 'graphile-migrate'), argv: ['migrate'], cwd: at('gm'), env: { DATABASE_URL: dbUrl(db) } }),
+      status: (db) => ({ cmd: path.join(BIN, 'graphile-migrate'), argv: ['status'], cwd: at('gm'), env: { DATABASE_URL: dbUrl(db) }, okCodes: [0, 1] }),
+    },
+  }
+}
+
+const floors = (dir) => ({
+  'F1 psql, tx per migration': (db) => ({ cmd: 'psql', argv: ['-q', '-X', '-v', 'ON_ERROR_STOP=1', '-f', path.join(dir, 'f1.sql'), dbUrl(db)], cwd: dir }),
+  'F2 psql, one tx': (db) => ({ cmd: 'psql', argv: ['-q', '-X', '-v', 'ON_ERROR_STOP=1', '-f', path.join(dir, 'f2.sql'), dbUrl(db)], cwd: dir }),
+})
+
+function stats(samples) {
+  const ms = samples.map((s) => s.ms).sort((a, b) => a - b)
+  const rss = samples.map((s) => s.rssKiB).sort((a, b) => a - b)
+  const mid = (a) => (a.length % 2 ? a[(a.length - 1) / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2)
+  return { runs: ms.length, medianMs: mid(ms), minMs: ms[0], maxMs: ms[ms.length - 1], medianRssMiB: mid(rss) / 1024 }
+}
+
+const results = { date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}`, node: process.version, postgres: (await admin.query('SHOW server_version')).rows[0].server_version, sizes: {} }
+
+for (const n of SIZES) {
+  const runs = n >= 10000 ? Math.max(1, Math.min(RUNS, 2)) : RUNS
+  process.stderr.write(`bench: N=${n}, ${runs} run(s) per command, generating...\n`)
+  const dir = generate(n)
+  const t = tools(dir)
+  const f = floors(dir)
+  const samples = {}
+  const add = (key, s) => (samples[key] ??= []).push(s)
+
+  // W1: apply N to a fresh database; interleaved; warm-up run not recorded
+  const w1 = [...Object.entries(t).map(([k, v]) => [k, v.apply]), ...Object.entries(f)]
+  for (let r = -1; r < runs; r++) {
+    for (const [name, make] of w1) {
+      const db = await freshDb()
+      try {
+        const s = measure(make(db))
+        if (r >= 0) add(`W1|${name}`, s)
+      } finally {
+        await dropDb(db)
+      }
+    }
+    process.stderr.write(`bench: N=${n} W1 run ${r + 1}/${runs} done\n`)
+  }
+
+  // W2 / W3: one database per tool with everything applied, prepared by the tool itself
+  const applied = {}
+  for (const [name, v] of Object.entries(t)) {
+    if (name.includes('no single tx')) continue
+    applied[name] = await freshDb()
+    measure(v.apply(applied[name]))
+  }
+  const nodeStart = { cmd: node, argv: ['-e', '0'], cwd: dir }
+  for (let r = -1; r < runs; r++) {
+    const s0 = measure(nodeStart)
+    if (r >= 0) add('node -e 0', s0)
+    for (const [name, db] of Object.entries(applied)) {
+      const s2 = measure(t[name].apply(db))
+      if (r >= 0) add(`W2|${name}`, s2)
+      if (t[name].status) {
+        const s3 = measure(t[name].status(db))
+        if (r >= 0) add(`W3|${name}`, s3)
+      }
+    }
+    const s4 = measure({ cmd: node, argv: [GODWIT, 'check'], cwd: path.join(dir, 'godwit'), env: { CI: 'true' } })
+    if (r >= 0) add('W4|godwit', s4)
+  }
+  for (const db of Object.values(applied)) await dropDb(db)
+  rmSync(dir, { recursive: true, force: true })
+
+  const summary = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)]))
+  const f1 = summary['W1|F1 psql, tx per migration'].medianMs
+  const n0 = summary['node -e 0'].medianMs
+  for (const [k, s] of Object.entries(summary)) {
+    if (k.startsWith('W1|')) s.xF1 = s.medianMs / f1
+    if (k.startsWith('W2|') || k.startsWith('W3|')) s.xNode = s.medianMs / n0
+  }
+  results.sizes[n] = summary
+  printTable(n, summary)
+}
+
+await admin.end()
+await stopServer()
+mkdirSync(path.dirname(args.out), { recursive: true })
+writeFileSync(args.out, JSON.stringify(results, null, 2) + '\n')
+process.stderr.write(`bench: ${results.machine}; PostgreSQL ${results.postgres}; node ${results.node}\nbench: results written to ${path.relative(process.cwd(), args.out)}\n`)
+
+function printTable(n, summary) {
+  const rows = [['N=' + n, 'median ms', 'min..max ms', 'RSS MiB', 'x F1', 'x node -e 0']]
+  for (const [k, s] of Object.entries(summary)) {
+    rows.push([k.replace('|', ' '), s.medianMs.toFixed(0), `${s.minMs.toFixed(0)}..${s.maxMs.toFixed(0)}`, s.medianRssMiB.toFixed(0), s.xF1 ? s.xF1.toFixed(2) : '', s.xNode ? s.xNode.toFixed(2) : ''])
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)))
+  const line = (r) => '| ' + r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join(' | ') + ' |'
+  console.log(line(rows[0]))
+  console.log('|' + widths.map((w, c) => (c === 0 ? '-'.repeat(w + 1) + '-' : '-'.repeat(w + 1) + ':')).join('|') + '|')
+  for (const r of rows.slice(1)) console.log(line(r))
+  console.log('')
+}
