@@ -193,6 +193,8 @@ export interface StatusRow {
 export interface StatusReport {
   clean: boolean
   requiresMigrations: boolean
+  /** The same value under the playbook's pipeline variable name. */
+  requires_migrations: boolean
   pending: number
   problems: number
   historyTable: HistoryTable

@@ -37,6 +37,7 @@ test('applies_from_empty_then_second_up_is_a_noop_and_status_is_clean', async (t
   assert.equal(st.code, 0)
   assert.equal(st.json.clean, true)
   assert.equal(st.json.requiresMigrations, false)
+  assert.equal(st.json.requires_migrations, false)
   assert.deepEqual(report(cwd).outcome, 'nothing-to-do')
 })
 
@@ -62,6 +63,8 @@ test('third_of_five_fails_nothing_of_it_left_later_ones_untouched', async (t) =>
   // the failed transactional migration was never applied: fixing it unblocks the next run
   const st = await godwit(['status', '--json'], { cwd, env: { DATABASE_URL: url } })
   assert.equal(st.code, 1)
+  assert.equal(st.json.requires_migrations, true)
+  assert.equal(st.json.clean, false)
   assert.deepEqual(st.json.migrations.map((m) => m.state), ['applied', 'applied', 'pending', 'pending', 'pending'])
 })
 
@@ -304,4 +307,43 @@ test('lock_timeout_retry_applies_once_the_blocker_leaves_within_the_run', async 
   assert.equal(r.json.migrations[0].attempts, 2)
   const cols = await query(url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'busy' ORDER BY 1")
   assert.deepEqual(cols.map((c) => c.column_name), ['id', 'v'])
+})
+
+test('applied_migration_whose_file_is_gone_or_pending_older_than_applied_is_refused', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, {
+    [`${V(2)}_b.mjs`]: sql('CREATE TABLE b (id int)'),
+    [`${V(3)}_c.mjs`]: sql('CREATE TABLE c (id int)'),
+  })
+  const env = { DATABASE_URL: url }
+  assert.equal((await godwit(['up', '--sha', 'test'], { cwd, env })).code, 0)
+  // the applied file is deleted (and the ledger follows), and an older migration appears
+  const dir = path.join(cwd, 'db/migrations')
+  const { rmSync } = await import('node:fs')
+  rmSync(path.join(dir, `${V(3)}_c.mjs`))
+  writeFileSync(path.join(dir, `${V(1)}_a.mjs`), sql('CREATE TABLE a (id int)'))
+  assert.equal((await godwit(['check'], { cwd })).code, 0)
+  const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env })
+  assert.equal(r.code, 4, r.stderr)
+  assert.deepEqual(r.json.problems.map((p) => [p.version, p.kind]), [[V(1), 'out-of-order'], [V(3), 'missing-file']])
+  assert.ok(r.json.problems.every((p) => p.fix.length > 20))
+  assert.ok(!(await tables(url)).includes('a'), 'nothing applied')
+  const st = await godwit(['status', '--json'], { cwd, env })
+  assert.equal(st.code, 4)
+  assert.deepEqual(st.json.migrations.map((m) => [m.version, m.state]), [[V(1), 'out-of-order'], [V(2), 'applied'], [V(3), 'missing-file']])
+})
+
+test('a_migrations_own_timeouts_apply_to_it_alone_in_both_transaction_modes', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, {
+    [`${V(1)}_tx.mjs`]: "export const up = 'SELECT pg_sleep(0.4)'\nexport const config = { statementTimeout: '5s' }\n",
+    [`${V(2)}_notx.mjs`]: "export const up = 'SELECT pg_sleep(0.4)'\nexport const config = { transaction: false, statementTimeout: '5s' }\n",
+    [`${V(3)}_plain.mjs`]: sql('SELECT pg_sleep(0.4)'),
+  })
+  // the job's statement_timeout is 150 ms: the first two raise it for themselves only
+  const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env: { DATABASE_URL: url, MIGRATION_STATEMENT_TIMEOUT: '150ms' } })
+  assert.equal(r.code, 5, r.stderr)
+  assert.deepEqual(r.json.migrations.map((m) => m.state), ['applied', 'applied', 'failed'])
+  assert.equal(r.json.failure.sqlstate, '57014')
+  assert.equal(r.json.settings.statementTimeoutMs, 150)
 })

@@ -1222,6 +1222,8 @@ pub async fn status(opts: &Options) -> Result<Value> {
     Ok(json!({
         "clean": pending == 0 && problems == 0 && scan.violations.is_empty(),
         "requiresMigrations": pending > 0,
+        // The playbook's pipeline variable, by its own name, for pipelines that read it as such.
+        "requires_migrations": pending > 0,
         "pending": pending,
         "problems": problems,
         "historyTable": eff.history_table,
