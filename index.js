@@ -5,7 +5,7 @@
 
 const path = require('node:path')
 const native = require('./binding.js')
-const { GodwitError, callNative } = require('./lib/errors.js')
+const { GodwitError, callNative, callNativeJson } = require('./lib/errors.js')
 const { renderModules, DEFAULT_MODULE_TIMEOUT_MS } = require('./lib/render.js')
 const { findConfig } = require('./lib/config.js')
 
@@ -29,12 +29,12 @@ async function resolveDir(dir) {
 
 /** Create a migration from the template and seal it into the ledger. */
 async function create(name, options = {}) {
-  return callNative(native.create, await resolveDir(options.dir), String(name))
+  return callNativeJson(native.create, await resolveDir(options.dir), String(name))
 }
 
 /** The migration files that meet the filename contract, with checksums; no module is imported. */
 async function scan(options = {}) {
-  return callNative(native.scan, await resolveDir(options.dir))
+  return callNativeJson(native.scan, await resolveDir(options.dir))
 }
 
 /**
@@ -45,16 +45,16 @@ async function scan(options = {}) {
 async function check(options = {}) {
   const cfg = await loadConfig()
   const dir = path.resolve(options.dir ?? cfg.dir ?? DEFAULT_DIR)
-  const scanned = await callNative(native.scan, dir)
+  const scanned = await callNativeJson(native.scan, dir)
   const rendered = await renderModules(
     dir,
     scanned.migrations.map((m) => m.file),
     { timeoutMs: options.moduleTimeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS },
   )
-  return callNative(
+  return callNativeJson(
     native.check,
     { dir, frozen: Boolean(options.frozen), base: options.base, config: cfg.raw, configSource: cfg.source ?? undefined },
-    rendered,
+    JSON.stringify(rendered),
   )
 }
 
@@ -103,23 +103,23 @@ async function run(options, mode) {
     const rendered = await renderModules(dir, files, {
       timeoutMs: options.moduleTimeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS,
     })
-    await callNative(() => session.apply(rendered))
+    await callNative(() => session.apply(JSON.stringify(rendered)))
   } catch (err) {
     // recorded in the report by the core; a JS-side failure is not, so release the lock, write
     // the report, and surface it
     if (!(err instanceof GodwitError)) {
-      await callNative(() => session.finish()).catch(() => {})
+      await callNativeJson(() => session.finish()).catch(() => {})
       throw err
     }
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
   }
-  return callNative(() => session.finish())
+  return callNativeJson(() => session.finish())
 }
 
 /** Where the database stands: every migration's state, read-only and without the lock. */
 async function status(options = {}) {
-  return callNative(native.status, {
+  return callNativeJson(native.status, {
     dir: await resolveDir(options.dir),
     schema: options.schema,
     table: options.table,
@@ -129,17 +129,15 @@ async function status(options = {}) {
 
 /** The schema fingerprint of the configured database (or `database` on the same server). */
 async function fingerprint(options = {}) {
-  return callNative(native.fingerprint, { database: options.database })
+  return callNativeJson(native.fingerprint, { database: options.database })
 }
-
-const verifyImpl = require('./lib/verify.js')
 
 /**
  * The migration-safety gate: frozen check, then up, up again and status on a scratch database,
  * and a rebuild in a second one; the scratch databases are always dropped. Resolves to its report.
  */
 async function verify(options = {}) {
-  return verifyImpl.verify({ check, up, down, status, fingerprint }, options)
+  return require('./lib/verify.js').verify({ check, up, down, status, fingerprint }, options)
 }
 
 module.exports = {

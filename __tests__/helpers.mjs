@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { validateReport } from './report-schema.mjs'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-export const CLI = path.join(ROOT, 'scripts', 'godwit.mjs')
+export const CLI = path.join(ROOT, 'scripts', 'godwit.js')
 export const FIXTURES = path.join(ROOT, '__tests__', 'fixtures')
 
 // Variables that change godwit's behaviour; tests set them explicitly, never inherit them

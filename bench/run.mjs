@@ -105,13 +105,13 @@ function generate(n) {
   writeFileSync(path.join(dir, 'f2.sql'), floorAll.join('\n') + '\n')
   writeFileSync(path.join(dir, 'gm', '.gmrc'), JSON.stringify({ migrationsFolder: './migrations' }))
   // seal godwit's ledger once, outside any timing (outside git, so nothing counts as merged)
-  const sealed = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'godwit.mjs'), 'check'], { cwd: path.join(dir, 'godwit'), encoding: 'utf8', env: { ...process.env, CI: '' } })
+  const sealed = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'godwit.js'), 'check'], { cwd: path.join(dir, 'godwit'), encoding: 'utf8', env: { ...process.env, CI: '' } })
   if (sealed.status !== 0) throw new Error(`sealing the godwit set failed: ${sealed.stdout}${sealed.stderr}`)
   return dir
 }
 
 const node = process.execPath
-const GODWIT = path.join(ROOT, 'scripts', 'godwit.mjs')
+const GODWIT = path.join(ROOT, 'scripts', 'godwit.js')
 
 /** The tools, each with its commands per workload; `null` where a tool has no such command. */
 function tools(dir) {

@@ -39,4 +39,9 @@ async function callNative(fn, ...args) {
   }
 }
 
-module.exports = { GodwitError, fromNative, callNative }
+/** A native call that returns a document as JSON text (see binding.rs), parsed. */
+async function callNativeJson(fn, ...args) {
+  return JSON.parse(await callNative(fn, ...args))
+}
+
+module.exports = { GodwitError, fromNative, callNative, callNativeJson }

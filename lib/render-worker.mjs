@@ -1,46 +1,12 @@
-// Runs in a worker thread: imports migration modules one at a time and renders their SQL.
-// It reports `start` before each module so the parent can tell which one hangs, and terminate
-// this worker (the only way to stop a synchronous infinite loop) without losing the others.
+// Runs in a worker thread: imports migration modules and renders their SQL, `concurrency` at a
+// time. One at a time it reports `start` before each module, so the parent can tell which one
+// hangs and terminate this worker (the only way to stop a synchronous infinite loop).
 import { parentPort, workerData } from 'node:worker_threads'
 import { pathToFileURL } from 'node:url'
 import path from 'node:path'
+import { createRequire } from 'node:module'
 
-const KNOWN_EXPORTS = new Set(['up', 'down', 'config'])
-
-function describe(v) {
-  if (v === null) return 'null'
-  if (Array.isArray(v)) return 'an array containing ' + (v.length ? describe(v.find((x) => typeof x !== 'string') ?? v[0]) : 'nothing')
-  if (typeof v === 'object') return 'an object'
-  if (typeof v === 'string') return 'a string'
-  return `${typeof v === 'undefined' ? 'undefined' : 'a ' + typeof v}`
-}
-
-/** A string or array of strings, from a value or from what a (async) function returns. */
-async function renderSql(value, which) {
-  let v = value
-  if (typeof v === 'function') {
-    try {
-      v = await v()
-    } catch (err) {
-      throw { kind: 'export', message: `\`${which}()\` threw: ${err && err.message ? err.message : String(err)}` }
-    }
-  }
-  if (typeof v === 'string') return [v]
-  if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v
-  const origin = typeof value === 'function' ? `\`${which}()\` returned` : `\`${which}\` is`
-  throw { kind: 'export', message: `${origin} ${describe(v)}; it must be a SQL string or an array of SQL strings` }
-}
-
-/** JSON for Rust to judge; values JSON cannot carry are marked so messages can name them. */
-function toJson(value) {
-  return JSON.parse(
-    JSON.stringify(value, (_k, v) => {
-      const t = typeof v
-      if (t === 'function' || t === 'symbol' || t === 'bigint' || t === 'undefined') return { $jsType: t }
-      return v
-    }) ?? 'null',
-  )
-}
+const { renderExports } = createRequire(import.meta.url)('./render-exports.js')
 
 async function render(dir, file) {
   let mod
@@ -51,31 +17,34 @@ async function render(dir, file) {
     const msg = err && err.message ? `${err.name || 'Error'}: ${err.message}` : String(err)
     return { file, failure: { kind: 'import', message: `cannot be imported: ${msg}${where && !msg.includes(where.trim()) ? ` (${where.trim()})` : ''}` } }
   }
-  const unknown = Object.keys(mod).filter((k) => !KNOWN_EXPORTS.has(k))
-  if (unknown.length) {
-    return { file, failure: { kind: 'export', message: `exports ${unknown.map((k) => `\`${k}\``).join(', ')}; a migration exports only \`up\`, and optionally \`down\` and \`config\`` } }
-  }
-  if (mod.up === undefined) {
-    return { file, failure: { kind: 'export', message: 'does not export `up`' } }
-  }
-  try {
-    const up = await renderSql(mod.up, 'up')
-    const down = mod.down === undefined ? undefined : await renderSql(mod.down, 'down')
-    const out = { file, up }
-    if (down !== undefined) out.down = down
-    if (mod.config !== undefined) out.config = toJson(mod.config)
-    return out
-  } catch (failure) {
-    if (failure && failure.kind) return { file, failure }
-    return { file, failure: { kind: 'export', message: String(failure) } }
-  }
+  return renderExports(file, mod)
 }
 
 // A promise that never settles would let the worker's event loop drain and exit quietly; this
-// keeps it alive so the parent's per-module timer is what ends a hung module.
+// keeps it alive so a hung module is reported by a timer, here or in the parent.
 const keepAlive = setInterval(() => {}, 1 << 30)
-for (const file of workerData.files) {
-  parentPort.postMessage({ type: 'start', file })
-  parentPort.postMessage({ type: 'done', result: await render(workerData.dir, file) })
+const { dir, files, concurrency, timeoutMs } = workerData
+
+/** `render`, bounded: a module whose async work never settles is reported, not waited for. */
+function bounded(file) {
+  let timer
+  const late = new Promise((resolve) => {
+    timer = setTimeout(
+      () => resolve({ file, failure: { kind: 'timeout', message: `did not finish importing and rendering within ${timeoutMs} ms` } }),
+      timeoutMs,
+    )
+  })
+  return Promise.race([render(dir, file), late]).finally(() => clearTimeout(timer))
 }
+
+let next = 0
+async function lane() {
+  while (next < files.length) {
+    const file = files[next++]
+    // one at a time, the parent is told which module runs, so a synchronous hang is pinned on it
+    if (concurrency === 1) parentPort.postMessage({ type: 'start', file })
+    parentPort.postMessage({ type: 'done', result: await bounded(file) })
+  }
+}
+await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, lane))
 clearInterval(keepAlive)

@@ -1,67 +1,106 @@
 'use strict'
 // Imports migration modules and renders their SQL, off the main thread, with a bound per module.
 // Node's part of the module contract is only this: load, call, and hand the strings to Rust.
+//
+// Fastest path: a module that is only literals is read, not run (see literal-module.js).
+// Fast path: each worker imports its share of the modules concurrently (an import is mostly
+// waiting on the loader, so a pool of them overlaps well), and bounds each module's async work
+// itself. A module that blocks its worker synchronously (an infinite loop) stops all messages:
+// the parent notices the silence, ends that worker, and renders the modules it had not finished
+// one at a time (the careful path), which names the one that hangs and renders the rest.
 
 const { Worker } = require('node:worker_threads')
+const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { renderExports } = require('./render-exports.js')
 
 const WORKER = path.join(__dirname, 'render-worker.mjs')
 /** How long one module may take to import and render before it counts as hung. */
 const DEFAULT_MODULE_TIMEOUT_MS = 10_000
+/** Modules in flight per worker on the fast path. */
+const CONCURRENCY = 32
 
-/** Render `files` (names inside `dir`) in a worker; a hung module is reported and skipped. */
-function renderChunk(dir, files, timeoutMs, results) {
+const timedOut = (file, timeoutMs) => ({
+  file,
+  failure: { kind: 'timeout', message: `did not finish importing and rendering within ${timeoutMs} ms` },
+})
+const crashedResult = (file, why) => ({ file, failure: { kind: 'import', message: `crashed its loader: ${why}` } })
+
+/**
+ * Runs one worker over `files` with `concurrency` modules in flight. Resolves to the files it
+ * could not settle: [] when all are in `results`; otherwise those left when the worker went
+ * silent for `timeoutMs` or crashed, with `blame` set to the file to charge when known.
+ */
+function runWorker(dir, files, timeoutMs, concurrency, results) {
   return new Promise((resolve) => {
-    if (files.length === 0) return resolve()
-    const worker = new Worker(WORKER, { workerData: { dir, files } })
-    let current = null
-    let timer = null
-    let finished = false
-    const done = new Set()
-    const finish = (restFrom) => {
-      if (finished) return
-      finished = true
-      clearTimeout(timer)
+    if (files.length === 0) return resolve({ rest: [] })
+    const worker = new Worker(WORKER, { workerData: { dir, files, concurrency, timeoutMs } })
+    const pending = new Set(files)
+    const started = []
+    let watchdog = null
+    let settled = false
+    const end = (outcome) => {
+      if (settled) return
+      settled = true
+      clearTimeout(watchdog)
       worker.removeAllListeners()
       worker.terminate().catch(() => {})
-      const rest = restFrom === undefined ? [] : files.filter((f) => !done.has(f) && f !== restFrom)
-      renderChunk(dir, rest, timeoutMs, results).then(resolve)
+      resolve(outcome)
+    }
+    const arm = () => {
+      clearTimeout(watchdog)
+      // silence for a whole module bound: something blocks the worker's event loop
+      watchdog = setTimeout(() => end({ rest: [...pending], hung: true, started: started.filter((f) => pending.has(f)) }), timeoutMs)
     }
     worker.on('message', (msg) => {
+      arm()
       if (msg.type === 'start') {
-        current = msg.file
-        clearTimeout(timer)
-        timer = setTimeout(() => {
-          results.set(current, {
-            file: current,
-            failure: { kind: 'timeout', message: `did not finish importing and rendering within ${timeoutMs} ms` },
-          })
-          done.add(current)
-          finish(current)
-        }, timeoutMs)
+        started.push(msg.file)
       } else if (msg.type === 'done') {
-        clearTimeout(timer)
         results.set(msg.result.file, msg.result)
-        done.add(msg.result.file)
-        if (done.size === files.length) finish()
+        pending.delete(msg.result.file)
+        if (pending.size === 0) end({ rest: [] })
       }
     })
     // A module that kills its worker (process.exit, an uncaught error in a callback) fails alone.
     const crashed = (why) => {
-      if (finished) return
-      const file = current ?? files.find((f) => !done.has(f))
-      if (file !== undefined) {
-        results.set(file, { file, failure: { kind: 'import', message: `crashed its loader: ${why}` } })
-        done.add(file)
-      }
-      finish(file)
+      if (pending.size === 0) return end({ rest: [] })
+      const inFlight = started.filter((f) => pending.has(f))
+      end({ rest: [...pending], crashed: why, started: inFlight })
     }
     worker.on('error', (err) => crashed(err && err.message ? err.message : String(err)))
-    worker.on('exit', (code) => {
-      if (done.size < files.length) crashed(`the worker exited with code ${code}`)
-    })
+    worker.on('exit', (code) => crashed(`the worker exited with code ${code}`))
+    arm()
   })
+}
+
+/**
+ * Renders `files` one at a time in as many workers as it takes: a module that hangs or kills its
+ * worker is charged alone and the others still render.
+ */
+async function renderCarefully(dir, files, timeoutMs, results) {
+  let rest = files
+  while (rest.length > 0) {
+    const out = await runWorker(dir, rest, timeoutMs, 1, results)
+    if (out.rest.length === 0) return
+    // one module at a time: the unfinished one that had started is the culprit
+    const culprit = out.started?.[0] ?? out.rest[0]
+    results.set(culprit, out.hung ? timedOut(culprit, timeoutMs) : crashedResult(culprit, out.crashed))
+    rest = out.rest.filter((f) => f !== culprit)
+  }
+}
+
+async function renderShare(dir, files, timeoutMs, results) {
+  const out = await runWorker(dir, files, timeoutMs, CONCURRENCY, results)
+  if (out.rest.length === 0) return
+  if (out.rest.length === 1) {
+    const [only] = out.rest
+    results.set(only, out.hung ? timedOut(only, timeoutMs) : crashedResult(only, out.crashed))
+    return
+  }
+  // several were in flight: find out which one, without charging the others
+  await renderCarefully(dir, out.rest, timeoutMs, results)
 }
 
 /**
@@ -73,10 +112,25 @@ function renderChunk(dir, files, timeoutMs, results) {
 async function renderModules(dir, files, options = {}) {
   const timeoutMs = options.timeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS
   const results = new Map()
+  const toImport = []
+  // loaded here, not at the top: `status` and a no-op `up` render nothing and skip the parser
+  const { readLiteralModule } = files.length ? require('./literal-module.js') : {}
+  for (const file of files) {
+    let source
+    try {
+      source = fs.readFileSync(path.join(dir, file), 'utf8')
+    } catch {
+      toImport.push(file) // the import reports why it cannot be read
+      continue
+    }
+    const literal = readLiteralModule(source)
+    if (literal === null) toImport.push(file)
+    else results.set(file, await renderExports(file, literal))
+  }
   // A worker costs ~30 ms to start; only large sets are worth spreading over cores.
-  const workers = Math.max(1, Math.min(os.availableParallelism?.() ?? 2, 4, Math.floor(files.length / 200)))
-  const chunks = Array.from({ length: workers }, (_, i) => files.filter((_f, j) => j % workers === i))
-  await Promise.all(chunks.map((c) => renderChunk(dir, c, timeoutMs, results)))
+  const workers = Math.max(1, Math.min(os.availableParallelism?.() ?? 2, 4, Math.floor(toImport.length / 200)))
+  const shares = Array.from({ length: workers }, (_, i) => toImport.filter((_f, j) => j % workers === i))
+  await Promise.all(shares.map((share) => renderShare(dir, share, timeoutMs, results)))
   return files.map((f) => results.get(f))
 }
 

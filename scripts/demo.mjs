@@ -11,7 +11,7 @@ import pg from 'pg'
 import { server, stopServer } from './embedded-pg.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const cli = path.join(root, 'scripts', 'godwit.mjs')
+const cli = path.join(root, 'scripts', 'godwit.js')
 
 function step(title, args, cwd, env) {
   process.stdout.write(`\n$ godwit ${args.join(' ')}    # ${title}\n`)

@@ -22,9 +22,20 @@ fn to_value<T: serde::Serialize>(v: &T) -> napi::Result<Value> {
     serde_json::to_value(v).map_err(|e| to_js(CoreError::Internal(e.to_string())))
 }
 
+/// Documents (reports, scans, rendered modules) cross the boundary as JSON text: one string is
+/// far cheaper than building a JS object property by property through N-API, and `JSON.parse`
+/// on the JS side is the fastest way to make one. `index.js` parses and stringifies.
+fn to_json<T: serde::Serialize>(v: &T) -> napi::Result<String> {
+    serde_json::to_string(v).map_err(|e| to_js(CoreError::Internal(e.to_string())))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> napi::Result<T> {
+    serde_json::from_str(text).map_err(|e| to_js(CoreError::Internal(format!("bad {what}: {e}"))))
+}
+
 /// Runs blocking core work (directory scans, git, hashing) on tokio's blocking pool, so the Node
 /// event loop stays free.
-async fn blocking<T, F>(f: F) -> napi::Result<Value>
+async fn blocking<T, F>(f: F) -> napi::Result<String>
 where
     T: serde::Serialize + Send + 'static,
     F: FnOnce() -> crate::error::Result<T> + Send + 'static,
@@ -32,7 +43,7 @@ where
     let out = tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| to_js(CoreError::Internal(format!("worker failed: {e}"))))?;
-    to_value(&out.map_err(to_js)?)
+    to_json(&out.map_err(to_js)?)
 }
 
 fn env(name: &str) -> Option<String> {
@@ -41,7 +52,7 @@ fn env(name: &str) -> Option<String> {
 
 /// The migrations that meet the filename contract, in order, with their checksums.
 #[napi]
-pub async fn scan(dir: String) -> napi::Result<Value> {
+pub async fn scan(dir: String) -> napi::Result<String> {
     blocking(move || source::scan(&PathBuf::from(dir))).await
 }
 
@@ -51,9 +62,10 @@ pub fn config(raw: Value, source: Option<String>) -> napi::Result<Value> {
     to_value(&config::parse(&raw, source.as_deref()).map_err(to_js)?)
 }
 
-/// Options: `{ dir, frozen?, base?, config? }`; `modules`: what Node rendered, one per migration.
+/// Options: `{ dir, frozen?, base?, config? }`; `modules`: what Node rendered, one per migration
+/// (JSON text). Returns the report as JSON text.
 #[napi]
-pub async fn check(options: Value, modules: Value) -> napi::Result<Value> {
+pub async fn check(options: Value, modules: String) -> napi::Result<String> {
     let cfg = config::parse(
         options.get("config").unwrap_or(&Value::Null),
         options.get("configSource").and_then(Value::as_str),
@@ -72,8 +84,7 @@ pub async fn check(options: Value, modules: Value) -> napi::Result<Value> {
         .get("base")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let rendered: Vec<modules::Rendered> = serde_json::from_value(modules)
-        .map_err(|e| to_js(CoreError::Internal(format!("bad rendered modules: {e}"))))?;
+    let rendered: Vec<modules::Rendered> = from_json(&modules, "rendered modules")?;
     blocking(move || {
         let opts = check::CheckOptions {
             dir: PathBuf::from(dir),
@@ -91,7 +102,7 @@ pub async fn check(options: Value, modules: Value) -> napi::Result<Value> {
 }
 
 #[napi]
-pub async fn create(dir: String, name: String) -> napi::Result<Value> {
+pub async fn create(dir: String, name: String) -> napi::Result<String> {
     blocking(move || {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -112,18 +123,18 @@ fn env_lookup(k: &str) -> Option<String> {
     std::env::var(k).ok()
 }
 
-/// `status`: options `{ dir, schema?, table? }`; connection from the environment.
+/// `status`: options `{ dir, schema?, table? }`; connection from the environment. JSON text.
 #[napi]
-pub async fn status(options: Value) -> napi::Result<Value> {
+pub async fn status(options: Value) -> napi::Result<String> {
     let opts = up::options(&options, &env_lookup);
-    up::status(&opts).await.map_err(to_js)
+    to_json(&up::status(&opts).await.map_err(to_js)?)
 }
 
-/// The schema fingerprint: options `{ database? }`.
+/// The schema fingerprint: options `{ database? }`. JSON text.
 #[napi]
-pub async fn fingerprint(options: Value) -> napi::Result<Value> {
+pub async fn fingerprint(options: Value) -> napi::Result<String> {
     let opts = up::options(&options, &env_lookup);
-    up::fingerprint(&opts).await.map_err(to_js)
+    to_json(&up::fingerprint(&opts).await.map_err(to_js)?)
 }
 
 /// Creates (`create: true`) or drops one of verify's `godwit_verify_*` scratch databases.
@@ -160,12 +171,12 @@ impl UpSession {
         runner.lock().await.start().await.map_err(to_js)
     }
 
+    /// `rendered`: JSON text of what Node rendered for the pending files.
     #[napi]
-    pub async fn apply(&self, rendered: Value) -> napi::Result<Value> {
-        let rendered: Vec<modules::Rendered> = serde_json::from_value(rendered)
-            .map_err(|e| to_js(CoreError::Internal(format!("bad rendered modules: {e}"))))?;
+    pub async fn apply(&self, rendered: String) -> napi::Result<String> {
+        let rendered: Vec<modules::Rendered> = from_json(&rendered, "rendered modules")?;
         let runner = self.runner.clone();
-        runner.lock().await.apply(rendered).await.map_err(to_js)
+        to_json(&runner.lock().await.apply(rendered).await.map_err(to_js)?)
     }
 
     /// Stops the run: the running statement is cancelled and rolled back.
@@ -174,8 +185,9 @@ impl UpSession {
         let _ = self.cancel.send(Some(reason));
     }
 
+    /// The report, as JSON text.
     #[napi]
-    pub async fn finish(&self) -> napi::Result<Value> {
+    pub async fn finish(&self) -> napi::Result<String> {
         let runner = self.runner.clone();
         runner.lock().await.finish().await.map_err(to_js)
     }

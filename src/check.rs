@@ -114,6 +114,46 @@ pub fn write_ledger(dir: &Path, l: &Ledger) -> Result<()> {
     })
 }
 
+/// One migration's findings: module contract, SQL, then policy on SQL that parses.
+fn judge_one(
+    opts: &CheckOptions,
+    m: MigrationFile,
+    rendered: Option<Rendered>,
+) -> (MigrationSummary, Vec<Violation>, Vec<Waiver>) {
+    let mut waivers = Vec::new();
+    let Some(r) = rendered else {
+        let v = Violation::new(
+            &m.file,
+            rule::MODULE_IMPORT,
+            "appeared while check was running and was not evaluated",
+            "run `pnpm db:migrate:check` again",
+        );
+        return (MigrationSummary { file: m, judged: None }, vec![v], waivers);
+    };
+    let (mut j, up_parsed, down_parsed) = modules::judge_parsed(&r);
+    // Policy rules need SQL that parses; a syntax error is already reported.
+    if let Some(up_parsed) = up_parsed.filter(|_| !j.violations.iter().any(|v| v.rule == rule::SQL_SYNTAX)) {
+        let up = r.up.as_deref().unwrap_or_default();
+        let down = r.down.as_deref().zip(down_parsed.as_ref());
+        let (found, w) =
+            policy::lint_parsed(&m.file, (up, &up_parsed), down, &j.config, &opts.policy);
+        j.violations.extend(found);
+        waivers = w;
+    }
+    if j.violations.iter().any(|v| v.sql.is_some()) {
+        if let Ok(source) = std::fs::read_to_string(opts.dir.join(&m.file)) {
+            policy::file_lines(
+                &source,
+                r.up.as_deref().unwrap_or_default(),
+                r.down.as_deref(),
+                &mut j.violations,
+            );
+        }
+    }
+    let found = std::mem::take(&mut j.violations);
+    (MigrationSummary { file: m, judged: Some(j) }, found, waivers)
+}
+
 pub fn check(opts: &CheckOptions, rendered: Vec<Rendered>) -> Result<CheckReport> {
     // Frozen runs never write, so they need no lock; a local run may seal the ledger.
     let _lock = if opts.frozen { None } else { Some(FolderLock::acquire(&opts.dir)?) };
@@ -126,46 +166,24 @@ pub fn check(opts: &CheckOptions, rendered: Vec<Rendered>) -> Result<CheckReport
 
     let mut violations = scan.violations;
     violations.append(&mut integrity.violations);
-    let mut migrations = Vec::with_capacity(scan.migrations.len());
-    let mut waivers = Vec::new();
     let mut rendered: std::collections::HashMap<String, Rendered> =
         rendered.into_iter().map(|r| (r.file.clone(), r)).collect();
-    for m in scan.migrations {
-        let judged = match rendered.remove(&m.file) {
-            Some(r) => {
-                let mut j = modules::judge(&r);
-                // Policy rules need SQL that parses; a syntax error is already reported.
-                if r.failure.is_none() && !j.violations.iter().any(|v| v.rule == rule::SQL_SYNTAX) {
-                    let up = r.up.as_deref().unwrap_or_default();
-                    let (found, mut w) =
-                        policy::lint(&m.file, up, r.down.as_deref(), &j.config, &opts.policy);
-                    j.violations.extend(found);
-                    waivers.append(&mut w);
-                }
-                if j.violations.iter().any(|v| v.sql.is_some()) {
-                    if let Ok(source) = std::fs::read_to_string(opts.dir.join(&m.file)) {
-                        policy::file_lines(
-                            &source,
-                            r.up.as_deref().unwrap_or_default(),
-                            r.down.as_deref(),
-                            &mut j.violations,
-                        );
-                    }
-                }
-                violations.append(&mut j.violations);
-                Some(j)
-            }
-            None => {
-                violations.push(Violation::new(
-                    &m.file,
-                    rule::MODULE_IMPORT,
-                    "appeared while check was running and was not evaluated",
-                    "run `pnpm db:migrate:check` again",
-                ));
-                None
-            }
-        };
-        migrations.push(MigrationSummary { file: m, judged });
+    let work: Vec<(MigrationFile, Option<Rendered>)> = scan
+        .migrations
+        .into_iter()
+        .map(|m| {
+            let r = rendered.remove(&m.file);
+            (m, r)
+        })
+        .collect();
+    // Each migration is judged on its own (module contract, SQL, policy), so on all cores.
+    let judged = crate::par::par_map(work, 64, |(m, r)| judge_one(opts, m, r));
+    let mut migrations = Vec::with_capacity(judged.len());
+    let mut waivers = Vec::new();
+    for (summary, mut found, mut w) in judged {
+        violations.append(&mut found);
+        waivers.append(&mut w);
+        migrations.push(summary);
     }
     violations.sort_by(|a, b| {
         a.file

@@ -101,7 +101,16 @@ pub fn compare(
         .filter_map(|f| parse_filename(f).ok().map(|(ver, _)| ver))
         .max();
 
-    let mut next: Ledger = current.cloned().unwrap_or_default();
+    // Lookups by name and version: the comparison stays linear on 10,000 migrations.
+    let on_disk: std::collections::HashSet<&str> = migrations.iter().map(|m| m.file.as_str()).collect();
+    let by_version: std::collections::HashMap<&str, &MigrationFile> =
+        migrations.iter().map(|m| (m.version.as_str(), m)).collect();
+    // The ledger to write back; only a local (unfrozen) run ever writes, so only it pays the copy.
+    let mut next: Ledger = if frozen {
+        Ledger::default()
+    } else {
+        current.cloned().unwrap_or_default()
+    };
     for m in migrations {
         let entry = current.and_then(|l| l.entries.get(&m.file));
         if let Some(base_sum) = base_files.get(&m.file) {
@@ -196,7 +205,7 @@ pub fn compare(
     // Entries whose file is gone.
     if let Some(cur) = current {
         for file in cur.entries.keys() {
-            if migrations.iter().any(|m| &m.file == file) || base_files.contains_key(file) {
+            if on_disk.contains(file.as_str()) || base_files.contains_key(file) {
                 continue; // present, or reported as merged-deleted below
             }
             let merged_entry = base_ledger.is_some_and(|l| l.entries.contains_key(file));
@@ -219,12 +228,12 @@ pub fn compare(
     }
 
     for (file, _) in base_files.iter() {
-        if migrations.iter().any(|m| &m.file == file) {
+        if on_disk.contains(file.as_str()) {
             continue;
         }
         let renamed = parse_filename(file)
             .ok()
-            .and_then(|(ver, _)| migrations.iter().find(|m| m.version == ver))
+            .and_then(|(ver, _)| by_version.get(ver.as_str()).copied())
             .map(|m| format!(" (renamed to {}?)", m.file))
             .unwrap_or_default();
         v.push(Violation::new(

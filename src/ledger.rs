@@ -39,9 +39,9 @@ pub struct Parsed {
     pub canonical: bool,
 }
 
-/// Entries in file order, refusing duplicate keys (serde_json would silently keep the last one,
+/// Entries by file name, refusing duplicate keys (serde_json would silently keep the last one,
 /// which would let a tampered ledger hide an entry).
-struct Entries(Vec<(String, String)>);
+struct Entries(BTreeMap<String, String>);
 
 impl<'de> Deserialize<'de> for Entries {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -52,13 +52,19 @@ impl<'de> Deserialize<'de> for Entries {
                 f.write_str("an object mapping migration file names to sha256 hex strings")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
-                let mut seen = std::collections::HashSet::new();
-                let mut out = Vec::new();
+                let mut out = BTreeMap::new();
                 while let Some((k, v)) = map.next_entry::<String, String>()? {
-                    if !seen.insert(k.clone()) {
-                        return Err(de::Error::custom(format!("duplicate entry for {k}")));
+                    match out.entry(k) {
+                        std::collections::btree_map::Entry::Occupied(e) => {
+                            return Err(de::Error::custom(format!(
+                                "duplicate entry for {}",
+                                e.key()
+                            )));
+                        }
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            e.insert(v);
+                        }
                     }
-                    out.push((k, v));
                 }
                 Ok(Entries(out))
             }
@@ -70,79 +76,85 @@ impl<'de> Deserialize<'de> for Entries {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
-    #[allow(dead_code)]
-    format: u64,
+    format: serde_json::Value,
     #[allow(dead_code)]
     checksum: Option<String>,
     migrations: Entries,
 }
 
 pub fn parse(text: &str) -> Result<Parsed, LedgerProblem> {
-    let text_lf = text
-        .strip_prefix('\u{feff}')
-        .unwrap_or(text)
-        .replace("\r\n", "\n");
-    let value: serde_json::Value =
-        serde_json::from_str(&text_lf).map_err(|e| LedgerProblem::Corrupt(e.to_string()))?;
-    let Some(obj) = value.as_object() else {
-        return Err(LedgerProblem::Corrupt(
-            "the top level is not a JSON object".into(),
-        ));
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text_lf: std::borrow::Cow<str> = if text.contains('\r') {
+        text.replace("\r\n", "\n").into()
+    } else {
+        text.into()
     };
-    match obj.get("format") {
-        None => {
-            return Err(LedgerProblem::Corrupt(
-                "the `format` field is missing".into(),
-            ));
-        }
-        Some(f) if f.as_u64() == Some(FORMAT) => {}
-        Some(f) => return Err(LedgerProblem::UnknownFormat(f.to_string())),
+    // One pass for the ledger as it should be; only a ledger that does not fit is parsed again,
+    // loosely, to say why (an unknown format is not corruption).
+    let raw: Raw = match serde_json::from_str(&text_lf) {
+        Ok(raw) => raw,
+        Err(e) => return Err(why_not(&text_lf, e)),
+    };
+    if raw.format.as_u64() != Some(FORMAT) {
+        return Err(LedgerProblem::UnknownFormat(raw.format.to_string()));
     }
-    let raw: Raw =
-        serde_json::from_str(&text_lf).map_err(|e| LedgerProblem::Corrupt(e.to_string()))?;
-    let mut entries = BTreeMap::new();
-    for (file, sum) in raw.migrations.0 {
-        if !is_checksum(&sum) {
-            return Err(LedgerProblem::Corrupt(format!(
-                "the entry for {file} is not a lowercase sha256 hex string"
-            )));
-        }
-        entries.insert(file, sum);
+    if let Some((file, _)) = raw.migrations.0.iter().find(|(_, sum)| !is_checksum(sum)) {
+        return Err(LedgerProblem::Corrupt(format!(
+            "the entry for {file} is not a lowercase sha256 hex string"
+        )));
     }
-    let ledger = Ledger { entries };
-    let canonical = render(&ledger) == text_lf;
+    let ledger = Ledger {
+        entries: raw.migrations.0,
+    };
+    let canonical = render(&ledger) == *text_lf;
     Ok(Parsed { ledger, canonical })
 }
 
-pub fn render(ledger: &Ledger) -> String {
-    let mut out = String::with_capacity(96 + ledger.entries.len() * 110);
-    out.push_str("{\n");
-    out.push_str(&format!("  \"format\": {FORMAT},\n"));
-    out.push_str(&format!(
-        "  \"checksum\": {},\n",
-        json_str(CHECKSUM_DESCRIPTION)
-    ));
-    if ledger.entries.is_empty() {
-        out.push_str("  \"migrations\": {}\n");
-    } else {
-        out.push_str("  \"migrations\": {\n");
-        let n = ledger.entries.len();
-        for (i, (file, sum)) in ledger.entries.iter().enumerate() {
-            let comma = if i + 1 < n { "," } else { "" };
-            out.push_str(&format!(
-                "    {}: {}{comma}\n",
-                json_str(file),
-                json_str(sum)
-            ));
-        }
-        out.push_str("  }\n");
+/// Why a text is not a ledger of this format: not JSON, not an object, no `format`, a `format`
+/// from another version, or the wrong shape (`strict` is the error of the strict parse).
+fn why_not(text: &str, strict: serde_json::Error) -> LedgerProblem {
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return LedgerProblem::Corrupt(e.to_string()),
+    };
+    let Some(obj) = value.as_object() else {
+        return LedgerProblem::Corrupt("the top level is not a JSON object".into());
+    };
+    match obj.get("format") {
+        None => LedgerProblem::Corrupt("the `format` field is missing".into()),
+        Some(f) if f.as_u64() == Some(FORMAT) => LedgerProblem::Corrupt(strict.to_string()),
+        Some(f) => LedgerProblem::UnknownFormat(f.to_string()),
     }
-    out.push_str("}\n");
-    out
 }
 
-fn json_str(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
+pub fn render(ledger: &Ledger) -> String {
+    let mut out: Vec<u8> = Vec::with_capacity(96 + ledger.entries.len() * 110);
+    out.extend_from_slice(format!("{{\n  \"format\": {FORMAT},\n  \"checksum\": ").as_bytes());
+    push_json_str(&mut out, CHECKSUM_DESCRIPTION);
+    out.extend_from_slice(b",\n");
+    if ledger.entries.is_empty() {
+        out.extend_from_slice(b"  \"migrations\": {}\n");
+    } else {
+        out.extend_from_slice(b"  \"migrations\": {\n");
+        let n = ledger.entries.len();
+        for (i, (file, sum)) in ledger.entries.iter().enumerate() {
+            out.extend_from_slice(b"    ");
+            push_json_str(&mut out, file);
+            out.extend_from_slice(b": ");
+            push_json_str(&mut out, sum);
+            out.extend_from_slice(if i + 1 < n { b",\n" } else { b"\n" });
+        }
+        out.extend_from_slice(b"  }\n");
+    }
+    out.extend_from_slice(b"}\n");
+    // Only UTF-8 went in (str slices, and serde_json writes UTF-8).
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A JSON string literal, escaped by serde_json (the one JSON writer of the core).
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 #[cfg(test)]

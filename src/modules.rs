@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::duration;
-use crate::sql::{self, Split};
+use crate::sql::{self, Parsed, Split};
 use crate::violation::{Violation, rule};
 
 /// Keys a migration's `config` may have. Unknown keys are errors: a misspelt `transation: false`
@@ -177,10 +177,12 @@ fn judge_sql(
     file: &str,
     which: &'static str,
     chunks: &[String],
+    split: &Split,
     transaction: bool,
     out: &mut Vec<Violation>,
 ) -> usize {
-    let Split { statements, errors } = sql::split(chunks);
+    let Split { statements, errors } = split;
+    let (statements, errors) = (statements.as_slice(), errors.as_slice());
     let chunk_note = |c: usize| {
         if chunks.len() > 1 {
             format!(" (string {} of {which})", c + 1)
@@ -208,7 +210,7 @@ fn judge_sql(
             "write the migration's SQL, or delete the file if it is not needed",
         ));
     }
-    for s in &statements {
+    for s in statements {
         if let Some(kw) = s.transaction_control {
             out.push(
                 Violation::new(
@@ -222,7 +224,7 @@ fn judge_sql(
         }
     }
     if transaction {
-        for s in &statements {
+        for s in statements {
             if let Some(what) = s.needs_no_transaction {
                 out.push(
                     Violation::new(
@@ -253,6 +255,12 @@ fn judge_sql(
 }
 
 pub fn judge(r: &Rendered) -> Judged {
+    judge_parsed(r).0
+}
+
+/// `judge`, also handing back the parsed `up` and `down` SQL (when the module rendered), so the
+/// policy lints the same trees instead of parsing again.
+pub fn judge_parsed(r: &Rendered) -> (Judged, Option<Parsed>, Option<Parsed>) {
     let mut v = Vec::new();
     let file = r.file.as_str();
     if let Some(f) = &r.failure {
@@ -271,7 +279,7 @@ pub fn judge(r: &Rendered) -> Judged {
             ),
         };
         v.push(Violation::new(file, rule, f.message.clone(), hint));
-        return Judged {
+        let judged = Judged {
             file: r.file.clone(),
             config: MigrationConfig {
                 transaction: true,
@@ -281,21 +289,24 @@ pub fn judge(r: &Rendered) -> Judged {
             down_statements: None,
             violations: v,
         };
+        return (judged, None, None);
     }
     let config = parse_config(file, r.config.as_ref(), &mut v);
     let up = r.up.as_deref().unwrap_or_default();
-    let up_statements = judge_sql(file, "up", up, config.transaction, &mut v);
-    let down_statements = r
-        .down
-        .as_ref()
-        .map(|d| judge_sql(file, "down", d, config.transaction, &mut v));
-    Judged {
+    let up_parsed = sql::parse(up);
+    let up_statements = judge_sql(file, "up", up, &up_parsed.split, config.transaction, &mut v);
+    let down_parsed = r.down.as_ref().map(|d| sql::parse(d));
+    let down_statements = r.down.as_ref().zip(down_parsed.as_ref()).map(|(d, p)| {
+        judge_sql(file, "down", d, &p.split, config.transaction, &mut v)
+    });
+    let judged = Judged {
         file: r.file.clone(),
         config,
         up_statements,
         down_statements,
         violations: v,
-    }
+    };
+    (judged, Some(up_parsed), down_parsed)
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ use std::str::FromStr;
 use serde::Serialize;
 use serde_json::Value;
 use squawk_linter::{Linter, LinterSettings, Rule, Version};
-use squawk_syntax::SourceFile;
 
 use crate::modules::MigrationConfig;
 use crate::sql::{self, line_of};
@@ -49,6 +48,9 @@ pub struct Policy {
     pub destructive: Destructive,
     /// Levels set by the project, by rule id.
     pub rules: BTreeMap<String, Level>,
+    /// squawk's enabled rules, worked out once from `rules` (every migration's SQL needs them).
+    #[serde(skip)]
+    squawk_on: std::sync::OnceLock<Vec<Rule>>,
 }
 
 pub const DEFAULT_POSTGRES_VERSION: &str = "16";
@@ -60,6 +62,7 @@ impl Default for Policy {
             version: Version::from_str(DEFAULT_POSTGRES_VERSION).unwrap_or_default(),
             destructive: Destructive::RequireDeclaration,
             rules: BTreeMap::new(),
+            squawk_on: std::sync::OnceLock::new(),
         }
     }
 }
@@ -181,7 +184,15 @@ impl Policy {
         }
     }
 
-    fn squawk_rules(&self) -> HashSet<Rule> {
+    fn squawk_rules(&self) -> &[Rule] {
+        self.squawk_on.get_or_init(|| {
+            let mut on: Vec<Rule> = self.enabled_squawk_rules().into_iter().collect();
+            on.sort_by_key(|r| r.to_string());
+            on
+        })
+    }
+
+    fn enabled_squawk_rules(&self) -> HashSet<Rule> {
         let mut on: HashSet<Rule> = enum_iterator::all::<Rule>()
             .filter(|r| !r.is_opt_in() && !SQUAWK_OFF.contains(r) && r.expands_to().is_empty())
             .collect();
@@ -214,6 +225,24 @@ pub fn lint(
     file: &str,
     up: &[String],
     down: Option<&[String]>,
+    config: &MigrationConfig,
+    policy: &Policy,
+) -> (Vec<Violation>, Vec<Waiver>) {
+    let down_parsed = down.map(sql::parse);
+    lint_parsed(
+        file,
+        (up, &sql::parse(up)),
+        down.zip(down_parsed.as_ref()),
+        config,
+        policy,
+    )
+}
+
+/// `lint` on SQL already parsed (by `modules::judge_parsed`).
+pub fn lint_parsed(
+    file: &str,
+    up: (&[String], &sql::Parsed),
+    down: Option<(&[String], &sql::Parsed)>,
     config: &MigrationConfig,
     policy: &Policy,
 ) -> (Vec<Violation>, Vec<Waiver>) {
@@ -267,20 +296,19 @@ pub fn lint(
 fn lint_part(
     file: &str,
     part: &'static str,
-    chunks: &[String],
+    (chunks, parsed): (&[String], &sql::Parsed),
     config: &MigrationConfig,
     policy: &Policy,
     out: &mut Vec<Violation>,
 ) {
     let rules = policy.squawk_rules();
-    for (chunk, text) in chunks.iter().enumerate() {
-        let parse = SourceFile::parse(text);
+    for (chunk, (text, parse)) in chunks.iter().zip(&parsed.sources).enumerate() {
         let mut linter = Linter::from(rules.iter().copied());
         linter.settings = LinterSettings {
             pg_version: policy.version,
             assume_in_transaction: config.transaction,
         };
-        for v in linter.lint(&parse, text) {
+        for v in linter.lint(parse, text) {
             let line = line_of(text, usize::from(v.text_range.start()));
             let hint = v
                 .help
@@ -292,8 +320,7 @@ fn lint_part(
             );
         }
     }
-    let split = sql::split(chunks);
-    let statements = &split.statements;
+    let statements = &parsed.split.statements;
     if statements.len() > 1 && policy.level(rule::ISOLATION) != Level::Off {
         for s in statements.iter().filter(|s| s.heavy.is_some()) {
             out.push(

@@ -123,31 +123,13 @@ fn suggest_filename(file: &str) -> Option<String> {
 /// Reads and hashes the migration files on every core: a no-op `up` on 10,000 migrations is
 /// mostly this pass.
 fn hash_all(dir: &Path, files: Vec<(String, String, String)>) -> Result<Vec<MigrationFile>> {
-    let one = |(file, version, name): (String, String, String)| -> Result<MigrationFile> {
+    crate::par::par_map(files, 256, |(file, version, name)| {
         let path = dir.join(&file);
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         Ok(MigrationFile { checksum: checksum(&bytes), file, version, name })
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if files.len() < 256 || threads == 1 {
-        return files.into_iter().map(one).collect();
-    }
-    let per = files.len().div_ceil(threads);
-    let mut parts: Vec<Vec<(String, String, String)>> = Vec::new();
-    let mut rest = files;
-    while !rest.is_empty() {
-        let tail = rest.split_off(per.min(rest.len()));
-        parts.push(rest);
-        rest = tail;
-    }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = parts.into_iter().map(|part| s.spawn(move || part.into_iter().map(one).collect::<Result<Vec<_>>>())).collect();
-        let mut out = Vec::new();
-        for h in handles {
-            out.extend(h.join().map_err(|_| Error::Internal("a hashing thread panicked".into()))??);
-        }
-        Ok(out)
     })
+    .into_iter()
+    .collect()
 }
 
 pub fn scan(dir: &Path) -> Result<Scan> {

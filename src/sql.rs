@@ -36,6 +36,13 @@ pub struct Split {
     pub errors: Vec<SyntaxProblem>,
 }
 
+/// SQL parsed once: the syntax trees (for squawk's linter) and the statements read from them
+/// (for godwit's own rules). `check` parses each migration's SQL once and hands this to both.
+pub struct Parsed {
+    pub sources: Vec<squawk_syntax::Parse<SourceFile>>,
+    pub split: Split,
+}
+
 pub fn line_of(text: &str, offset: usize) -> u32 {
     let offset = offset.min(text.len());
     text.as_bytes()[..offset]
@@ -46,7 +53,12 @@ pub fn line_of(text: &str, offset: usize) -> u32 {
 }
 
 pub fn split(chunks: &[String]) -> Split {
+    parse(chunks).split
+}
+
+pub fn parse(chunks: &[String]) -> Parsed {
     let mut out = Split::default();
+    let mut sources = Vec::with_capacity(chunks.len());
     // Tables created so far in this migration: heavy operations on them touch no live rows.
     let mut created: Vec<String> = Vec::new();
     for (chunk, sql) in chunks.iter().enumerate() {
@@ -79,8 +91,9 @@ pub fn split(chunks: &[String]) -> Split {
                 }
             }
         }
+        sources.push(parse);
     }
-    out
+    Parsed { sources, split: out }
 }
 
 fn has_token(node: &squawk_syntax::SyntaxNode, kind: SyntaxKind) -> bool {

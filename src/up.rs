@@ -3,7 +3,7 @@
 //! last commit, and `finish` releases it and writes the report on every path.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -14,6 +14,7 @@ use crate::checksum::sha256_raw;
 use crate::conn::{self, Settings};
 use crate::db::{self, Db, HistoryTable, quote_literal};
 use crate::duration;
+use crate::time::iso;
 use crate::error::{Error, Result};
 use crate::integrity;
 use crate::modules::{self, Rendered};
@@ -226,31 +227,6 @@ pub fn local_only_refusal(s: &Settings, get: &dyn Fn(&str) -> Option<String>) ->
     (!local).then(|| format!("{} is not a local server: {how}", s.display()))
 }
 
-pub fn iso(t: SystemTime) -> String {
-    let ms = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // civil-from-days (Howard Hinnant), proleptic Gregorian, UTC
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[derive(Debug, Clone, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct MigrationEntry {
@@ -353,9 +329,14 @@ pub struct Runner {
     locked: bool,
     files: Vec<MigrationFile>,
     pending: Vec<MigrationFile>,
+    /// Versions whose history row a local `down` marked reverted: only their re-apply needs to
+    /// remove that row first (a statement every other migration's batch is spared).
+    reverted: std::collections::HashSet<String>,
     pub report: Report,
     cancel: watch::Receiver<Option<String>>,
     finished: bool,
+    /// The report as written by `finish`.
+    written: Option<String>,
 }
 
 impl Runner {
@@ -379,6 +360,7 @@ impl Runner {
             locked: false,
             files: Vec::new(),
             pending: Vec::new(),
+            reverted: std::collections::HashSet::new(),
             report: Report {
                 report_version: 1,
                 tool: json!({ "name": "godwit", "version": env!("CARGO_PKG_VERSION") }),
@@ -400,6 +382,7 @@ impl Runner {
             opts,
             cancel,
             finished: false,
+            written: None,
         }
     }
 
@@ -451,13 +434,28 @@ impl Runner {
             Ok(s) => s.clone(),
             Err(e) => return Err(Error::Config(e.to_string())),
         };
+        let refused_here = matches!(self.opts.mode, Mode::Down { .. })
+            && self.opts.local_only_refusal.is_some();
+        let settings = settings.with_connect_timeout(
+            self.remaining()
+                .min(Duration::from_secs(10))
+                .max(Duration::from_secs(1)),
+        );
+        // Connecting (TCP, authentication, a backend on the server) overlaps reading the files.
+        // A run refused below drops the attempt before any query is sent.
+        let connecting = (!refused_here).then(|| {
+            let s = settings.clone();
+            AbortOnDrop(tokio::spawn(async move { db::connect(&s).await }))
+        });
         // Files and ledger first: `up` never writes the ledger, so any mismatch refuses the run.
-        let scan = source::scan(&self.opts.dir)?;
+        let dir = self.opts.dir.clone();
+        let (scan, ledger) = tokio::task::spawn_blocking(move || -> Result<_> {
+            Ok((source::scan(&dir)?, read_ledger(&dir)?))
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the file scan failed: {e}")))??;
         let mut findings = scan.violations.clone();
-        findings.extend(integrity::ledger_matches(
-            &scan.migrations,
-            &read_ledger(&self.opts.dir)?,
-        ));
+        findings.extend(integrity::ledger_matches(&scan.migrations, &ledger));
         if !findings.is_empty() {
             self.report.problems = findings.iter().map(Problem::from_violation).collect();
             let lines: Vec<String> = findings
@@ -471,17 +469,11 @@ impl Runner {
         }
         self.files = scan.migrations;
 
-        if matches!(self.opts.mode, Mode::Down { .. }) {
-            if let Some(why) = &self.opts.local_only_refusal {
-                return Err(Error::Config(why.clone()));
-            }
-        }
-        let settings = settings.with_connect_timeout(
-            self.remaining()
-                .min(Duration::from_secs(10))
-                .max(Duration::from_secs(1)),
-        );
-        let db = db::connect(&settings).await?;
+        let Some(connecting) = connecting else {
+            let why = self.opts.local_only_refusal.clone().unwrap_or_default();
+            return Err(Error::Config(why));
+        };
+        let db = connecting.join().await?;
         self.report.database = json!({ "connection": settings.display(), "sslMode": settings.ssl_mode, "tls": db.tls, "serverVersion": db.server_version, "backendPid": db.pid });
         db::set_timeouts(&db.client, eff.lock_timeout_ms, eff.statement_timeout_ms).await?;
         let key = eff.history_table.lock_key();
@@ -501,6 +493,11 @@ impl Runner {
                 Vec::new()
             }
         };
+        self.reverted = applied
+            .iter()
+            .filter(|a| a.status == "reverted")
+            .map(|a| a.version.clone())
+            .collect();
         let plan = plan::plan(&self.files, &applied);
         let problems: Vec<&plan::Row> = plan.problems().collect();
         self.report.migrations = plan
@@ -549,9 +546,11 @@ impl Runner {
                 }
             }
         };
+        let by_version: std::collections::HashMap<&str, &MigrationFile> =
+            self.files.iter().map(|f| (f.version.as_str(), f)).collect();
         self.pending = chosen
             .iter()
-            .filter_map(|r| self.files.iter().find(|f| f.version == r.version).cloned())
+            .filter_map(|r| by_version.get(r.version.as_str()).map(|f| (*f).clone()))
             .collect();
         Ok(self.pending.iter().map(|f| f.file.clone()).collect())
     }
@@ -641,13 +640,23 @@ impl Runner {
             .map_err(|e| Error::Config(e.to_string()))?
             .clone();
         // Everything is judged before anything runs: a broken module fails the run before any DDL.
-        let mut work = Vec::new();
-        for f in &self.pending {
-            let r = rendered
-                .iter()
-                .find(|r| r.file == f.file)
-                .ok_or_else(|| Error::MigrationFailed(format!("{}: was not rendered", f.file)))?;
-            let judged = modules::judge(r);
+        // Judging (a parse of each migration's SQL) is independent per migration: all cores.
+        let mut rendered: std::collections::HashMap<String, Rendered> =
+            rendered.into_iter().map(|r| (r.file.clone(), r)).collect();
+        let to_judge: Vec<(MigrationFile, Option<Rendered>)> = self
+            .pending
+            .iter()
+            .map(|f| (f.clone(), rendered.remove(&f.file)))
+            .collect();
+        let judged = crate::par::par_map(to_judge, 256, |(f, r)| {
+            let j = r.as_ref().map(modules::judge);
+            (f, r, j)
+        });
+        let mut work = Vec::with_capacity(judged.len());
+        for (f, r, judged) in judged {
+            let (Some(r), Some(judged)) = (r, judged) else {
+                return Err(Error::MigrationFailed(format!("{}: was not rendered", f.file)));
+            };
             if let Some(v) = judged.violations.iter().find(|v| v.is_error()) {
                 return Err(Error::MigrationFailed(format!(
                     "{}: {} ({}); nothing was run. Fix: {}",
@@ -655,16 +664,23 @@ impl Runner {
                 )));
             }
             let sql = match self.opts.mode {
-                Mode::Up => r.up.clone().unwrap_or_default(),
-                Mode::Down { .. } => r.down.clone().ok_or_else(|| {
+                Mode::Up => r.up.unwrap_or_default(),
+                Mode::Down { .. } => r.down.ok_or_else(|| {
                     Error::MigrationFailed(format!(
                         "{} has no `down`, so it cannot be reverted; nothing was reverted. Revert fewer migrations (--count), or reset the local database",
                         f.file
                     ))
                 })?,
             };
-            work.push((f.clone(), sql, judged.config));
+            work.push((f, sql, judged.config));
         }
+        let report_index: std::collections::HashMap<String, usize> = self
+            .report
+            .migrations
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.version.clone(), i))
+            .collect();
         for (file, chunks, config) in work {
             if let Some(why) = self.cancelled() {
                 return Err(Error::Interrupted(why));
@@ -722,11 +738,9 @@ impl Runner {
                 }
             };
             let elapsed = t0.elapsed().as_millis() as u64;
-            let entry = self
-                .report
-                .migrations
-                .iter_mut()
-                .find(|m| m.version == file.version);
+            let entry = report_index
+                .get(&file.version)
+                .and_then(|i| self.report.migrations.get_mut(*i));
             let set = |state: &str| {
                 if let Some(m) = entry {
                     m.state = state.into();
@@ -827,6 +841,14 @@ impl Runner {
     ) -> std::result::Result<(), Failed> {
         let t = eff.history_table.qualified();
         let down = matches!(self.opts.mode, Mode::Down { .. });
+        let replace_reverted = if self.reverted.contains(&file.version) {
+            format!(
+                "DELETE FROM {t} WHERE version = {} AND status = 'reverted';\n",
+                quote_literal(&file.version)
+            )
+        } else {
+            String::new()
+        };
         // The history statement that travels with the SQL: a new row for up (replacing a row a
         // local `down` left as reverted), or marking the row reverted for down.
         let values = |status: &str, ms: &str, err: &str| {
@@ -837,7 +859,7 @@ impl Runner {
                 );
             }
             format!(
-                "DELETE FROM {t} WHERE version = {v} AND status = 'reverted';\nINSERT INTO {t} (version, name, file, checksum, sql_checksum, status, transactional, execution_ms, release_sha, error) VALUES ({v}, {}, {}, {}, {}, '{status}', {}, {ms}, {}, {err})",
+                "{replace_reverted}INSERT INTO {t} (version, name, file, checksum, sql_checksum, status, transactional, execution_ms, release_sha, error) VALUES ({v}, {}, {}, {}, {}, '{status}', {}, {ms}, {}, {err})",
                 quote_literal(&file.name),
                 quote_literal(&file.file),
                 quote_literal(&file.checksum),
@@ -1107,7 +1129,8 @@ impl Runner {
     }
 
     /// Release the lock, close, write the report. Safe to call on every path, more than once.
-    pub async fn finish(&mut self) -> Result<Value> {
+    /// Returns the report as the JSON text written to its file.
+    pub async fn finish(&mut self) -> Result<String> {
         if !self.finished {
             self.finished = true;
             if let (Some(db), Some(key), true) = (&self.db, self.lock_key, self.locked) {
@@ -1135,9 +1158,30 @@ impl Runner {
                 .map_err(|e| Error::Internal(e.to_string()))?
                 + "\n";
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+            std::fs::write(&path, &text).map_err(|e| Error::io(&path, e))?;
+            self.written = Some(text);
         }
-        serde_json::to_value(&self.report).map_err(|e| Error::Internal(e.to_string()))
+        match &self.written {
+            Some(text) => Ok(text.clone()),
+            None => serde_json::to_string(&self.report).map_err(|e| Error::Internal(e.to_string())),
+        }
+    }
+}
+
+/// A spawned task that is aborted when its handle is dropped, so an early return cancels it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<Result<T>> {
+    async fn join(mut self) -> Result<T> {
+        (&mut self.0)
+            .await
+            .map_err(|e| Error::Internal(format!("a background task failed: {e}")))?
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -1208,13 +1252,16 @@ pub async fn status(opts: &Options) -> Result<Value> {
         .as_ref()
         .map_err(|e| Error::Config(e.to_string()))?
         .clone();
-    let scan = source::scan(&opts.dir)?;
-    let db = db::connect(
-        &settings
-            .clone()
-            .with_connect_timeout(Duration::from_secs(10)),
-    )
-    .await?;
+    // Connecting overlaps reading the files, as in `up`.
+    let connecting = {
+        let s = settings.clone().with_connect_timeout(Duration::from_secs(10));
+        AbortOnDrop(tokio::spawn(async move { db::connect(&s).await }))
+    };
+    let dir = opts.dir.clone();
+    let scan = tokio::task::spawn_blocking(move || source::scan(&dir))
+        .await
+        .map_err(|e| Error::Internal(format!("the file scan failed: {e}")))??;
+    let db = connecting.join().await?;
     let applied = db::read_history(&db.client, &eff.history_table).await?;
     let plan = plan::plan(&scan.migrations, applied.as_deref().unwrap_or_default());
     let pending = plan.pending().count();
@@ -1263,19 +1310,6 @@ pub async fn scratch(opts: &Options, create: bool, name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso_formats_utc() {
-        assert_eq!(iso(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            iso(UNIX_EPOCH + Duration::from_millis(1_795_605_742_834)),
-            "2026-11-25T11:22:22.834Z"
-        );
-        assert_eq!(
-            iso(UNIX_EPOCH + Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00.000Z"
-        );
-    }
 
     #[test]
     fn sha_is_one_safe_path_segment() {

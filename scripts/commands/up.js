@@ -1,21 +1,22 @@
-import godwit from '../../index.js'
+'use strict'
+const godwit = require('../../index.js')
 
-export const name = 'up'
-export const summary = 'Apply pending migrations: locked, time-bounded, checksum-verified, in order, fail-closed; writes a report.'
-export const positionals = []
-export const options = {
+exports.name = 'up'
+exports.summary = 'Apply pending migrations: locked, time-bounded, checksum-verified, in order, fail-closed; writes a report.'
+exports.positionals = []
+exports.options = {
   schema: { type: 'string', value: '<name>', description: 'schema of the history table (default public, env MIGRATION_HISTORY_SCHEMA)' },
   table: { type: 'string', value: '<name>', description: 'history table (default godwit_migrations, env MIGRATION_HISTORY_TABLE)' },
   sha: { type: 'string', value: '<sha>', description: 'release sha for the report path (else GIT_SHA, GITHUB_SHA, git HEAD, "local")' },
   'artifacts-dir': { type: 'string', value: '<path>', description: 'report root (default .artifacts/deploy); the report is <root>/<sha>/migration.json' },
   quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
 }
-export const details = `Connection: DATABASE_URL, or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE/PGOPTIONS/PGAPPNAME.
+exports.details = `Connection: DATABASE_URL, or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE/PGOPTIONS/PGAPPNAME.
 Environment: MIGRATION_TIMEOUT_SECONDS (whole run, default 1800), MIGRATION_LOCK_TIMEOUT (default 5s),
 MIGRATION_STATEMENT_TIMEOUT (default 15min), MIGRATION_LOCK_RETRIES (default 3).
 The only production path: run it from the pipeline's migration job, never at API start-up.`
 
-export async function run({ values }, out) {
+exports.run = async function run({ values }, out) {
   const controller = new AbortController()
   const onSignal = (sig) => controller.abort(sig)
   process.once('SIGINT', onSignal)

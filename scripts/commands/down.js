@@ -1,10 +1,11 @@
-import godwit from '../../index.js'
-import { UsageError } from '../cli.mjs'
+'use strict'
+const godwit = require('../../index.js')
+const { UsageError } = require('../cli.js')
 
-export const name = 'down'
-export const summary = 'Local development only: revert the newest applied migrations with their `down`, newest first.'
-export const positionals = []
-export const options = {
+exports.name = 'down'
+exports.summary = 'Local development only: revert the newest applied migrations with their `down`, newest first.'
+exports.positionals = []
+exports.options = {
   count: { type: 'string', value: '<n>', description: 'how many to revert (default 1; 0 = all that are applied)' },
   'allow-non-local': { type: 'boolean', description: 'run even under NODE_ENV=production, in CI or against a non-local server' },
   schema: { type: 'string', value: '<name>', description: 'schema of the history table (default public)' },
@@ -13,13 +14,13 @@ export const options = {
   'artifacts-dir': { type: 'string', value: '<path>', description: 'report root (default .artifacts/deploy)' },
   quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
 }
-export const details = `Locked and verified like up; each down runs in its own transaction (unless the migration is
+exports.details = `Locked and verified like up; each down runs in its own transaction (unless the migration is
 non-transactional) together with marking its history row "reverted", so the next up applies it again.
 Every migration to revert must export \`down\`, or nothing is reverted.
 Refused (exit 2) under NODE_ENV=production, in CI and against a non-local server: the playbook's
 production rollback is restore + redeploy, never routine down migrations.`
 
-export async function run({ values }, out) {
+exports.run = async function run({ values }, out) {
   const count = values.count === undefined ? 1 : Number(values.count)
   if (!Number.isInteger(count) || count < 0) throw new UsageError(`--count takes a whole number (0 = all), got \`${values.count}\``)
   const controller = new AbortController()

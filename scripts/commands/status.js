@@ -1,20 +1,21 @@
-import { appendFileSync } from 'node:fs'
-import godwit from '../../index.js'
-import { UsageError } from '../cli.mjs'
+'use strict'
+const { appendFileSync } = require('node:fs')
+const godwit = require('../../index.js')
+const { UsageError } = require('../cli.js')
 
-export const name = 'status'
-export const summary = 'What is applied, pending, changed, missing or failed; read-only, no lock.'
-export const positionals = []
-export const options = {
+exports.name = 'status'
+exports.summary = 'What is applied, pending, changed, missing or failed; read-only, no lock.'
+exports.positionals = []
+exports.options = {
   schema: { type: 'string', value: '<name>', description: 'schema of the history table (default public)' },
   table: { type: 'string', value: '<name>', description: 'history table (default godwit_migrations)' },
   'github-output': { type: 'boolean', description: 'append requires_migrations=true|false and clean=true|false to the file in $GITHUB_OUTPUT' },
 }
-export const details = `Exit 0 when clean, 1 when migrations are pending, 4 when the history disagrees with the files.
+exports.details = `Exit 0 when clean, 1 when migrations are pending, 4 when the history disagrees with the files.
 With --github-output, a pipeline step's outputs drive a conditional migration job:
   if: needs.<job>.outputs.requires_migrations == 'true'`
 
-export async function run({ values }, out) {
+exports.run = async function run({ values }, out) {
   if (values['github-output'] && !process.env.GITHUB_OUTPUT) {
     throw new UsageError('--github-output needs the GITHUB_OUTPUT variable (set by GitHub Actions to the step-outputs file)')
   }

@@ -1,23 +1,24 @@
-import path from 'node:path'
-import godwit from '../../index.js'
-import { displayPath, UsageError } from '../cli.mjs'
+'use strict'
+const path = require('node:path')
+const godwit = require('../../index.js')
+const { displayPath, UsageError } = require('../cli.js')
 
-export const name = 'check'
-export const summary =
+exports.name = 'check'
+exports.summary =
   'The policy gate: file contract, ledger integrity, immutability after merge, module contract, SQL safety rules (squawk + isolation + destructive).'
-export const positionals = []
-export const options = {
+exports.positionals = []
+exports.options = {
   frozen: { type: 'boolean', description: 'never write checksums.json; a stale ledger is a violation (implied when CI is set)' },
   base: { type: 'string', value: '<ref>', description: 'git ref whose migrations count as merged (else MIGRATION_BASE_REF, origin/$GITHUB_BASE_REF, merge-base with origin/HEAD)' },
   'module-timeout': { type: 'string', value: '<ms>', description: 'how long one module may take to import and render (default 10000)' },
 }
-export const details = `Locally, new migrations (not in the base) are sealed into checksums.json and reported.
+exports.details = `Locally, new migrations (not in the base) are sealed into checksums.json and reported.
 In CI (CI set, not "false"/"0") or with --frozen nothing is written.
 Errors fail the check (exit 1); warnings do not. Under GitHub Actions (GITHUB_ACTIONS=true) every
 finding is also printed as an ::error/::warning annotation on its file and line.
 Policy settings (postgresVersion, destructive, rules) come from package.json#godwit or godwit.config.mjs.`
 
-export async function run({ values }, out) {
+exports.run = async function run({ values }, out) {
   let moduleTimeoutMs
   if (values['module-timeout'] !== undefined) {
     moduleTimeoutMs = Number(values['module-timeout'])

@@ -1,14 +1,15 @@
-import godwit from '../../index.js'
+'use strict'
+const godwit = require('../../index.js')
 
-export const name = 'verify'
-export const summary = 'The migration-safety gate: frozen check, then up, a no-op second up and a clean status on a scratch database, and a reproducible rebuild.'
-export const positionals = []
-export const options = {
+exports.name = 'verify'
+exports.summary = 'The migration-safety gate: frozen check, then up, a no-op second up and a clean status on a scratch database, and a reproducible rebuild.'
+exports.positionals = []
+exports.options = {
   sha: { type: 'string', value: '<sha>', description: 'names the report folder (default "verify")' },
   'artifacts-dir': { type: 'string', value: '<path>', description: 'report root (default .artifacts/deploy); the report is <root>/<sha>/verify.json' },
   quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
 }
-export const details = `DATABASE_URL (or PG*) names a server where the role may create databases. verify creates two
+exports.details = `DATABASE_URL (or PG*) names a server where the role may create databases. verify creates two
 scratch databases there (godwit_verify_*), drops them afterwards (also on failure or SIGINT/SIGTERM),
 and never applies anything to the database DATABASE_URL itself names.
 Passes only when: check has no errors; up applies every migration; a second up applies nothing and
@@ -17,7 +18,7 @@ views, triggers, enums, extensions, privileges) is unchanged; status is clean; a
 built from the same files has the same fingerprint. When every migration has \`down\`, a round trip
 runs too: down all must leave the schema as before the first up, and up again must rebuild it.`
 
-export async function run({ values }, out) {
+exports.run = async function run({ values }, out) {
   const controller = new AbortController()
   const onSignal = (sig) => controller.abort(sig)
   process.once('SIGINT', onSignal)

@@ -1,16 +1,17 @@
+'use strict'
 // The CLI's one parser, its help texts and its output conventions. Commands declare their
 // options here-in-shape (name, type, description) and the help is generated from the same table,
 // so `--help` cannot drift from what is parsed.
-import { parseArgs } from 'node:util'
-import path from 'node:path'
+const { parseArgs } = require('node:util')
+const path = require('node:path')
 
-export const COMMON_OPTIONS = {
+const COMMON_OPTIONS = {
   dir: { type: 'string', value: '<path>', description: 'migrations folder (default: db/migrations under the current directory)' },
   json: { type: 'boolean', description: 'print one JSON document on stdout; progress goes to stderr' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 }
 
-export const EXIT_CODES = [
+const EXIT_CODES = [
   [0, 'ok'],
   [1, 'check found violations, or status found the database not clean'],
   [2, 'usage or configuration error (bad flag, bad name, unreadable ledger, unknown base ref)'],
@@ -22,7 +23,7 @@ export const EXIT_CODES = [
   [70, 'internal error (I/O, git missing, a bug)'],
 ]
 
-export class UsageError extends Error {
+class UsageError extends Error {
   constructor(message) {
     super(message)
     this.code = 'USAGE'
@@ -30,7 +31,7 @@ export class UsageError extends Error {
   }
 }
 
-export function parse(command, argv) {
+function parse(command, argv) {
   const options = { ...command.options, ...COMMON_OPTIONS }
   const config = Object.fromEntries(
     Object.entries(options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}) }]),
@@ -50,7 +51,7 @@ export function parse(command, argv) {
   return parsed
 }
 
-export function helpText(command) {
+function helpText(command) {
   const options = { ...command.options, ...COMMON_OPTIONS }
   const usageArgs = (command.positionals ?? []).map((p) => ` <${p.name}>`).join('')
   const lines = [`godwit ${command.name}${usageArgs} [options]`, '', command.summary, '']
@@ -68,7 +69,7 @@ export function helpText(command) {
 }
 
 /** Colour only on a TTY, never with NO_COLOR; FORCE_COLOR forces it (except FORCE_COLOR=0). */
-export function colors(stream) {
+function colors(stream) {
   const force = process.env.FORCE_COLOR
   const on =
     force !== undefined && force !== '' ? force !== '0' && force !== 'false' : !process.env.NO_COLOR && Boolean(stream.isTTY)
@@ -77,7 +78,9 @@ export function colors(stream) {
 }
 
 /** A path as the user should read it: relative to the current directory when inside it. */
-export function displayPath(p) {
+function displayPath(p) {
   const rel = path.relative(process.cwd(), p)
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p
 }
+
+module.exports = { COMMON_OPTIONS, EXIT_CODES, UsageError, parse, helpText, colors, displayPath }
