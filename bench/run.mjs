@@ -11,6 +11,7 @@
 // gets its own fresh database, created and checkpointed outside the timed command.
 //
 // Usage: pnpm bench [-- --sizes 100,1000,10000 --runs 5 --out bench/results.json]
+//                    [--workloads W1,W2,W3,W4] [--tools godwit,F1]   (a subset, to reproduce one goal)
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync, rmSync, mkdtempSync, existsSync } from 'node:fs'
 import { createHash } from 'node:crypto'
@@ -29,11 +30,17 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '100,1000,10000' },
     runs: { type: 'string', default: '5' },
     out: { type: 'string', default: path.join(BENCH, 'results.json') },
+    workloads: { type: 'string', default: 'W1,W2,W3,W4' },
+    tools: { type: 'string' },
   },
   args: process.argv.slice(2).filter((a) => a !== '--'),
 })
 const SIZES = args.sizes.split(',').map(Number)
 const RUNS = Number(args.runs)
+const WORKLOADS = new Set(args.workloads.split(','))
+/** `--tools godwit,F1`: only tools (and floors) whose name starts with one of these. */
+const ONLY = args.tools?.split(',')
+const wanted = (name) => !ONLY || ONLY.some((p) => name.startsWith(p))
 
 if (!existsSync(BIN)) {
   console.error('bench: the peers are not installed; run `pnpm --dir bench install --ignore-workspace` (pnpm bench does it)')
@@ -58,7 +65,20 @@ async function freshDb() {
   const name = `godwit_bench_${process.pid}_${dbCounter++}`
   await admin.query(`CREATE DATABASE ${name}`)
   await admin.query('CHECKPOINT')
+  // Outside the timed command: flush what the previous run and the DROP before it left for the
+  // disk, so one tool's I/O does not land in the next tool's timing.
+  spawnSync('sync')
   return name
+}
+
+/** A fresh order each round: no tool always runs right after the same neighbour. */
+function shuffled(list) {
+  const a = [...list]
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[a[i], a[j]] = [a[j], a[i]]
+  }
+  return a
 }
 const dropDb = (name) => admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
 
@@ -145,6 +165,11 @@ const floors = (dir) => ({
   'F2 psql, one tx': (db) => ({ cmd: 'psql', argv: ['-q', '-X', '-v', 'ON_ERROR_STOP=1', '-f', path.join(dir, 'f2.sql'), dbUrl(db)], cwd: dir }),
 })
 
+function median(values) {
+  const a = [...values].sort((x, y) => x - y)
+  return a.length % 2 ? a[(a.length - 1) / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2
+}
+
 function stats(samples) {
   const ms = samples.map((s) => s.ms).sort((a, b) => a - b)
   const rss = samples.map((s) => s.rssKiB).sort((a, b) => a - b)
@@ -164,9 +189,9 @@ for (const n of SIZES) {
   const add = (key, s) => (samples[key] ??= []).push(s)
 
   // W1: apply N to a fresh database; interleaved; warm-up run not recorded
-  const w1 = [...Object.entries(t).map(([k, v]) => [k, v.apply]), ...Object.entries(f)]
-  for (let r = -1; r < runs; r++) {
-    for (const [name, make] of w1) {
+  const w1 = [...Object.entries(t).map(([k, v]) => [k, v.apply]), ...Object.entries(f)].filter(([k]) => wanted(k) || k.startsWith('F1'))
+  for (let r = -1; WORKLOADS.has('W1') && r < runs; r++) {
+    for (const [name, make] of shuffled(w1)) {
       const db = await freshDb()
       try {
         const s = measure(make(db))
@@ -180,35 +205,42 @@ for (const n of SIZES) {
 
   // W2 / W3: one database per tool with everything applied, prepared by the tool itself
   const applied = {}
+  const w23 = WORKLOADS.has('W2') || WORKLOADS.has('W3')
   for (const [name, v] of Object.entries(t)) {
-    if (name.includes('no single tx')) continue
+    if (!w23 || name.includes('no single tx') || !wanted(name)) continue
     applied[name] = await freshDb()
     measure(v.apply(applied[name]))
   }
   const nodeStart = { cmd: node, argv: ['-e', '0'], cwd: dir }
   for (let r = -1; r < runs; r++) {
-    const s0 = measure(nodeStart)
-    if (r >= 0) add('node -e 0', s0)
+    const steps = [['node -e 0', () => measure(nodeStart)]]
     for (const [name, db] of Object.entries(applied)) {
-      const s2 = measure(t[name].apply(db))
-      if (r >= 0) add(`W2|${name}`, s2)
-      if (t[name].status) {
-        const s3 = measure(t[name].status(db))
-        if (r >= 0) add(`W3|${name}`, s3)
-      }
+      if (WORKLOADS.has('W2')) steps.push([`W2|${name}`, () => measure(t[name].apply(db))])
+      if (WORKLOADS.has('W3') && t[name].status) steps.push([`W3|${name}`, () => measure(t[name].status(db))])
     }
-    const s4 = measure({ cmd: node, argv: [GODWIT, 'check'], cwd: path.join(dir, 'godwit'), env: { CI: 'true' } })
-    if (r >= 0) add('W4|godwit', s4)
+    if (WORKLOADS.has('W4') && wanted('godwit')) {
+      steps.push(['W4|godwit', () => measure({ cmd: node, argv: [GODWIT, 'check'], cwd: path.join(dir, 'godwit'), env: { CI: 'true' } })])
+    }
+    for (const [key, run] of shuffled(steps)) {
+      const s = run()
+      if (r >= 0) add(key, s)
+    }
   }
   for (const db of Object.values(applied)) await dropDb(db)
   rmSync(dir, { recursive: true, force: true })
 
   const summary = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)]))
-  const f1 = summary['W1|F1 psql, tx per migration'].medianMs
-  const n0 = summary['node -e 0'].medianMs
+  // Ratios are paired: each round's time over the reference measured in that same round, then
+  // the median of those, so drift between rounds cancels out.
+  const paired = (key, ref) => {
+    const a = samples[key]
+    const b = samples[ref]
+    if (!a || !b || a.length !== b.length) return undefined
+    return median(a.map((s, i) => s.ms / b[i].ms))
+  }
   for (const [k, s] of Object.entries(summary)) {
-    if (k.startsWith('W1|')) s.xF1 = s.medianMs / f1
-    if (k.startsWith('W2|') || k.startsWith('W3|')) s.xNode = s.medianMs / n0
+    if (k.startsWith('W1|')) s.xF1 = paired(k, 'W1|F1 psql, tx per migration')
+    if (k.startsWith('W2|') || k.startsWith('W3|')) s.xNode = paired(k, 'node -e 0')
   }
   results.sizes[n] = summary
   printTable(n, summary)
@@ -221,7 +253,7 @@ writeFileSync(args.out, JSON.stringify(results, null, 2) + '\n')
 process.stderr.write(`bench: ${results.machine}; PostgreSQL ${results.postgres}; node ${results.node}\nbench: results written to ${path.relative(process.cwd(), args.out)}\n`)
 
 function printTable(n, summary) {
-  const rows = [['N=' + n, 'median ms', 'min..max ms', 'RSS MiB', 'x F1', 'x node -e 0']]
+  const rows = [['N=' + n, 'median ms', 'min..max ms', 'RSS MiB', 'x F1 (paired)', 'x node -e 0 (paired)']]
   for (const [k, s] of Object.entries(summary)) {
     rows.push([k.replace('|', ' '), s.medianMs.toFixed(0), `${s.minMs.toFixed(0)}..${s.maxMs.toFixed(0)}`, s.medianRssMiB.toFixed(0), s.xF1 ? s.xF1.toFixed(2) : '', s.xNode ? s.xNode.toFixed(2) : ''])
   }

@@ -337,6 +337,8 @@ pub struct Runner {
     finished: bool,
     /// The report as written by `finish`.
     written: Option<String>,
+    /// Versions this run committed without waiting for the WAL flush (see `make_durable`).
+    unflushed: Vec<String>,
 }
 
 impl Runner {
@@ -383,6 +385,7 @@ impl Runner {
             cancel,
             finished: false,
             written: None,
+            unflushed: Vec::new(),
         }
     }
 
@@ -620,6 +623,7 @@ impl Runner {
                 Ok(json!({ "applied": self.pending.len() }))
             }
             Err(e) => {
+                let e = self.make_durable(e).await;
                 let outcome = match &e {
                     Error::BudgetExhausted(_) => "budget-exhausted",
                     Error::Interrupted(_) => "interrupted",
@@ -681,7 +685,12 @@ impl Runner {
             .enumerate()
             .map(|(i, m)| (m.version.clone(), i))
             .collect();
-        for (file, chunks, config) in work {
+        let total = work.len();
+        for (i, (file, chunks, config)) in work.into_iter().enumerate() {
+            // All but the run's last transactional migration commit without waiting for the WAL
+            // flush; the last commit (synchronous) flushes the WAL through every earlier one, and
+            // a run that stops early flushes before it reports (`make_durable`).
+            let async_commit = config.transaction && i + 1 < total;
             if let Some(why) = self.cancelled() {
                 return Err(Error::Interrupted(why));
             }
@@ -711,7 +720,7 @@ impl Runner {
             let result = loop {
                 attempts += 1;
                 let r = self
-                    .run_one(&file, &body, &sql_checksum, &config, &eff)
+                    .run_one(&file, &body, &sql_checksum, &config, &eff, async_commit)
                     .await;
                 match &r {
                     Err(Failed::Sql(e))
@@ -758,6 +767,12 @@ impl Runner {
                         "reverted"
                     };
                     set(done);
+                    if async_commit {
+                        self.unflushed.push(file.version.clone());
+                    } else {
+                        // a synchronous commit: the WAL is flushed through every earlier one
+                        self.unflushed.clear();
+                    }
                     self.progress(&format!("  {done} {} in {elapsed} ms", file.file));
                 }
                 Err(Failed::Sql(mut detail)) => {
@@ -838,6 +853,7 @@ impl Runner {
         sql_checksum: &str,
         config: &modules::MigrationConfig,
         eff: &Effective,
+        async_commit: bool,
     ) -> std::result::Result<(), Failed> {
         let t = eff.history_table.qualified();
         let down = matches!(self.opts.mode, Mode::Down { .. });
@@ -886,7 +902,15 @@ impl Runner {
         if config.transaction {
             // One round trip: the SQL, its history row and the commit travel together, so they
             // commit together or not at all. The server's clock measures the execution time.
-            let prefix = format!("BEGIN;\n{}", overrides("LOCAL "));
+            let prefix = format!(
+                "BEGIN;\n{}{}",
+                if async_commit {
+                    "SET LOCAL synchronous_commit = off;\n"
+                } else {
+                    ""
+                },
+                overrides("LOCAL ")
+            );
             let batch = format!(
                 "{prefix}{body}\n;\n{};\nCOMMIT;",
                 values(
@@ -1044,6 +1068,79 @@ impl Runner {
                     Err(Failed::Lost { error, state })
                 }
             }
+        }
+    }
+
+    /// When a run stops early, the migrations it committed asynchronously become durable before
+    /// anything is reported: one synchronous write flushes the WAL through all of them (WAL is
+    /// sequential). If the run's session is gone, a new session does it and says which of them
+    /// the server still has (a crash loses an unflushed commit whole, with its history row);
+    /// their report states are corrected, and the note is added to the error's message.
+    async fn make_durable(&mut self, e: Error) -> Error {
+        let Some(last) = self.unflushed.last().cloned() else {
+            return e;
+        };
+        let Ok(eff) = self.opts.effective.as_ref().map(Clone::clone) else {
+            return e;
+        };
+        let barrier = format!(
+            "UPDATE {} SET applied_at = applied_at WHERE version = {}",
+            eff.history_table.qualified(),
+            quote_literal(&last)
+        );
+        let live = match &self.db {
+            Some(db) if !db.client.is_closed() => db.client.batch_execute(&barrier).await.is_ok(),
+            _ => false,
+        };
+        let unflushed = std::mem::take(&mut self.unflushed);
+        if live {
+            return e;
+        }
+        let want = if self.opts.mode == Mode::Up { "applied" } else { "reverted" };
+        let mut lost = Vec::new();
+        let mut unknown = Vec::new();
+        match self.fresh_session().await {
+            Ok(fresh) => {
+                let _ = fresh.client.batch_execute(&barrier).await;
+                for v in &unflushed {
+                    match db::history_status(&fresh.client, &eff.history_table, v).await {
+                        Ok(Some(st)) if st == want => {}
+                        Ok(_) => lost.push(v.clone()),
+                        Err(_) => unknown.push(v.clone()),
+                    }
+                }
+            }
+            Err(_) => unknown = unflushed,
+        }
+        if lost.is_empty() && unknown.is_empty() {
+            return e;
+        }
+        for m in self.report.migrations.iter_mut() {
+            if lost.contains(&m.version) {
+                m.state = "cancelled".into();
+            } else if unknown.contains(&m.version) {
+                m.state = "unknown".into();
+            }
+        }
+        let mut note = String::new();
+        if !lost.is_empty() {
+            note.push_str(&format!(
+                "; the server no longer has {} (committed, but lost before its WAL reached disk): they will be applied again",
+                lost.join(", ")
+            ));
+        }
+        if !unknown.is_empty() {
+            note.push_str(&format!(
+                "; whether the server kept {} is unknown until it answers: `pnpm db:migrate:status` tells",
+                unknown.join(", ")
+            ));
+        }
+        match e {
+            Error::ConnectionLost(m) => Error::ConnectionLost(m + &note),
+            Error::BudgetExhausted(m) => Error::BudgetExhausted(m + &note),
+            Error::Interrupted(m) => Error::Interrupted(m + &note),
+            Error::MigrationFailed(m) => Error::MigrationFailed(m + &note),
+            other => other,
         }
     }
 
