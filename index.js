@@ -45,17 +45,21 @@ async function scan(options = {}) {
 async function check(options = {}) {
   const cfg = await loadConfig()
   const dir = path.resolve(options.dir ?? cfg.dir ?? DEFAULT_DIR)
-  const scanned = await callNativeJson(native.scan, dir)
-  const rendered = await renderModules(
-    dir,
-    scanned.migrations.map((m) => m.file),
-    { timeoutMs: options.moduleTimeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS },
+  const session = await callNative(async () =>
+    new native.CheckSession({ dir, frozen: Boolean(options.frozen), base: options.base, config: cfg.raw, configSource: cfg.source ?? undefined }),
   )
-  return callNativeJson(
-    native.check,
-    { dir, frozen: Boolean(options.frozen), base: options.base, config: cfg.raw, configSource: cfg.source ?? undefined },
-    JSON.stringify(rendered),
-  )
+  try {
+    // the folder is read once, in Rust; its text comes along for the literal reader
+    const files = await callNativeJson(() => session.prepare())
+    const rendered = await renderModules(
+      dir,
+      files.map((f) => f.file),
+      { timeoutMs: options.moduleTimeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS, sources: files.map((f) => f.source) },
+    )
+    return await callNativeJson(() => session.finish(JSON.stringify(rendered)))
+  } finally {
+    session.abandon() // a no-op after finish; otherwise releases the folder lock now
+  }
 }
 
 /**

@@ -106,7 +106,8 @@ async function renderShare(dir, files, timeoutMs, results) {
 /**
  * @param {string} dir migrations folder
  * @param {string[]} files file names, in order
- * @param {{timeoutMs?: number}} [options]
+ * @param {{timeoutMs?: number, sources?: Array<string | null>}} [options] `sources[i]`: the text
+ *   of `files[i]` when the caller already read it
  * @returns {Promise<object[]>} one rendered entry per file, in the order given
  */
 async function renderModules(dir, files, options = {}) {
@@ -115,13 +116,15 @@ async function renderModules(dir, files, options = {}) {
   const toImport = []
   // loaded here, not at the top: `status` and a no-op `up` render nothing and skip the parser
   const { readLiteralModule } = files.length ? require('./literal-module.js') : {}
-  for (const file of files) {
-    let source
-    try {
-      source = fs.readFileSync(path.join(dir, file), 'utf8')
-    } catch {
-      toImport.push(file) // the import reports why it cannot be read
-      continue
+  for (const [i, file] of files.entries()) {
+    let source = options.sources?.[i]
+    if (typeof source !== 'string') {
+      try {
+        source = fs.readFileSync(path.join(dir, file), 'utf8')
+      } catch {
+        toImport.push(file) // the import reports why it cannot be read
+        continue
+      }
     }
     const literal = readLiteralModule(source)
     if (literal === null) toImport.push(file)

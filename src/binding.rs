@@ -62,43 +62,78 @@ pub fn config(raw: Value, source: Option<String>) -> napi::Result<Value> {
     to_value(&config::parse(&raw, source.as_deref()).map_err(to_js)?)
 }
 
-/// Options: `{ dir, frozen?, base?, config? }`; `modules`: what Node rendered, one per migration
-/// (JSON text). Returns the report as JSON text.
+/// One `check` run: `prepare` (scan the folder once, read the ledger and the git base; a local
+/// run takes the folder lock) -> Node renders the files it lists -> `finish` (judge, seal).
 #[napi]
-pub async fn check(options: Value, modules: String) -> napi::Result<String> {
-    let cfg = config::parse(
-        options.get("config").unwrap_or(&Value::Null),
-        options.get("configSource").and_then(Value::as_str),
-    )
-    .map_err(to_js)?;
-    let dir = options
-        .get("dir")
-        .and_then(Value::as_str)
-        .unwrap_or("db/migrations")
-        .to_string();
-    let frozen_flag = options
-        .get("frozen")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let base_flag = options
-        .get("base")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let rendered: Vec<modules::Rendered> = from_json(&modules, "rendered modules")?;
-    blocking(move || {
+pub struct CheckSession {
+    opts: check::CheckOptions,
+    prepared: Arc<std::sync::Mutex<Option<check::Prepared>>>,
+}
+
+#[napi]
+impl CheckSession {
+    /// Options: `{ dir, frozen?, base?, config?, configSource? }`.
+    #[napi(constructor)]
+    pub fn new(options: Value) -> napi::Result<Self> {
+        let cfg = config::parse(
+            options.get("config").unwrap_or(&Value::Null),
+            options.get("configSource").and_then(Value::as_str),
+        )
+        .map_err(to_js)?;
+        let flag = |k: &str| options.get(k).and_then(Value::as_str).map(str::to_string);
         let opts = check::CheckOptions {
-            dir: PathBuf::from(dir),
-            frozen: check::frozen_mode(frozen_flag, env("CI").as_deref()),
+            dir: PathBuf::from(flag("dir").unwrap_or_else(|| "db/migrations".into())),
+            frozen: check::frozen_mode(
+                options.get("frozen").and_then(Value::as_bool).unwrap_or(false),
+                env("CI").as_deref(),
+            ),
             base: base::choose_base(
-                base_flag.as_deref(),
+                flag("base").as_deref(),
                 env("MIGRATION_BASE_REF").as_deref(),
                 env("GITHUB_BASE_REF").as_deref(),
             ),
             policy: cfg.policy,
         };
-        check::check(&opts, rendered)
-    })
-    .await
+        Ok(CheckSession { opts, prepared: Arc::new(std::sync::Mutex::new(None)) })
+    }
+
+    /// The files to render, in order, with their text: JSON `[{file, source}]`.
+    #[napi]
+    pub async fn prepare(&self) -> napi::Result<String> {
+        let opts = self.opts.clone();
+        let slot = self.prepared.clone();
+        blocking(move || {
+            let (prepared, to_render) = check::prepare(&opts)?;
+            *slot.lock().map_err(|_| CoreError::Internal("check session poisoned".into()))? = Some(prepared);
+            Ok(to_render)
+        })
+        .await
+    }
+
+    /// Drops what `prepare` holds (the folder lock among it) when the run ends without `finish`.
+    #[napi]
+    pub fn abandon(&self) {
+        if let Ok(mut slot) = self.prepared.lock() {
+            slot.take();
+        }
+    }
+
+    /// `rendered`: JSON text of what Node rendered. Returns the report as JSON text.
+    #[napi]
+    pub async fn finish(&self, rendered: String) -> napi::Result<String> {
+        let rendered: Vec<modules::Rendered> = from_json(&rendered, "rendered modules")?;
+        let opts = self.opts.clone();
+        let slot = self.prepared.clone();
+        blocking(move || {
+            let prepared = slot
+                .lock()
+                .map_err(|_| CoreError::Internal("check session poisoned".into()))?
+                .take()
+                .ok_or_else(|| CoreError::Internal("check finished before it was prepared".into()))?;
+            check::finish(&opts, prepared, rendered)
+        })
+        .await
+    }
 }
 
 #[napi]

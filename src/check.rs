@@ -154,14 +154,47 @@ fn judge_one(
     (MigrationSummary { file: m, judged: Some(j) }, found, waivers)
 }
 
-pub fn check(opts: &CheckOptions, rendered: Vec<Rendered>) -> Result<CheckReport> {
+/// What `check` reads before Node renders the modules: the folder (once; each file's text is
+/// handed to Node for the literal reader), the ledger and the git base. A local run holds the
+/// folder lock from here until the ledger is written.
+pub struct Prepared {
+    _lock: Option<FolderLock>,
+    scan: source::Scan,
+    ledger: LedgerState,
+    base: std::result::Result<base::BaseSnapshot, NoBase>,
+}
+
+/// The files Node should render, in order, with their text (`null`: Node reads it).
+#[derive(Debug, Serialize)]
+pub struct ToRender {
+    pub file: String,
+    pub source: Option<String>,
+}
+
+pub fn prepare(opts: &CheckOptions) -> Result<(Prepared, Vec<ToRender>)> {
     // Frozen runs never write, so they need no lock; a local run may seal the ledger.
-    let _lock = if opts.frozen { None } else { Some(FolderLock::acquire(&opts.dir)?) };
-    // The folder is scanned again rather than trusting the scan Node used to pick modules: it is
-    // one cheap pass, and the report then describes the files as they are now.
-    let scan = source::scan(&opts.dir)?;
-    let ledger_state = read_ledger(&opts.dir)?;
+    let lock = if opts.frozen { None } else { Some(FolderLock::acquire(&opts.dir)?) };
+    let (scan, sources) = source::scan_keeping_sources(&opts.dir)?;
+    let ledger = read_ledger(&opts.dir)?;
     let base = base::load(&opts.dir, &opts.base)?;
+    let to_render = scan
+        .migrations
+        .iter()
+        .zip(sources)
+        .map(|(m, source)| ToRender { file: m.file.clone(), source })
+        .collect();
+    Ok((Prepared { _lock: lock, scan, ledger, base }, to_render))
+}
+
+/// `prepare` and `finish` in one call (tests, and callers that render nothing).
+pub fn check(opts: &CheckOptions, rendered: Vec<Rendered>) -> Result<CheckReport> {
+    let (prepared, _) = prepare(opts)?;
+    finish(opts, prepared, rendered)
+}
+
+/// Judges what Node rendered against what `prepare` read, and seals the ledger when local.
+pub fn finish(opts: &CheckOptions, prepared: Prepared, rendered: Vec<Rendered>) -> Result<CheckReport> {
+    let Prepared { _lock, scan, ledger: ledger_state, base } = prepared;
     let mut integrity = integrity::compare(&scan.migrations, &ledger_state, &base, opts.frozen);
 
     let mut violations = scan.violations;

@@ -121,18 +121,34 @@ fn suggest_filename(file: &str) -> Option<String> {
 }
 
 /// Reads and hashes the migration files on every core: a no-op `up` on 10,000 migrations is
-/// mostly this pass.
-fn hash_all(dir: &Path, files: Vec<(String, String, String)>) -> Result<Vec<MigrationFile>> {
+/// mostly this pass. With `keep`, each file's text (when it is UTF-8) is kept for the caller,
+/// so `check` does not read every file a second time.
+fn hash_all(
+    dir: &Path,
+    files: Vec<(String, String, String)>,
+    keep: bool,
+) -> Result<Vec<(MigrationFile, Option<String>)>> {
     crate::par::par_map(files, 256, |(file, version, name)| {
         let path = dir.join(&file);
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        Ok(MigrationFile { checksum: checksum(&bytes), file, version, name })
+        let m = MigrationFile { checksum: checksum(&bytes), file, version, name };
+        Ok((m, keep.then(|| String::from_utf8(bytes).ok()).flatten()))
     })
     .into_iter()
     .collect()
 }
 
 pub fn scan(dir: &Path) -> Result<Scan> {
+    Ok(scan_inner(dir, false)?.0)
+}
+
+/// `scan`, also handing back each migration's text (aligned with `migrations`; `None` when the
+/// file is not UTF-8, which its import will report).
+pub fn scan_keeping_sources(dir: &Path) -> Result<(Scan, Vec<Option<String>>)> {
+    scan_inner(dir, true)
+}
+
+fn scan_inner(dir: &Path, keep: bool) -> Result<(Scan, Vec<Option<String>>)> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -196,19 +212,22 @@ pub fn scan(dir: &Path) -> Result<Scan> {
             }
         }
     }
-    let mut migrations = hash_all(dir, to_hash)?;
-    order(&mut migrations);
+    let mut hashed = hash_all(dir, to_hash, keep)?;
+    hashed.sort_by(|(a, _), (b, _)| a.version.cmp(&b.version).then_with(|| a.file.cmp(&b.file)));
+    let (migrations, sources): (Vec<MigrationFile>, Vec<Option<String>>) = hashed.into_iter().unzip();
     violations.extend(duplicate_versions(&migrations));
     violations.sort_by(|a, b| a.file.cmp(&b.file).then(a.rule.cmp(&b.rule)));
-    Ok(Scan {
+    let scan = Scan {
         dir: dir.to_path_buf(),
         migrations,
         violations,
         ledger_present,
-    })
+    };
+    Ok((scan, sources))
 }
 
 /// Version order; the file name breaks ties so the order never depends on the directory listing.
+/// (`scan_inner` sorts with the same key.)
 pub fn order(migrations: &mut [MigrationFile]) {
     migrations.sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.file.cmp(&b.file)));
 }
