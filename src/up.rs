@@ -444,21 +444,34 @@ impl Runner {
                 .min(Duration::from_secs(10))
                 .max(Duration::from_secs(1)),
         );
-        // Connecting (TCP, authentication, a backend on the server) overlaps reading the files.
-        // A run refused below drops the attempt before any query is sent.
-        let connecting = (!refused_here).then(|| {
-            let s = settings.clone();
-            AbortOnDrop(tokio::spawn(async move { db::connect(&s).await }))
-        });
-        // Files and ledger first: `up` never writes the ledger, so any mismatch refuses the run.
+        // Reading the files (on a blocking thread) and the database side (connect, session
+        // timeouts, the lock, then the history read under it) run at the same time; the files
+        // and ledger are judged first, and nothing is written before both are in.
         let dir = self.opts.dir.clone();
-        let (scan, ledger) = tokio::task::spawn_blocking(move || -> Result<_> {
-            Ok((source::scan(&dir)?, read_ledger(&dir)?))
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("the file scan failed: {e}")))??;
-        let mut findings = scan.violations.clone();
-        findings.extend(integrity::ledger_matches(&scan.migrations, &ledger));
+        let mut reading = AbortOnDrop(tokio::task::spawn_blocking(move || -> Result<_> {
+            let (scan, ledger) = (source::scan(&dir)?, read_ledger(&dir)?);
+            let mut findings = scan.violations.clone();
+            findings.extend(integrity::ledger_matches(&scan.migrations, &ledger));
+            Ok((scan, findings))
+        }));
+        // Whichever side finishes first decides: files with problems refuse the run at once, even
+        // while the lock is still held elsewhere; the database side is then abandoned.
+        let ((scan, findings), history) = if refused_here {
+            (reading.wait().await?, None)
+        } else {
+            let chain = self.lock_and_read_history(&settings, &eff);
+            tokio::pin!(chain);
+            tokio::select! {
+                files = reading.wait() => {
+                    let (scan, findings) = files?;
+                    let history = if findings.is_empty() { Some(chain.await) } else { None };
+                    ((scan, findings), history)
+                }
+                history = &mut chain => (reading.wait().await?, Some(history)),
+            }
+        };
+        // Files and ledger first: `up` never writes the ledger, so any mismatch refuses the run
+        // (also when the database could not be reached: the files are the first thing to fix).
         if !findings.is_empty() {
             self.report.problems = findings.iter().map(Problem::from_violation).collect();
             let lines: Vec<String> = findings
@@ -471,27 +484,18 @@ impl Runner {
             )));
         }
         self.files = scan.migrations;
-
-        let Some(connecting) = connecting else {
+        let Some(history) = history else {
             let why = self.opts.local_only_refusal.clone().unwrap_or_default();
             return Err(Error::Config(why));
         };
-        let db = connecting.join().await?;
-        self.report.database = json!({ "connection": settings.display(), "sslMode": settings.ssl_mode, "tls": db.tls, "serverVersion": db.server_version, "backendPid": db.pid });
-        db::set_timeouts(&db.client, eff.lock_timeout_ms, eff.statement_timeout_ms).await?;
-        let key = eff.history_table.lock_key();
-        self.db = Some(db);
-        self.lock_key = Some(key);
-        self.acquire_lock(key).await?;
-
-        let db = self
-            .db
-            .as_ref()
-            .ok_or_else(|| Error::Internal("no connection".into()))?;
-        // Created only when missing: a no-op run takes no DDL lock at all.
-        let applied = match db::read_history(&db.client, &eff.history_table).await? {
+        let applied = match history? {
             Some(rows) => rows,
             None => {
+                // Created only when missing: a no-op run takes no DDL lock at all.
+                let db = self
+                    .db
+                    .as_ref()
+                    .ok_or_else(|| Error::Internal("no connection".into()))?;
                 db::ensure_history(&db.client, &eff.history_table).await?;
                 Vec::new()
             }
@@ -556,6 +560,27 @@ impl Runner {
             .filter_map(|r| by_version.get(r.version.as_str()).map(|f| (*f).clone()))
             .collect();
         Ok(self.pending.iter().map(|f| f.file.clone()).collect())
+    }
+
+    /// Connect, set the session's timeouts, take the migration lock, and read the history under
+    /// it (`None`: no history table yet).
+    async fn lock_and_read_history(
+        &mut self,
+        settings: &Settings,
+        eff: &Effective,
+    ) -> Result<Option<Vec<plan::Applied>>> {
+        let db = db::connect(settings).await?;
+        self.report.database = json!({ "connection": settings.display(), "sslMode": settings.ssl_mode, "tls": db.tls, "serverVersion": db.server_version, "backendPid": db.pid });
+        db::set_timeouts(&db.client, eff.lock_timeout_ms, eff.statement_timeout_ms).await?;
+        let key = eff.history_table.lock_key();
+        self.db = Some(db);
+        self.lock_key = Some(key);
+        self.acquire_lock(key).await?;
+        let db = self
+            .db
+            .as_ref()
+            .ok_or_else(|| Error::Internal("no connection".into()))?;
+        db::read_history(&db.client, &eff.history_table).await
     }
 
     async fn acquire_lock(&mut self, key: i64) -> Result<()> {
@@ -1269,7 +1294,8 @@ impl Runner {
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
 impl<T> AbortOnDrop<Result<T>> {
-    async fn join(mut self) -> Result<T> {
+    /// Waits for the task without giving up the handle (so it can be raced with `select!`).
+    async fn wait(&mut self) -> Result<T> {
         (&mut self.0)
             .await
             .map_err(|e| Error::Internal(format!("a background task failed: {e}")))?
@@ -1349,17 +1375,18 @@ pub async fn status(opts: &Options) -> Result<Value> {
         .as_ref()
         .map_err(|e| Error::Config(e.to_string()))?
         .clone();
-    // Connecting overlaps reading the files, as in `up`.
-    let connecting = {
-        let s = settings.clone().with_connect_timeout(Duration::from_secs(10));
-        AbortOnDrop(tokio::spawn(async move { db::connect(&s).await }))
-    };
+    // Reading the files and the database side run at the same time, as in `up`.
     let dir = opts.dir.clone();
-    let scan = tokio::task::spawn_blocking(move || source::scan(&dir))
-        .await
-        .map_err(|e| Error::Internal(format!("the file scan failed: {e}")))??;
-    let db = connecting.join().await?;
-    let applied = db::read_history(&db.client, &eff.history_table).await?;
+    let mut reading = AbortOnDrop(tokio::task::spawn_blocking(move || source::scan(&dir)));
+    let s = settings.clone().with_connect_timeout(Duration::from_secs(10));
+    let from_db = async {
+        let db = db::connect(&s).await?;
+        let applied = db::read_history(&db.client, &eff.history_table).await?;
+        Ok::<_, Error>((db, applied))
+    };
+    let (scan, from_db) = tokio::join!(reading.wait(), from_db);
+    let scan = scan?;
+    let (db, applied) = from_db?;
     let plan = plan::plan(&scan.migrations, applied.as_deref().unwrap_or_default());
     let pending = plan.pending().count();
     let problems = plan.problems().count();
