@@ -347,3 +347,23 @@ test('a_migrations_own_timeouts_apply_to_it_alone_in_both_transaction_modes', as
   assert.equal(r.json.failure.sqlstate, '57014')
   assert.equal(r.json.settings.statementTimeoutMs, 150)
 })
+
+test('files_with_problems_refuse_at_once_even_while_the_lock_is_held_elsewhere', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_slow.mjs`]: sql('SELECT pg_sleep(6)') })
+  const env = { DATABASE_URL: url }
+  const holder = godwit(['up', '--sha', 'holder'], { cwd, env })
+  for (let i = 0; i < 100; i++) {
+    const n = (await query(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(6)%' AND pid <> pg_backend_pid()"))[0].n
+    if (n > 0) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  // the holder has read its files; this run's files disagree with the ledger
+  writeFileSync(path.join(cwd, 'db/migrations', `${V(2)}_unsealed.mjs`), sql('CREATE TABLE u (id int)'))
+  const t0 = Date.now()
+  const r = await godwit(['up', '--sha', 'second', '--json'], { cwd, env: { ...env, MIGRATION_TIMEOUT_SECONDS: '60' } })
+  assert.equal(r.code, 4, r.stderr)
+  assert.deepEqual(r.json.problems.map((p) => p.kind), ['ledger-missing-entry'])
+  assert.ok(Date.now() - t0 < 4000, `refused after ${Date.now() - t0} ms, not after the lock`)
+  assert.equal((await holder).code, 0)
+})
