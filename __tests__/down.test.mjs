@@ -29,8 +29,8 @@ test('down_reverts_the_newest_marks_them_reverted_and_up_applies_them_again', as
   assert.equal(r.json.outcome, 'reverted')
   assert.deepEqual(r.json.migrations.map((m) => m.state), ['already-applied', 'reverted', 'reverted'])
   assert.deepEqual(await tables(url), ['a', 'godwit_migrations'])
-  const hist = await query(url, 'SELECT version, status, reverted_at IS NOT NULL AS marked FROM godwit_migrations ORDER BY version')
-  assert.deepEqual(hist.map((h) => [h.status, h.marked]), [['applied', false], ['reverted', true], ['reverted', true]])
+  const hist = await query(url, 'SELECT version, status, reverted_at IS NOT NULL AS marked, reverted_by_command FROM godwit_migrations ORDER BY version')
+  assert.deepEqual(hist.map((h) => [h.status, h.marked, h.reverted_by_command]), [['applied', false, null], ['reverted', true, 'down'], ['reverted', true, 'down']])
   validateReport(JSON.parse(readFileSync(path.join(cwd, '.artifacts/deploy/test/down.json'), 'utf8')))
   const st = await godwit(['status', '--json'], { cwd, env })
   assert.equal(st.code, 1)
@@ -38,7 +38,20 @@ test('down_reverts_the_newest_marks_them_reverted_and_up_applies_them_again', as
   const again = await godwit(['up', '--sha', 'test', '--json'], { cwd, env })
   assert.equal(again.code, 0, again.stderr)
   assert.deepEqual(await tables(url), ['a', 'b', 'c', 'godwit_migrations'])
-  assert.deepEqual((await query(url, 'SELECT status FROM godwit_migrations ORDER BY version')).map((h) => h.status), ['applied', 'applied', 'applied'])
+  // the history keeps what happened: each re-apply is a new row beside the reverted one
+  const after = await query(url, 'SELECT version, status, reverted_by_command FROM godwit_migrations ORDER BY id')
+  assert.deepEqual(after.map((h) => [h.version, h.status, h.reverted_by_command]), [
+    [V(1), 'applied', null],
+    [V(2), 'reverted', 'down'],
+    [V(3), 'reverted', 'down'],
+    [V(2), 'applied', null],
+    [V(3), 'applied', null],
+  ])
+  // and at most one live row per version, enforced by the database itself
+  await assert.rejects(
+    query(url, `INSERT INTO godwit_migrations (version, name, file, checksum, sql_checksum, status, transactional, execution_ms) VALUES ('${V(2)}', 'b', 'f', 'x', 'y', 'applied', true, 0)`),
+    /duplicate key value violates unique constraint "godwit_migrations_live_version"/,
+  )
 })
 
 test('down_refuses_production_ci_and_remote_servers_unless_told', async (t) => {

@@ -367,3 +367,14 @@ test('files_with_problems_refuse_at_once_even_while_the_lock_is_held_elsewhere',
   assert.ok(Date.now() - t0 < 4000, `refused after ${Date.now() - t0} ms, not after the lock`)
   assert.equal((await holder).code, 0)
 })
+
+test('a_history_table_of_another_shape_is_refused_naming_the_way_out', async (t) => {
+  const url = await freshDatabase(t)
+  // e.g. another tool's, or an earlier development build's table under this name
+  await query(url, 'CREATE TABLE godwit_migrations (version text PRIMARY KEY, name text, checksum text, status text, applied_at timestamptz, execution_ms int)')
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })
+  const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(r.code, 4, r.stderr)
+  assert.match(r.json.error.message, /does not have the columns this godwit keeps.*--schema\/--table/)
+  assert.deepEqual(await tables(url), ['godwit_migrations'], 'nothing applied')
+})

@@ -173,11 +173,16 @@ pub async fn set_timeouts(client: &Client, lock_ms: u64, statement_ms: u64) -> R
         .map_err(db_err)
 }
 
+/// The history table keeps everything that happened: a run adds rows, a local `down` or `reset`
+/// marks them `reverted` (never deletes them), and re-applying adds a new row. At most one row
+/// per version is live (not reverted); the partial unique index holds that even against a writer
+/// that ignores the advisory lock.
 pub async fn ensure_history(client: &Client, h: &HistoryTable) -> Result<()> {
     let sql = format!(
         "CREATE SCHEMA IF NOT EXISTS {schema};
          CREATE TABLE IF NOT EXISTS {t} (
-           version text PRIMARY KEY,
+           id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+           version text NOT NULL,
            name text NOT NULL,
            file text NOT NULL,
            checksum text NOT NULL,
@@ -190,10 +195,13 @@ pub async fn ensure_history(client: &Client, h: &HistoryTable) -> Result<()> {
            release_sha text,
            error text,
            reverted_at timestamptz,
-           reverted_by text
-         )",
+           reverted_by text,
+           reverted_by_command text CHECK (reverted_by_command IN ('down', 'reset'))
+         );
+         CREATE UNIQUE INDEX IF NOT EXISTS {live} ON {t} (version) WHERE status <> 'reverted'",
         schema = quote_ident(&h.schema),
-        t = h.qualified()
+        t = h.qualified(),
+        live = quote_ident(&format!("{}_live_version", h.table)),
     );
     client.batch_execute(&sql).await.map_err(db_err)
 }
@@ -204,8 +212,9 @@ pub async fn read_history(client: &Client, h: &HistoryTable) -> Result<Option<Ve
     // (date_part is a float; extract() is numeric since PostgreSQL 14, and slower):
     // on 10,000 rows each was measurable, and the plan sorts anyway. A missing table (or schema)
     // means nothing was applied yet.
+    // Reverted rows are history, not state; they stay in the table and out of the plan.
     let sql = format!(
-        "SELECT version, name, checksum, status, (date_part('epoch', applied_at) * 1000)::bigint, execution_ms FROM {}",
+        "SELECT version, name, checksum, status, (date_part('epoch', applied_at) * 1000)::bigint, execution_ms, id FROM {} WHERE status <> 'reverted'",
         h.qualified()
     );
     let messages = match client.simple_query(&sql).await {
@@ -217,6 +226,13 @@ pub async fn read_history(client: &Client, h: &HistoryTable) -> Result<Option<Ve
             }) =>
         {
             return Ok(None);
+        }
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_COLUMN) => {
+            return Err(Error::Integrity(format!(
+                "the history table {} does not have the columns this godwit keeps ({}); it was made by an earlier development build or by another tool. In a local database drop or rename it and run up again; elsewhere, point godwit at its own table (--schema/--table)",
+                h.qualified(),
+                describe_pg_error(&e)
+            )));
         }
         Err(e) => return Err(db_err(e)),
     };
@@ -274,8 +290,13 @@ pub async fn end_backend(client: &Client, b: &Backend) -> Result<()> {
 }
 
 /// The status of `version`'s history row (`None`: no row, or no history table).
+/// The status of `version`'s live history row, else of its latest reverted one (`None`: no row,
+/// or no history table).
 pub async fn history_status(client: &Client, h: &HistoryTable, version: &str) -> Result<Option<String>> {
-    let sql = format!("SELECT status FROM {} WHERE version = $1", h.qualified());
+    let sql = format!(
+        "SELECT status FROM {} WHERE version = $1 ORDER BY status = 'reverted', id DESC LIMIT 1",
+        h.qualified()
+    );
     match client.query(&sql, &[&version]).await {
         Ok(rows) => Ok(rows.first().and_then(|r| r.try_get::<_, Option<String>>(0).ok().flatten())),
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => Ok(None),

@@ -329,9 +329,6 @@ pub struct Runner {
     locked: bool,
     files: Vec<MigrationFile>,
     pending: Vec<MigrationFile>,
-    /// Versions whose history row a local `down` marked reverted: only their re-apply needs to
-    /// remove that row first (a statement every other migration's batch is spared).
-    reverted: std::collections::HashSet<String>,
     pub report: Report,
     cancel: watch::Receiver<Option<String>>,
     finished: bool,
@@ -362,7 +359,6 @@ impl Runner {
             locked: false,
             files: Vec::new(),
             pending: Vec::new(),
-            reverted: std::collections::HashSet::new(),
             report: Report {
                 report_version: 1,
                 tool: json!({ "name": "godwit", "version": env!("CARGO_PKG_VERSION") }),
@@ -500,11 +496,6 @@ impl Runner {
                 Vec::new()
             }
         };
-        self.reverted = applied
-            .iter()
-            .filter(|a| a.status == "reverted")
-            .map(|a| a.version.clone())
-            .collect();
         let plan = plan::plan(&self.files, &applied);
         let problems: Vec<&plan::Row> = plan.problems().collect();
         self.report.migrations = plan
@@ -882,25 +873,17 @@ impl Runner {
     ) -> std::result::Result<(), Failed> {
         let t = eff.history_table.qualified();
         let down = matches!(self.opts.mode, Mode::Down { .. });
-        let replace_reverted = if self.reverted.contains(&file.version) {
-            format!(
-                "DELETE FROM {t} WHERE version = {} AND status = 'reverted';\n",
-                quote_literal(&file.version)
-            )
-        } else {
-            String::new()
-        };
-        // The history statement that travels with the SQL: a new row for up (replacing a row a
-        // local `down` left as reverted), or marking the row reverted for down.
+        // The history statement that travels with the SQL: a new row for up, or marking the live
+        // row reverted for down (the table keeps both).
         let values = |status: &str, ms: &str, err: &str| {
             if down {
                 return format!(
-                    "UPDATE {t} SET status = 'reverted', reverted_at = now(), reverted_by = current_user WHERE version = {} AND status = 'applied'",
+                    "UPDATE {t} SET status = 'reverted', reverted_at = now(), reverted_by = current_user, reverted_by_command = 'down' WHERE version = {} AND status = 'applied'",
                     quote_literal(&file.version)
                 );
             }
             format!(
-                "{replace_reverted}INSERT INTO {t} (version, name, file, checksum, sql_checksum, status, transactional, execution_ms, release_sha, error) VALUES ({v}, {}, {}, {}, {}, '{status}', {}, {ms}, {}, {err})",
+                "INSERT INTO {t} (version, name, file, checksum, sql_checksum, status, transactional, execution_ms, release_sha, error) VALUES ({v}, {}, {}, {}, {}, '{status}', {}, {ms}, {}, {err})",
                 quote_literal(&file.name),
                 quote_literal(&file.file),
                 quote_literal(&file.checksum),
