@@ -136,7 +136,7 @@ export type MigrationState = 'applied' | 'already-applied' | 'pending' | 'failed
 export interface UpReport {
   reportVersion: 1
   tool: { name: 'godwit'; version: string }
-  command: 'up' | 'down'
+  command: 'up' | 'down' | 'reset'
   startedAt: string
   finishedAt: string
   durationMs: number
@@ -176,6 +176,8 @@ export interface UpReport {
     position: number | null
     invalidIndexes?: string[]
   } | null
+  /** Only for a local `reset`: what it dropped and recreated before applying everything again. */
+  reset?: { droppedSchemas: string[]; recreatedSchemas: string[]; revertedRows: number }
   reportPath: string | null
 }
 
@@ -224,6 +226,12 @@ export interface DownOptions extends UpOptions {
 
 /** Local development only; see `godwit down --help`. */
 export declare function down(options?: DownOptions): Promise<UpReport>
+export interface ResetOptions extends UpOptions {
+  /** Run even under NODE_ENV=production, in CI, or against a non-local server. */
+  allowNonLocal?: boolean
+}
+/** Local development only: empty every schema and apply every migration again; see `godwit reset --help`. */
+export declare function reset(options?: ResetOptions): Promise<UpReport>
 /** Read-only, no lock. */
 export declare function status(options?: HistoryOptions): Promise<StatusReport>
 export declare function coreVersion(): string

@@ -86,6 +86,18 @@ async function down(options = {}) {
   return run(options, { down: count, allowNonLocal: Boolean(options.allowNonLocal) })
 }
 
+/**
+ * Local development only: empty the database (every schema and what is in it; `public` and the
+ * history's schema come back empty with their owner and grants) and apply every migration again.
+ * Every live history row is marked reverted by `reset` first; the history table itself is kept.
+ * All modules are rendered and judged before anything is dropped, and the emptying is one
+ * transaction. Refuses like `down` unless `allowNonLocal` is set. Resolves to a report like
+ * `up`'s (`command: 'reset'`).
+ */
+async function reset(options = {}) {
+  return run(options, { reset: true, allowNonLocal: Boolean(options.allowNonLocal) })
+}
+
 /** One locked run of the core's session: start -> render -> apply -> finish. */
 async function run(options, mode) {
   const dir = await resolveDir(options.dir)
@@ -150,6 +162,7 @@ module.exports = {
   fingerprint,
   verify,
   down,
+  reset,
   loadConfig,
   create,
   scan,

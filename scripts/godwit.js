@@ -13,6 +13,7 @@ const COMMANDS = {
   status: () => require('./commands/status.js'),
   verify: () => require('./commands/verify.js'),
   down: () => require('./commands/down.js'),
+  reset: () => require('./commands/reset.js'),
 }
 
 async function topHelp() {

@@ -39,7 +39,8 @@ pub struct Effective {
     pub release_sha: String,
 }
 
-/// What a run does: apply pending migrations, or revert the newest applied ones (local only).
+/// What a run does: apply pending migrations, revert the newest applied ones (local only), or
+/// empty the database and apply everything again (local only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Up,
@@ -47,6 +48,30 @@ pub enum Mode {
     Down {
         count: usize,
     },
+    Reset,
+}
+
+impl Mode {
+    /// The command's name, in reports and their file names.
+    pub fn command(self) -> &'static str {
+        match self {
+            Mode::Up => "up",
+            Mode::Down { .. } => "down",
+            Mode::Reset => "reset",
+        }
+    }
+    /// Runs `down` SQL and marks rows reverted, rather than applying `up`.
+    pub fn reverts(self) -> bool {
+        matches!(self, Mode::Down { .. })
+    }
+    /// Destructive: refused in production, in CI and against a non-local server unless told.
+    pub fn local_only(self) -> bool {
+        matches!(self, Mode::Down { .. } | Mode::Reset)
+    }
+    /// The state a migration this run ran successfully ends in.
+    fn done_state(self) -> &'static str {
+        if self.reverts() { "reverted" } else { "applied" }
+    }
 }
 
 pub struct Options {
@@ -176,6 +201,7 @@ pub fn options(flags: &Value, get: &dyn Fn(&str) -> Option<String>) -> Options {
         Some(count) => Mode::Down {
             count: count as usize,
         },
+        None if flags.get("reset").and_then(Value::as_bool) == Some(true) => Mode::Reset,
         None => Mode::Up,
     };
     let allow = flags
@@ -317,6 +343,9 @@ pub struct Report {
     pub problems: Vec<Problem>,
     pub migrations: Vec<MigrationEntry>,
     pub failure: Option<FailureDetail>,
+    /// What a local `reset` dropped and recreated before applying everything again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset: Option<db::ResetDone>,
     pub report_path: Option<String>,
 }
 
@@ -362,7 +391,7 @@ impl Runner {
             report: Report {
                 report_version: 1,
                 tool: json!({ "name": "godwit", "version": env!("CARGO_PKG_VERSION") }),
-                command: if opts.mode == Mode::Up { "up" } else { "down" },
+                command: opts.mode.command(),
                 started_at: iso(SystemTime::now()),
                 finished_at: None,
                 duration_ms: 0,
@@ -375,6 +404,7 @@ impl Runner {
                 problems: Vec::new(),
                 migrations: Vec::new(),
                 failure: None,
+                reset: None,
                 report_path: None,
             },
             opts,
@@ -433,8 +463,7 @@ impl Runner {
             Ok(s) => s.clone(),
             Err(e) => return Err(Error::Config(e.to_string())),
         };
-        let refused_here = matches!(self.opts.mode, Mode::Down { .. })
-            && self.opts.local_only_refusal.is_some();
+        let refused_here = self.opts.mode.local_only() && self.opts.local_only_refusal.is_some();
         let settings = settings.with_connect_timeout(
             self.remaining()
                 .min(Duration::from_secs(10))
@@ -513,7 +542,8 @@ impl Runner {
                 ..Default::default()
             })
             .collect();
-        if !problems.is_empty() {
+        // A reset rebuilds everything, so what the history says cannot stop it.
+        if !problems.is_empty() && self.opts.mode != Mode::Reset {
             self.report.problems = problems.iter().map(|r| Problem::from_row(r)).collect();
             let lines: Vec<String> = problems
                 .iter()
@@ -535,6 +565,7 @@ impl Runner {
         }
         let chosen: Vec<&plan::Row> = match self.opts.mode {
             Mode::Up => plan.pending().collect(),
+            Mode::Reset => plan.rows.iter().filter(|r| r.file.is_some()).collect(),
             Mode::Down { count } => {
                 let applied = plan.rows.iter().rev().filter(|r| r.state == State::Applied);
                 if count == 0 {
@@ -625,11 +656,7 @@ impl Runner {
     pub async fn apply(&mut self, rendered: Vec<Rendered>) -> Result<Value> {
         match self.apply_inner(rendered).await {
             Ok(()) => {
-                let done = if self.opts.mode == Mode::Up {
-                    "applied"
-                } else {
-                    "reverted"
-                };
+                let done = self.opts.mode.done_state();
                 self.report.outcome = if self.pending.is_empty() {
                     "nothing-to-do".into()
                 } else {
@@ -684,7 +711,7 @@ impl Runner {
                 )));
             }
             let sql = match self.opts.mode {
-                Mode::Up => r.up.unwrap_or_default(),
+                Mode::Up | Mode::Reset => r.up.unwrap_or_default(),
                 Mode::Down { .. } => r.down.ok_or_else(|| {
                     Error::MigrationFailed(format!(
                         "{} has no `down`, so it cannot be reverted; nothing was reverted. Revert fewer migrations (--count), or reset the local database",
@@ -701,6 +728,27 @@ impl Runner {
             .enumerate()
             .map(|(i, m)| (m.version.clone(), i))
             .collect();
+        if self.opts.mode == Mode::Reset {
+            // Only now, with every module rendered and judged clean: one transaction, all or
+            // nothing (a missing privilege leaves the database as it was).
+            let db = self
+                .db
+                .as_ref()
+                .ok_or_else(|| Error::Internal("no connection".into()))?;
+            let done = db::reset_database(&db.client, &eff.history_table)
+                .await
+                .map_err(|e| Error::MigrationFailed(format!("reset failed and changed nothing: {e}")))?;
+            self.progress(&format!(
+                "reset: dropped schema(s) {}; recreated {}; {} history row(s) marked reverted",
+                done.dropped_schemas.join(", "),
+                done.recreated_schemas.join(", "),
+                done.reverted_rows
+            ));
+            for m in self.report.migrations.iter_mut().filter(|m| m.file.is_some()) {
+                m.state = "pending".into();
+            }
+            self.report.reset = Some(done);
+        }
         let total = work.len();
         for (i, (file, chunks, config)) in work.into_iter().enumerate() {
             // All but the run's last transactional migration commit without waiting for the WAL
@@ -715,10 +763,10 @@ impl Runner {
                     "MIGRATION_TIMEOUT_SECONDS ran out before every migration was applied".into(),
                 ));
             }
-            let verb = if self.opts.mode == Mode::Up {
-                "applying"
-            } else {
+            let verb = if self.opts.mode.reverts() {
                 "reverting"
+            } else {
+                "applying"
             };
             self.progress(&format!(
                 "{verb} {}{}",
@@ -777,11 +825,7 @@ impl Runner {
             };
             match result {
                 Ok(()) => {
-                    let done = if self.opts.mode == Mode::Up {
-                        "applied"
-                    } else {
-                        "reverted"
-                    };
+                    let done = self.opts.mode.done_state();
                     set(done);
                     if async_commit {
                         self.unflushed.push(file.version.clone());
@@ -872,7 +916,7 @@ impl Runner {
         async_commit: bool,
     ) -> std::result::Result<(), Failed> {
         let t = eff.history_table.qualified();
-        let down = matches!(self.opts.mode, Mode::Down { .. });
+        let down = self.opts.mode.reverts();
         // The history statement that travels with the SQL: a new row for up, or marking the live
         // row reverted for down (the table keeps both).
         let values = |status: &str, ms: &str, err: &str| {
@@ -938,7 +982,7 @@ impl Runner {
                     Fate::RolledBack(Some(e))
                 }
                 Answer::Lost(why) => match self.learn_fate(&eff.history_table, &file.version).await {
-                    Ok(Some(status)) if status == (if down { "reverted" } else { "applied" }) => {
+                    Ok(Some(status)) if status == (self.opts.mode.done_state()) => {
                         Fate::Committed
                     }
                     Ok(_) => Fate::RolledBack(None),
@@ -972,7 +1016,7 @@ impl Runner {
                     let (said, state) = match fate {
                         Fate::Committed => (
                             format!("{} had already committed when the cancel arrived, so it is applied; later migrations were not attempted", file.file),
-                            if down { "reverted" } else { "applied" },
+                            self.opts.mode.done_state(),
                         ),
                         Fate::RolledBack(_) => (
                             format!("the running statement of {} was cancelled and rolled back", file.file),
@@ -1013,7 +1057,7 @@ impl Runner {
                         (None, Ok(())) => Ok(()),
                         (Some(stop), Ok(())) => Err(Failed::Lost {
                             error: self.stop_error(stop, &format!("{} had already finished when the cancel arrived, so it is applied; later migrations were not attempted", file.file)),
-                            state: if down { "reverted" } else { "applied" },
+                            state: self.opts.mode.done_state(),
                         }),
                         (_, Err(e)) => Err(Failed::Lost {
                             error: Error::ConnectionLost(format!(
@@ -1104,7 +1148,7 @@ impl Runner {
         if live {
             return e;
         }
-        let want = if self.opts.mode == Mode::Up { "applied" } else { "reverted" };
+        let want = self.opts.mode.done_state();
         let mut lost = Vec::new();
         let mut unknown = Vec::new();
         match self.fresh_session().await {
@@ -1253,10 +1297,10 @@ impl Runner {
                 .map(|e| e.release_sha.clone())
                 .unwrap_or_else(|_| "local".into());
             let dir = self.opts.artifacts_dir.join(&sha);
-            let path = dir.join(if self.opts.mode == Mode::Up {
-                "migration.json"
-            } else {
-                "down.json"
+            // `up` writes the pipeline's migration.json; local commands name their own file.
+            let path = dir.join(match self.opts.mode {
+                Mode::Up => "migration.json".to_string(),
+                other => format!("{}.json", other.command()),
             });
             self.report.report_path = Some(path.display().to_string());
             let text = serde_json::to_string_pretty(&self.report)
