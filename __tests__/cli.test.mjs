@@ -8,7 +8,7 @@ import { ROOT, godwit, tmpDir, fixtureCopy } from './helpers.mjs'
 const require = createRequire(import.meta.url)
 
 test('every_command_help_lists_every_option_it_parses', async () => {
-  for (const name of ['create', 'check', 'up', 'status', 'verify', 'down']) {
+  for (const name of ['create', 'check', 'up', 'status', 'verify', 'down', 'reset']) {
     const mod = require(path.join(ROOT, 'scripts', 'commands', `${name}.js`))
     const r = await godwit([name, '--help'])
     assert.equal(r.code, 0)

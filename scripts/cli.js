@@ -68,6 +68,21 @@ function helpText(command) {
   return lines.join('\n') + '\n'
 }
 
+/** `--module-timeout <ms>`, shared by the commands that render modules. */
+const MODULE_TIMEOUT_OPTION = {
+  'module-timeout': { type: 'string', value: '<ms>', description: 'how long one module may take to import and render (default 10000)' },
+}
+
+/** The parsed `--module-timeout`, or undefined for the default. */
+function moduleTimeout(values) {
+  if (values['module-timeout'] === undefined) return undefined
+  const ms = Number(values['module-timeout'])
+  if (!Number.isInteger(ms) || ms <= 0) {
+    throw new UsageError(`--module-timeout takes a positive whole number of milliseconds, got \`${values['module-timeout']}\``)
+  }
+  return ms
+}
+
 /** Colour only on a TTY, never with NO_COLOR; FORCE_COLOR forces it (except FORCE_COLOR=0). */
 function colors(stream) {
   const force = process.env.FORCE_COLOR
@@ -83,4 +98,4 @@ function displayPath(p) {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p
 }
 
-module.exports = { COMMON_OPTIONS, EXIT_CODES, UsageError, parse, helpText, colors, displayPath }
+module.exports = { COMMON_OPTIONS, MODULE_TIMEOUT_OPTION, EXIT_CODES, UsageError, parse, helpText, colors, displayPath, moduleTimeout }

@@ -55,6 +55,8 @@ pub struct Db {
     /// server (or a proxy in front of it) that accepts only TLS must still get the cancel.
     tls_connector: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     pub server_version: String,
+    /// `server_version_num`, e.g. 160004, to know which settings the server has.
+    pub version_num: i32,
     pub pid: i32,
     /// Who this session is on the server, to end it (and only it) from another session.
     pub identity: Backend,
@@ -66,6 +68,13 @@ pub async fn connect(settings: &Settings) -> Result<Db> {
     use tokio_postgres::config::SslMode as Wire;
     let target = settings.display();
     let mut config = settings.config.clone();
+    // Our side notices a dead server or network within a minute rather than tokio-postgres's
+    // default two hours (unless the URL chose its own keepalive settings).
+    if config.get_keepalives_idle() == std::time::Duration::from_secs(2 * 60 * 60) {
+        config.keepalives_idle(std::time::Duration::from_secs(30));
+        config.keepalives_interval(std::time::Duration::from_secs(10));
+        config.keepalives_retries(3);
+    }
     config.ssl_mode(match settings.ssl_mode {
         SslMode::Disable => Wire::Disable,
         SslMode::Prefer => Wire::Prefer,
@@ -102,19 +111,21 @@ pub async fn connect(settings: &Settings) -> Result<Db> {
     };
     let cancel = client.cancel_token();
     let rows = client
-        .simple_query("SELECT current_setting('server_version'), pg_backend_pid()::text, current_setting('standard_conforming_strings'), coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)::text, (SELECT backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid())")
+        .simple_query("SELECT current_setting('server_version'), pg_backend_pid()::text, current_setting('standard_conforming_strings'), coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)::text, (SELECT backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()), current_setting('server_version_num')")
         .await
         .map_err(db_err)?;
     let mut server_version = String::new();
     let mut pid = 0;
     let mut tls = false;
     let mut backend_start = String::new();
+    let mut version_num = 0;
     for m in rows {
         if let SimpleQueryMessage::Row(r) = m {
             server_version = r.get(0).unwrap_or("").to_string();
             pid = r.get(1).and_then(|p| p.parse().ok()).unwrap_or(0);
             tls = r.get(3) == Some("true");
             backend_start = r.get(4).unwrap_or("").to_string();
+            version_num = r.get(5).and_then(|v| v.parse().ok()).unwrap_or(0);
             if r.get(2) != Some("on") {
                 return Err(Error::Config(
                     "standard_conforming_strings is off on this server; godwit requires it on"
@@ -128,6 +139,7 @@ pub async fn connect(settings: &Settings) -> Result<Db> {
         cancel,
         tls_connector,
         server_version,
+        version_num,
         pid,
         identity: Backend { pid, backend_start },
         tls,
@@ -163,14 +175,23 @@ pub fn db_err(e: tokio_postgres::Error) -> Error {
     Error::Db(describe_pg_error(&e))
 }
 
-pub async fn set_timeouts(client: &Client, lock_ms: u64, statement_ms: u64) -> Result<()> {
-    client
-        .batch_execute(&format!(
-            "SET lock_timeout = '{lock_ms}ms'; SET statement_timeout = '{statement_ms}ms'; SET idle_in_transaction_session_timeout = '{}ms'",
-            statement_ms.max(60_000)
-        ))
-        .await
-        .map_err(db_err)
+/// The session's bounds. Besides the job's `lock_timeout` and `statement_timeout`, these bound what
+/// a run leaves behind when its client dies mid-statement (SIGKILL, a lost node):
+/// - `client_connection_check_interval` (PostgreSQL 14+): the server notices the dead client
+///   within a second while a statement runs, aborts it (rolling back) and ends the session, which
+///   releases the advisory lock. Without it the orphan runs until the statement ends.
+/// - server-side TCP keepalives: a client host that vanished from the network is noticed in about
+///   a minute even when the session is idle.
+/// - `idle_in_transaction_session_timeout`: no transaction is left open by a client that stopped.
+pub async fn set_timeouts(db: &Db, lock_ms: u64, statement_ms: u64) -> Result<()> {
+    let mut sql = format!(
+        "SET lock_timeout = '{lock_ms}ms'; SET statement_timeout = '{statement_ms}ms'; SET idle_in_transaction_session_timeout = '{}ms'; SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3",
+        statement_ms.max(60_000)
+    );
+    if db.version_num >= 140_000 {
+        sql.push_str("; SET client_connection_check_interval = '1s'");
+    }
+    db.client.batch_execute(&sql).await.map_err(db_err)
 }
 
 /// The history table keeps everything that happened: a run adds rows, a local `down` or `reset`

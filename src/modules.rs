@@ -190,6 +190,19 @@ fn judge_sql(
             String::new()
         }
     };
+    // PostgreSQL cannot take a NUL character in a query (it ends C strings on the server).
+    if let Some((c, text)) = chunks.iter().enumerate().find(|(_, t)| t.contains('\0')) {
+        let at = text.find('\0').unwrap_or(0);
+        out.push(
+            Violation::new(
+                file,
+                rule::SQL_NUL,
+                format!("`{which}` SQL contains a NUL character{}", chunk_note(c)),
+                "remove it; PostgreSQL cannot accept NUL in SQL text (use a bytea literal such as '\\x00' for binary data)",
+            )
+            .in_sql(which, c, sql::line_of(text, at)),
+        );
+    }
     // Only the first error: the parser recovers and reports follow-on errors of the same typo.
     for e in errors.iter().take(1) {
         out.push(

@@ -127,12 +127,15 @@ fn hash_all(
     dir: &Path,
     files: Vec<(String, String, String)>,
     keep: bool,
-) -> Result<Vec<(MigrationFile, Option<String>)>> {
+) -> Result<Vec<(MigrationFile, Option<String>, Option<usize>)>> {
     crate::par::par_map(files, 256, |(file, version, name)| {
         let path = dir.join(&file);
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         let m = MigrationFile { checksum: checksum(&bytes), file, version, name };
-        Ok((m, keep.then(|| String::from_utf8(bytes).ok()).flatten()))
+        // Node would decode bad bytes as U+FFFD and run SQL nobody wrote: refuse them here.
+        let text = String::from_utf8(bytes).map_err(|e| e.utf8_error().valid_up_to());
+        let bad = text.as_ref().err().copied();
+        Ok((m, keep.then(|| text.ok()).flatten(), bad))
     })
     .into_iter()
     .collect()
@@ -213,8 +216,21 @@ fn scan_inner(dir: &Path, keep: bool) -> Result<(Scan, Vec<Option<String>>)> {
         }
     }
     let mut hashed = hash_all(dir, to_hash, keep)?;
-    hashed.sort_by(|(a, _), (b, _)| a.version.cmp(&b.version).then_with(|| a.file.cmp(&b.file)));
-    let (migrations, sources): (Vec<MigrationFile>, Vec<Option<String>>) = hashed.into_iter().unzip();
+    hashed.sort_by(|(a, ..), (b, ..)| a.version.cmp(&b.version).then_with(|| a.file.cmp(&b.file)));
+    let mut migrations = Vec::with_capacity(hashed.len());
+    let mut sources = Vec::with_capacity(hashed.len());
+    for (m, source, bad_utf8_at) in hashed {
+        if let Some(offset) = bad_utf8_at {
+            violations.push(Violation::new(
+                &m.file,
+                rule::ENCODING,
+                format!("is not valid UTF-8 (the first bad byte is at offset {offset})"),
+                "save the file as UTF-8; Node would otherwise read the bad bytes as U+FFFD and run SQL nobody wrote",
+            ));
+        }
+        migrations.push(m);
+        sources.push(source);
+    }
     violations.extend(duplicate_versions(&migrations));
     violations.sort_by(|a, b| a.file.cmp(&b.file).then(a.rule.cmp(&b.rule)));
     let scan = Scan {

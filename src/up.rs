@@ -593,7 +593,7 @@ impl Runner {
     ) -> Result<Option<Vec<plan::Applied>>> {
         let db = db::connect(settings).await?;
         self.report.database = json!({ "connection": settings.display(), "sslMode": settings.ssl_mode, "tls": db.tls, "serverVersion": db.server_version, "backendPid": db.pid });
-        db::set_timeouts(&db.client, eff.lock_timeout_ms, eff.statement_timeout_ms).await?;
+        db::set_timeouts(&db, eff.lock_timeout_ms, eff.statement_timeout_ms).await?;
         let key = eff.history_table.lock_key();
         self.db = Some(db);
         self.lock_key = Some(key);

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 pub mod rule {
     pub const FILENAME: &str = "filename-contract";
+    pub const ENCODING: &str = "file-encoding";
     pub const NOT_A_FILE: &str = "not-a-regular-file";
     pub const DUPLICATE_VERSION: &str = "duplicate-version";
     pub const LEDGER_CORRUPT: &str = "ledger-corrupt";
@@ -27,6 +28,7 @@ pub mod rule {
     pub const MODULE_TIMEOUT: &str = "module-timeout";
     pub const SQL_SYNTAX: &str = "sql-syntax";
     pub const SQL_EMPTY: &str = "sql-empty";
+    pub const SQL_NUL: &str = "sql-nul";
     pub const TX_SINGLE_STATEMENT: &str = "non-transactional-single-statement";
     pub const TX_REQUIRES_NON_TRANSACTIONAL: &str = "requires-non-transactional";
     pub const TX_CONTROL: &str = "transaction-control";

@@ -1,7 +1,7 @@
 'use strict'
 const path = require('node:path')
 const godwit = require('../../index.js')
-const { displayPath, UsageError } = require('../cli.js')
+const { displayPath, MODULE_TIMEOUT_OPTION, moduleTimeout } = require('../cli.js')
 
 exports.name = 'check'
 exports.summary =
@@ -10,7 +10,7 @@ exports.positionals = []
 exports.options = {
   frozen: { type: 'boolean', description: 'never write checksums.json; a stale ledger is a violation (implied when CI is set)' },
   base: { type: 'string', value: '<ref>', description: 'git ref whose migrations count as merged (else MIGRATION_BASE_REF, origin/$GITHUB_BASE_REF, merge-base with origin/HEAD)' },
-  'module-timeout': { type: 'string', value: '<ms>', description: 'how long one module may take to import and render (default 10000)' },
+  ...MODULE_TIMEOUT_OPTION,
 }
 exports.details = `Locally, new migrations (not in the base) are sealed into checksums.json and reported.
 In CI (CI set, not "false"/"0") or with --frozen nothing is written.
@@ -19,13 +19,7 @@ finding is also printed as an ::error/::warning annotation on its file and line.
 Policy settings (postgresVersion, destructive, rules) come from package.json#godwit or godwit.config.mjs.`
 
 exports.run = async function run({ values }, out) {
-  let moduleTimeoutMs
-  if (values['module-timeout'] !== undefined) {
-    moduleTimeoutMs = Number(values['module-timeout'])
-    if (!Number.isInteger(moduleTimeoutMs) || moduleTimeoutMs <= 0) {
-      throw new UsageError(`--module-timeout takes a positive whole number of milliseconds, got \`${values['module-timeout']}\``)
-    }
-  }
+  const moduleTimeoutMs = moduleTimeout(values)
   const report = await godwit.check({ dir: values.dir, frozen: values.frozen, base: values.base, moduleTimeoutMs })
   if (values.json) {
     out.json(report)

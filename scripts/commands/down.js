@@ -1,6 +1,6 @@
 'use strict'
 const godwit = require('../../index.js')
-const { UsageError } = require('../cli.js')
+const { UsageError, MODULE_TIMEOUT_OPTION, moduleTimeout } = require('../cli.js')
 
 exports.name = 'down'
 exports.summary = 'Local development only: revert the newest applied migrations with their `down`, newest first.'
@@ -13,6 +13,7 @@ exports.options = {
   sha: { type: 'string', value: '<sha>', description: 'names the report folder, as for up; the report is <root>/<sha>/down.json' },
   'artifacts-dir': { type: 'string', value: '<path>', description: 'report root (default .artifacts/deploy)' },
   quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
+  ...MODULE_TIMEOUT_OPTION,
 }
 exports.details = `Locked and verified like up; each down runs in its own transaction (unless the migration is
 non-transactional) together with marking its history row "reverted", so the next up applies it again.
@@ -38,6 +39,7 @@ exports.run = async function run({ values }, out) {
       sha: values.sha,
       artifactsDir: values['artifacts-dir'],
       progress: !values.quiet && !values.json,
+      moduleTimeoutMs: moduleTimeout(values),
       signal: controller.signal,
     })
   } finally {

@@ -1,5 +1,6 @@
 'use strict'
 const godwit = require('../../index.js')
+const { MODULE_TIMEOUT_OPTION, moduleTimeout } = require('../cli.js')
 
 exports.name = 'reset'
 exports.summary = 'Local development only: empty the database (every schema) and apply every migration again.'
@@ -11,6 +12,7 @@ exports.options = {
   sha: { type: 'string', value: '<sha>', description: 'names the report folder, as for up; the report is <root>/<sha>/reset.json' },
   'artifacts-dir': { type: 'string', value: '<path>', description: 'report root (default .artifacts/deploy)' },
   quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
+  ...MODULE_TIMEOUT_OPTION,
 }
 exports.details = `Locked and verified like up, except that what the history says does not stop it (rebuilding is
 the point). Every module is rendered and judged first; then, in one transaction, every live
@@ -36,6 +38,7 @@ exports.run = async function run({ values }, out) {
       sha: values.sha,
       artifactsDir: values['artifacts-dir'],
       progress: !values.quiet && !values.json,
+      moduleTimeoutMs: moduleTimeout(values),
       signal: controller.signal,
     })
   } finally {

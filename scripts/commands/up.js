@@ -1,5 +1,6 @@
 'use strict'
 const godwit = require('../../index.js')
+const { MODULE_TIMEOUT_OPTION, moduleTimeout } = require('../cli.js')
 
 exports.name = 'up'
 exports.summary = 'Apply pending migrations: locked, time-bounded, checksum-verified, in order, fail-closed; writes a report.'
@@ -10,6 +11,7 @@ exports.options = {
   sha: { type: 'string', value: '<sha>', description: 'release sha for the report path (else GIT_SHA, GITHUB_SHA, git HEAD, "local")' },
   'artifacts-dir': { type: 'string', value: '<path>', description: 'report root (default .artifacts/deploy); the report is <root>/<sha>/migration.json' },
   quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
+  ...MODULE_TIMEOUT_OPTION,
 }
 exports.details = `Connection: DATABASE_URL, or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE/PGOPTIONS/PGAPPNAME.
 Environment: MIGRATION_TIMEOUT_SECONDS (whole run, default 1800), MIGRATION_LOCK_TIMEOUT (default 5s),
@@ -30,6 +32,7 @@ exports.run = async function run({ values }, out) {
       sha: values.sha,
       artifactsDir: values['artifacts-dir'],
       progress: !values.quiet && !values.json,
+      moduleTimeoutMs: moduleTimeout(values),
       signal: controller.signal,
     })
   } finally {
