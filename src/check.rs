@@ -72,6 +72,15 @@ pub struct CheckReport {
 
 pub fn read_ledger(dir: &Path) -> Result<LedgerState> {
     let path = dir.join(LEDGER_FILE);
+    // A folder, a link or a device under the ledger's name is never followed or rewritten.
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta) if !meta.is_file() => {
+            return Ok(LedgerState::Problem(ledger::LedgerProblem::Corrupt(
+                "checksums.json is not a regular file".into(),
+            )));
+        }
+        _ => {}
+    }
     match std::fs::read(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LedgerState::Absent),
         Err(e) => Err(Error::io(path, e)),

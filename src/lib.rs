@@ -26,3 +26,6 @@ pub mod violation;
 
 #[cfg_attr(test, allow(dead_code))]
 mod binding;
+
+#[cfg(test)]
+mod fuzz;

@@ -303,13 +303,14 @@ fn lint_part(
 ) {
     let rules = policy.squawk_rules();
     for (chunk, (text, parse)) in chunks.iter().zip(&parsed.sources).enumerate() {
+        let lines = sql::LineIndex::new(text);
         let mut linter = Linter::from(rules.iter().copied());
         linter.settings = LinterSettings {
             pg_version: policy.version,
             assume_in_transaction: config.transaction,
         };
         for v in linter.lint(parse, text) {
-            let line = line_of(text, usize::from(v.text_range.start()));
+            let line = lines.line(usize::from(v.text_range.start()));
             let hint = v
                 .help
                 .clone()
@@ -371,19 +372,20 @@ pub fn file_lines(
     down: Option<&[String]>,
     violations: &mut [Violation],
 ) {
+    // Where each SQL string starts in the file, looked up once per string (many findings can
+    // point into one long string).
+    let mut starts: std::collections::HashMap<(&str, usize), Option<u32>> = Default::default();
     for v in violations.iter_mut() {
         let Some(at) = &v.sql else { continue };
-        let chunks = if at.part == "up" { Some(up) } else { down };
-        let Some(text) = chunks.and_then(|c| c.get(at.chunk)) else {
-            continue;
-        };
-        let Some(start) = (!text.is_empty())
-            .then(|| source.find(text.as_str()))
-            .flatten()
-        else {
-            continue;
-        };
-        v.line = Some(line_of(source, start) + at.line - 1);
+        let first_line = *starts.entry((at.part, at.chunk)).or_insert_with(|| {
+            let chunks = if at.part == "up" { Some(up) } else { down };
+            let text = chunks.and_then(|c| c.get(at.chunk))?;
+            let start = (!text.is_empty()).then(|| source.find(text.as_str())).flatten()?;
+            Some(line_of(source, start))
+        });
+        if let Some(first) = first_line {
+            v.line = Some(first + at.line - 1);
+        }
     }
 }
 

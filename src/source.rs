@@ -39,7 +39,40 @@ pub struct Scan {
 }
 
 /// Why a file name breaks the contract, or its (version, name) parts.
+/// The playbook's file contract, verbatim: the one authority on what is a migration file name.
+pub const FILENAME_PATTERN: &str = r"^\d{13}_[a-z0-9_]+\.mjs$";
+
+fn filename_regex() -> Option<&'static regex::Regex> {
+    static RE: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        // ASCII digits only, as the playbook means (`\d` is Unicode-aware in the regex crate).
+        regex::RegexBuilder::new(FILENAME_PATTERN).unicode(false).build().ok()
+    });
+    RE.as_ref()
+}
+
+/// `(version, name)` of a migration file name, or why it is not one. The playbook's pattern
+/// decides; `explain_filename` only puts a refusal into words (and stands in for the pattern if
+/// it could not be compiled, which a unit test rules out).
 pub fn parse_filename(file: &str) -> std::result::Result<(String, String), String> {
+    let accepted = match filename_regex() {
+        Some(re) => re.is_match(file),
+        None => explain_filename(file).is_ok(),
+    };
+    if accepted {
+        // 13 ASCII digits, `_`, the name, `.mjs`: all ASCII, so byte slicing is exact.
+        let version = &file[..VERSION_DIGITS];
+        let name = &file[VERSION_DIGITS + 1..file.len() - ".mjs".len()];
+        return Ok((version.to_string(), name.to_string()));
+    }
+    Err(match explain_filename(file) {
+        Err(why) => why,
+        // the words found nothing wrong, yet the pattern refused: say so rather than guess
+        Ok(()) => format!("does not match {FILENAME_PATTERN}"),
+    })
+}
+
+/// Why `file` is not a migration file name, in words (the pattern already said no).
+fn explain_filename(file: &str) -> std::result::Result<(), String> {
     let Some(stem) = file.strip_suffix(".mjs") else {
         let ext = file.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
         return Err(if ext.is_empty() {
@@ -69,7 +102,7 @@ pub fn parse_filename(file: &str) -> std::result::Result<(String, String), Strin
             "has `{bad}` in its name; names use only a-z, 0-9 and _"
         ));
     }
-    Ok((stem[..digits].to_string(), name.to_string()))
+    Ok(())
 }
 
 /// The name rule `create` applies: `[a-z0-9_]+`.

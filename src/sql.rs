@@ -11,6 +11,8 @@ pub struct Statement {
     pub chunk: usize,
     /// 1-based line of the statement's first token within its chunk.
     pub line: u32,
+    /// Byte offset of the statement within its chunk.
+    pub start: usize,
     pub text: String,
     /// Why PostgreSQL refuses it inside a transaction block, e.g. `CREATE INDEX CONCURRENTLY`.
     pub needs_no_transaction: Option<&'static str>,
@@ -43,6 +45,32 @@ pub struct Parsed {
     pub split: Split,
 }
 
+/// Line numbers by offset, with the newlines found once: a rendered SQL text of a million lines
+/// is asked for the line of every statement in it, which counting from the start each time
+/// would make quadratic.
+pub struct LineIndex {
+    newlines: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        LineIndex {
+            newlines: text
+                .bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        }
+    }
+
+    /// The 1-based line of a byte offset.
+    pub fn line(&self, offset: usize) -> u32 {
+        self.newlines.partition_point(|&n| n < offset) as u32 + 1
+    }
+}
+
+/// The 1-based line of one offset (for a single lookup; see `LineIndex` for many).
 pub fn line_of(text: &str, offset: usize) -> u32 {
     let offset = offset.min(text.len());
     text.as_bytes()[..offset]
@@ -63,10 +91,11 @@ pub fn parse(chunks: &[String]) -> Parsed {
     let mut created: Vec<String> = Vec::new();
     for (chunk, sql) in chunks.iter().enumerate() {
         let parse = SourceFile::parse(sql);
+        let lines = LineIndex::new(sql);
         for e in parse.errors() {
             out.errors.push(SyntaxProblem {
                 chunk,
-                line: line_of(sql, usize::from(e.range().start())),
+                line: lines.line(usize::from(e.range().start())),
                 message: e.message().to_string(),
             });
         }
@@ -78,7 +107,8 @@ pub fn parse(chunks: &[String]) -> Parsed {
             let (start, end) = (usize::from(range.start()), usize::from(range.end()));
             out.statements.push(Statement {
                 chunk,
-                line: line_of(sql, start),
+                line: lines.line(start),
+                start,
                 text: sql[start..end].to_string(),
                 needs_no_transaction: needs_no_transaction(&stmt),
                 transaction_control: transaction_control(&stmt),
@@ -273,6 +303,16 @@ pub fn destructive(stmt: &ast::Stmt) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_index_agrees_with_counting_at_every_offset() {
+        let text = "a\nbc\n\nd\r\ne\n";
+        let index = LineIndex::new(text);
+        for offset in 0..=text.len() + 2 {
+            assert_eq!(index.line(offset), line_of(text, offset), "offset {offset}");
+        }
+        assert_eq!(LineIndex::new("").line(0), 1);
+    }
 
     fn s(sql: &str) -> Split {
         split(&[sql.to_string()])

@@ -505,7 +505,7 @@ impl Runner {
                 .collect();
             return Err(Error::Integrity(format!(
                 "the migration files do not match the contract or the ledger; run `pnpm db:migrate:check` and commit:\n  {}",
-                lines.join("\n  ")
+                listed(lines)
             )));
         }
         self.files = scan.migrations;
@@ -548,10 +548,10 @@ impl Runner {
             let lines: Vec<String> = problems
                 .iter()
                 .map(|r| {
+                    // the file when there is one; a row whose file is gone by version and name
+                    let what = r.file.clone().unwrap_or_else(|| format!("{} {}", r.version, r.name));
                     format!(
-                        "{} {}: {} ({}); {}",
-                        r.version,
-                        r.name,
+                        "{what}: {} ({}); {}",
                         r.state.describe(),
                         r.state.as_str(),
                         r.fix.clone().unwrap_or_default()
@@ -560,7 +560,7 @@ impl Runner {
                 .collect();
             return Err(Error::Integrity(format!(
                 "refusing to apply anything: the database history disagrees with the files:\n  {}",
-                lines.join("\n  ")
+                listed(lines)
             )));
         }
         let chosen: Vec<&plan::Row> = match self.opts.mode {
@@ -670,7 +670,7 @@ impl Runner {
                 let outcome = match &e {
                     Error::BudgetExhausted(_) => "budget-exhausted",
                     Error::Interrupted(_) => "interrupted",
-                    Error::MigrationFailed(_) => "failed",
+                    Error::MigrationFailed(_) | Error::Integrity(_) => "failed",
                     Error::ConnectionLost(_) => "connection-lost",
                     _ => "error",
                 };
@@ -897,8 +897,8 @@ impl Runner {
                 d.statement = split
                     .statements
                     .iter()
-                    .filter(|s| c.find(&s.text).is_some_and(|start| start <= byte))
-                    .next_back()
+                    .take_while(|s| s.start <= byte)
+                    .last()
                     .map(|s| s.text.clone());
                 return;
             }
@@ -996,6 +996,21 @@ impl Runner {
                     d.position = d
                         .position
                         .map(|p| p.saturating_sub(prefix.chars().count() as u32));
+                    // An error past the migration's own SQL, or on the one-live-row index, is the
+                    // history write's: the history table changed under the run, not the SQL.
+                    let in_history = d.position.is_some_and(|p| p as usize > body.chars().count() + 3)
+                        || d.message.contains("_live_version");
+                    if in_history {
+                        return Err(Failed::Lost {
+                            error: Error::Integrity(format!(
+                                "{} was rolled back because recording it in the history table {t} failed: {}{}; the history table was dropped, altered or written by someone else during the run. Restore it (it is the record of what was applied) before running up again",
+                                file.file,
+                                d.message,
+                                d.sqlstate.as_ref().map(|s| format!(" (SQLSTATE {s})")).unwrap_or_default()
+                            )),
+                            state: "cancelled",
+                        });
+                    }
                     Err(Failed::Sql(d))
                 }
                 (None, Fate::RolledBack(None)) => Err(Failed::Lost {
@@ -1260,7 +1275,16 @@ impl Runner {
             .map_err(|e| Error::Config(e.to_string()))?
             .clone()
             .with_connect_timeout(Duration::from_secs(5));
-        let fresh = db::connect(&settings).await?;
+        // A restarting server refuses connections for a few seconds: keep asking, within the
+        // budget, so the report can say what happened rather than "unknown".
+        let give_up = Instant::now() + self.remaining().min(Duration::from_secs(15));
+        let fresh = loop {
+            match db::connect(&settings).await {
+                Ok(db) => break db,
+                Err(e) if Instant::now() >= give_up => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        };
         if let Some(old) = &self.db {
             db::end_backend(&fresh.client, &old.identity).await?;
         }
@@ -1315,6 +1339,18 @@ impl Runner {
             None => serde_json::to_string(&self.report).map_err(|e| Error::Internal(e.to_string())),
         }
     }
+}
+
+/// Problem lines for a message: the first 20 and a count of the rest (a tampered ledger can
+/// produce thousands; the report's `problems` always has every one).
+fn listed(lines: Vec<String>) -> String {
+    const SHOWN: usize = 20;
+    let more = lines.len().saturating_sub(SHOWN);
+    let mut shown: Vec<String> = lines.into_iter().take(SHOWN).collect();
+    if more > 0 {
+        shown.push(format!("... and {more} more (every one is in the report's `problems`)"));
+    }
+    shown.join("\n  ")
 }
 
 /// A spawned task that is aborted when its handle is dropped, so an early return cancels it.

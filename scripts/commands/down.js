@@ -1,5 +1,6 @@
 'use strict'
 const godwit = require('../../index.js')
+const interrupt = require('../interrupt.js')
 const { UsageError, MODULE_TIMEOUT_OPTION, moduleTimeout } = require('../cli.js')
 
 exports.name = 'down'
@@ -24,28 +25,18 @@ production rollback is restore + redeploy, never routine down migrations.`
 exports.run = async function run({ values }, out) {
   const count = values.count === undefined ? 1 : Number(values.count)
   if (!Number.isInteger(count) || count < 0) throw new UsageError(`--count takes a whole number (0 = all), got \`${values.count}\``)
-  const controller = new AbortController()
-  const onSignal = (sig) => controller.abort(sig)
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  let report
-  try {
-    report = await godwit.down({
-      dir: values.dir,
-      count,
-      allowNonLocal: values['allow-non-local'],
-      schema: values.schema,
-      table: values.table,
-      sha: values.sha,
-      artifactsDir: values['artifacts-dir'],
-      progress: !values.quiet && !values.json,
-      moduleTimeoutMs: moduleTimeout(values),
-      signal: controller.signal,
-    })
-  } finally {
-    process.removeListener('SIGINT', onSignal)
-    process.removeListener('SIGTERM', onSignal)
-  }
+  const report = await godwit.down({
+    dir: values.dir,
+    count,
+    allowNonLocal: values['allow-non-local'],
+    schema: values.schema,
+    table: values.table,
+    sha: values.sha,
+    artifactsDir: values['artifacts-dir'],
+    progress: !values.quiet && !values.json,
+    moduleTimeoutMs: moduleTimeout(values),
+    signal: interrupt.signal,
+  })
   if (values.json) out.json(report)
   const c = out.colors
   const reverted = report.migrations.filter((m) => m.state === 'reverted').length

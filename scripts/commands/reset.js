@@ -1,5 +1,6 @@
 'use strict'
 const godwit = require('../../index.js')
+const interrupt = require('../interrupt.js')
 const { MODULE_TIMEOUT_OPTION, moduleTimeout } = require('../cli.js')
 
 exports.name = 'reset'
@@ -24,27 +25,17 @@ Refused (exit 2) under NODE_ENV=production, in CI and against a non-local server
 production rollback is restore + redeploy; destructive resets are for local databases.`
 
 exports.run = async function run({ values }, out) {
-  const controller = new AbortController()
-  const onSignal = (sig) => controller.abort(sig)
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  let report
-  try {
-    report = await godwit.reset({
-      dir: values.dir,
-      allowNonLocal: values['allow-non-local'],
-      schema: values.schema,
-      table: values.table,
-      sha: values.sha,
-      artifactsDir: values['artifacts-dir'],
-      progress: !values.quiet && !values.json,
-      moduleTimeoutMs: moduleTimeout(values),
-      signal: controller.signal,
-    })
-  } finally {
-    process.removeListener('SIGINT', onSignal)
-    process.removeListener('SIGTERM', onSignal)
-  }
+  const report = await godwit.reset({
+    dir: values.dir,
+    allowNonLocal: values['allow-non-local'],
+    schema: values.schema,
+    table: values.table,
+    sha: values.sha,
+    artifactsDir: values['artifacts-dir'],
+    progress: !values.quiet && !values.json,
+    moduleTimeoutMs: moduleTimeout(values),
+    signal: interrupt.signal,
+  })
   if (values.json) out.json(report)
   const c = out.colors
   const applied = report.migrations.filter((m) => m.state === 'applied').length

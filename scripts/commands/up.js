@@ -1,5 +1,6 @@
 'use strict'
 const godwit = require('../../index.js')
+const interrupt = require('../interrupt.js')
 const { MODULE_TIMEOUT_OPTION, moduleTimeout } = require('../cli.js')
 
 exports.name = 'up'
@@ -19,26 +20,16 @@ MIGRATION_STATEMENT_TIMEOUT (default 15min), MIGRATION_LOCK_RETRIES (default 3).
 The only production path: run it from the pipeline's migration job, never at API start-up.`
 
 exports.run = async function run({ values }, out) {
-  const controller = new AbortController()
-  const onSignal = (sig) => controller.abort(sig)
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  let report
-  try {
-    report = await godwit.up({
-      dir: values.dir,
-      schema: values.schema,
-      table: values.table,
-      sha: values.sha,
-      artifactsDir: values['artifacts-dir'],
-      progress: !values.quiet && !values.json,
-      moduleTimeoutMs: moduleTimeout(values),
-      signal: controller.signal,
-    })
-  } finally {
-    process.removeListener('SIGINT', onSignal)
-    process.removeListener('SIGTERM', onSignal)
-  }
+  const report = await godwit.up({
+    dir: values.dir,
+    schema: values.schema,
+    table: values.table,
+    sha: values.sha,
+    artifactsDir: values['artifacts-dir'],
+    progress: !values.quiet && !values.json,
+    moduleTimeoutMs: moduleTimeout(values),
+    signal: interrupt.signal,
+  })
   if (values.json) out.json(report)
   const c = out.colors
   const applied = report.migrations.filter((m) => m.state === 'applied').length

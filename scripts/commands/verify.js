@@ -1,5 +1,6 @@
 'use strict'
 const godwit = require('../../index.js')
+const interrupt = require('../interrupt.js')
 
 exports.name = 'verify'
 exports.summary = 'The migration-safety gate: frozen check, then up, a no-op second up and a clean status on a scratch database, and a reproducible rebuild.'
@@ -19,23 +20,13 @@ built from the same files has the same fingerprint. When every migration has \`d
 runs too: down all must leave the schema as before the first up, and up again must rebuild it.`
 
 exports.run = async function run({ values }, out) {
-  const controller = new AbortController()
-  const onSignal = (sig) => controller.abort(sig)
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  let report
-  try {
-    report = await godwit.verify({
-      dir: values.dir,
-      sha: values.sha,
-      artifactsDir: values['artifacts-dir'],
-      progress: !values.quiet && !values.json,
-      signal: controller.signal,
-    })
-  } finally {
-    process.removeListener('SIGINT', onSignal)
-    process.removeListener('SIGTERM', onSignal)
-  }
+  const report = await godwit.verify({
+    dir: values.dir,
+    sha: values.sha,
+    artifactsDir: values['artifacts-dir'],
+    progress: !values.quiet && !values.json,
+    signal: interrupt.signal,
+  })
   if (values.json) out.json(report)
   const c = out.colors
   if (report.ok) {

@@ -1,0 +1,66 @@
+// Writes the figures the fault tests recorded (.artifacts/faults/*.json) into the README's
+// reliability section, between its markers, so the numbers there are the tests' own. Run by
+// `pnpm test:faults` after the tests; fails when a suite's figures are missing.
+import { readFileSync, writeFileSync, existsSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const DIR = path.join(ROOT, '.artifacts', 'faults')
+const SUITES = ['sigkill', 'orphan', 'signals', 'load', 'server', 'hostile', 'security', 'fuzz']
+
+const missing = SUITES.filter((s) => !existsSync(path.join(DIR, `${s}.json`)))
+if (missing.length) {
+  process.stderr.write(`faults-report: no figures from ${missing.join(', ')}; run all of \`pnpm test:faults\`\n`)
+  process.exit(1)
+}
+const f = Object.fromEntries(SUITES.map((s) => [s, JSON.parse(readFileSync(path.join(DIR, `${s}.json`), 'utf8'))]))
+const pgMajor = Math.floor(f.orphan.serverVersionNum / 10000)
+const families = Object.entries(f.hostile.byFamily).map(([k, v]) => `${k} ${v}`).join(', ')
+const exits = Object.entries(f.load.exitCodes).map(([code, n]) => `${n} × exit ${code}`).join(', ')
+
+const rows = [
+  ['SIGKILL of the runner at random points', `${f.sigkill.trials} trials (${f.sigkill.landedMidRun} mid-run, ${f.sigkill.landedBeforeAnyCommit} before the first commit, ${f.sigkill.landedAfterAll} after the last)`,
+    `only whole migrations every time; the lock free ≤ ${f.sigkill.maxLockFreeMs} ms after the kill; the next \`up\` completed ${f.sigkill.recoveredRuns}/${f.sigkill.trials}`],
+  ['a statement orphaned by a dead client', '1 (`pg_sleep(60)`, client SIGKILLed)',
+    `the server ended it ${f.orphan.orphanEndMs} ms later and rolled it back (client_connection_check_interval, PostgreSQL ${pgMajor})`],
+  ['SIGTERM / SIGINT at random points', `${f.signals.trials} trials`,
+    `${f.signals.interrupted} interrupted (exit 6), ${f.signals.finishedFirst} finished first (exit 0), ${f.signals.killedBeforeStart ?? 0} killed while Node was still booting (before godwit's first line: no report, nothing touched); the lock released by exit every time; every report written agreed with the history (${f.signals.reportsMatchingHistory}/${f.signals.trials - (f.signals.killedBeforeStart ?? 0)})`],
+  [`${f.load.runners} concurrent runners on ${f.load.migrations} migrations`, `${f.load.repeats} repeats, ${f.load.runs} runs`,
+    `every migration applied exactly once, no duplicates, no gaps; ${exits}; the longest lock wait ${f.load.maxWaitMs} ms`],
+  ['backend terminated (`pg_terminate_backend`) at random points', `${f.server.terminatedBackends} trials`, 'exit 0 or 7 (`CONNECTION_LOST`); only whole migrations; the report agreed with the history; the retry completed'],
+  ['server restarted mid-run', `${f.server.restarts} trials`, 'the same'],
+  ['server crashed (SIGKILL of the postmaster) mid-run', `${f.server.crashes} trials`,
+    `the same; in ${f.server.lostCommitsReported} the crash lost commits whose WAL had not reached disk, and the report said so`],
+  ['connection refused, unknown host at start', `${f.server.refusedAtStart} + ${f.server.unknownHost}`, 'exit 7 (`CONNECT_FAILED`) naming the target without its password; the retry completed'],
+  ['hostile input', `${f.hostile.cases} cases (${families})`, 'the documented exit code, a message naming the file and the cause, the database exactly as before'],
+  ['a canary password', `${f.security.canaryCommands} command runs, ${f.security.canaryErrorObjects} JS error objects`, 'never in stdout, stderr, a report or an error object'],
+  ['hostile history identifiers (quotes, spaces, unicode)', `${f.security.identifierCases} schema/table pairs`, 'quoted everywhere: up, status, down, reset'],
+  ['`create` names that try to leave the folder', `${f.security.traversalNames} names`, 'refused (exit 2), nothing written'],
+  ['fuzzing the pure parsers', `${f.fuzz.properties} properties × ${f.fuzz.casesPerProperty} inputs`, `${f.fuzz.crashes} crashes, every property held`],
+]
+
+const at = new Date(Math.max(...SUITES.map((s) => Date.parse(f[s].at)))).toISOString().slice(0, 10)
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()}`
+const table = [
+  `Figures from the last \`pnpm test:faults\` run (${at}, ${machine}, PostgreSQL ${pgMajor}); written here by`,
+  '`scripts/faults-report.mjs` from what the tests recorded, not by hand.',
+  '',
+  '| fault | tried | what held |',
+  '| --- | --- | --- |',
+  ...rows.map((r) => `| ${r.join(' | ')} |`),
+].join('\n')
+
+const readme = path.join(ROOT, 'README.md')
+const text = readFileSync(readme, 'utf8')
+const begin = '<!-- reliability:begin -->'
+const end = '<!-- reliability:end -->'
+const i = text.indexOf(begin)
+const j = text.indexOf(end)
+if (i < 0 || j < i) {
+  process.stderr.write(`faults-report: README.md has no ${begin} ... ${end} section\n`)
+  process.exit(1)
+}
+writeFileSync(readme, text.slice(0, i + begin.length) + '\n' + table + '\n' + text.slice(j))
+process.stdout.write(table + '\n')
