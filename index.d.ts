@@ -15,6 +15,10 @@ export interface MigrationConfig {
   lockTimeout?: Duration
   /** `statement_timeout` for this migration alone. */
   statementTimeout?: Duration
+  /** Declares that the migration destroys data on purpose (DROP TABLE, DROP COLUMN, TRUNCATE, ...). */
+  destructive?: boolean
+  /** Policy rules this migration opts out of: rule id -> the reason, listed in every `check` report. */
+  ignore?: Record<string, string>
 }
 
 /** The shape of a migration module (`db/migrations/<13 digits>_<name>.mjs`). */
@@ -27,13 +31,17 @@ export interface Migration {
 export interface Violation {
   /** Entry of the migrations folder (or `checksums.json`). */
   file: string
-  /** Stable rule id, e.g. `filename-contract`, `merged-edited`. */
+  /** Stable rule id, e.g. `filename-contract`, `merged-edited`, or a squawk rule name. */
   rule: string
+  /** Errors fail `check` (exit 1); warnings are reported only. */
+  severity: 'error' | 'warning'
   message: string
   /** How to fix it. */
   hint: string
-  /** 1-based line inside the rendered SQL, when the finding points into SQL. */
+  /** 1-based line in the migration file, when the SQL is a literal written in it. */
   line?: number
+  /** Where in the rendered SQL, when the finding points into SQL. */
+  sql?: { part: 'up' | 'down'; chunk: number; line: number }
 }
 
 export interface MigrationFile {
@@ -44,9 +52,25 @@ export interface MigrationFile {
 }
 
 export interface CheckedMigration extends MigrationFile {
-  config?: { transaction: boolean; lockTimeoutMs?: number; statementTimeoutMs?: number }
+  config?: { transaction: boolean; lockTimeoutMs?: number; statementTimeoutMs?: number; destructive?: boolean; ignore?: Record<string, string> }
   upStatements?: number
   downStatements?: number
+}
+
+/** A rule a migration opted out of (`config.ignore`), with its written reason. */
+export interface Waiver {
+  file: string
+  rule: string
+  reason: string
+  /** Findings it silenced in this run. */
+  silenced: number
+}
+
+/** The project's policy as `check` applied it. */
+export interface Policy {
+  postgresVersion: string
+  destructive: 'allow' | 'require-declaration' | 'forbid'
+  rules: Record<string, 'error' | 'warning' | 'off'>
 }
 
 export interface CheckReport {
@@ -61,6 +85,11 @@ export interface CheckReport {
   }
   migrations: CheckedMigration[]
   violations: Violation[]
+  /** How many violations are errors (they fail the check) and warnings. */
+  errors: number
+  warnings: number
+  waivers: Waiver[]
+  policy: Policy
   /** Files whose ledger entry this run added or updated. */
   sealed: string[]
   /** Ledger entries removed because their unmerged file is gone. */
@@ -101,6 +130,12 @@ export type ErrorCode =
   | 'USAGE' | 'CONFIG' | 'IO' | 'DIR_NOT_FOUND' | 'BASE_REF_NOT_FOUND' | 'GIT_FAILED' | 'INVALID_NAME'
   | 'LEDGER_INVALID' | 'INTERNAL' | 'CONNECT_FAILED' | 'CONNECTION_LOST' | 'LOCK_NOT_ACQUIRED' | 'BUDGET_EXHAUSTED'
   | 'INTEGRITY' | 'MIGRATION_FAILED' | 'INTERRUPTED' | 'DB_ERROR'
+  /** JS API: `assertSchemaCurrent()` found pending, changed, failed or missing migrations. */
+  | 'SCHEMA_NOT_CURRENT'
+  /** JS API: `up()` under NODE_ENV=production from a program that is not the migration job. */
+  | 'NOT_MIGRATION_JOB'
+  /** `verify` only. */
+  | 'CHECK_FAILED' | 'NOT_IDEMPOTENT' | 'STATUS_NOT_CLEAN' | 'NOT_REVERSIBLE' | 'NOT_REPRODUCIBLE'
 
 export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
 
@@ -127,6 +162,11 @@ export interface UpOptions extends HistoryOptions {
   signal?: AbortSignal
   /** Bound for importing and rendering one module, default 10000. */
   moduleTimeoutMs?: number
+  /**
+   * This process is the pipeline's migration job. Under NODE_ENV=production `up()` refuses
+   * (NOT_MIGRATION_JOB) unless this is set or env MIGRATION_JOB=1; the CLI always sets it.
+   */
+  migrationJob?: boolean
 }
 
 /** States in a report; `status` uses the same names, with `applied` for `already-applied`. */
@@ -210,6 +250,8 @@ export interface StatusReport {
 export declare class GodwitError extends Error {
   readonly code: ErrorCode
   readonly exitCode: number
+  /** On SCHEMA_NOT_CURRENT: the status report that found it. */
+  readonly status?: StatusReport
 }
 
 export declare function create(name: string, options?: DirOptions): Promise<Created>
@@ -234,4 +276,94 @@ export interface ResetOptions extends UpOptions {
 export declare function reset(options?: ResetOptions): Promise<UpReport>
 /** Read-only, no lock. */
 export declare function status(options?: HistoryOptions): Promise<StatusReport>
+/**
+ * For API start-up (the playbook: verify, never migrate, at start-up): read-only, no lock.
+ * Resolves to the status report when every migration is applied and nothing is changed, failed or
+ * missing; otherwise rejects with a `GodwitError` whose code is `SCHEMA_NOT_CURRENT` and whose
+ * `status` holds the report. Connection problems reject with their own code (`CONNECT_FAILED`).
+ */
+export declare function assertSchemaCurrent(options?: HistoryOptions): Promise<StatusReport>
+
+/** A schema's fingerprint: one line per object (tables, columns, indexes, functions, grants, ...). */
+export interface Fingerprint {
+  /** sha256 over the lines. */
+  hash: string
+  objects: number
+  lines: string[]
+}
+/** The fingerprint of the configured database, or of `database` on the same server. */
+export declare function fingerprint(options?: { database?: string }): Promise<Fingerprint>
+
+export interface VerifyOptions extends DirOptions {
+  sha?: string
+  artifactsDir?: string
+  progress?: boolean
+  signal?: AbortSignal
+}
+export interface VerifyReport {
+  reportVersion: 1
+  command: 'verify'
+  startedAt: string
+  finishedAt: string
+  ok: boolean
+  outcome: 'verified' | 'failed' | 'interrupted' | 'error'
+  error: { code: ErrorCode; exitCode: number; message: string } | null
+  /** Each step that ran: check, up, up-again, idempotent, status, round-trip-down, round-trip, reproducible. */
+  steps: Array<{ step: string; ok: boolean; [detail: string]: unknown }>
+  scratchDatabases: string[]
+  dropped: boolean
+  dropError?: string
+  fingerprint: { hash: string; objects: number } | null
+  /** On NOT_IDEMPOTENT, NOT_REVERSIBLE or NOT_REPRODUCIBLE: the fingerprint lines that differ. */
+  diff?: { onlyBefore: string[]; onlyAfter: string[] }
+  reportPath: string
+}
+/** The migration-safety gate on scratch databases; see `godwit verify --help`. */
+export declare function verify(options?: VerifyOptions): Promise<VerifyReport>
+
+/** The project configuration (package.json `godwit` key or godwit.config.mjs), validated. */
+export interface ProjectConfig {
+  /** The configuration object as written, or null. */
+  raw: unknown
+  source: 'package.json#godwit' | 'godwit.config.mjs' | null
+  dir: string | null
+  postgresVersion: string
+  destructive: Policy['destructive']
+  rules: Policy['rules']
+  /** Run settings; each is overridden by the environment and by flags. */
+  run: {
+    historySchema: string | null
+    historyTable: string | null
+    lockTimeoutMs: number | null
+    statementTimeoutMs: number | null
+    timeoutSeconds: number | null
+    lockRetries: number | null
+    moduleTimeoutMs: number | null
+  }
+}
+export declare function loadConfig(): Promise<ProjectConfig>
+
+/** What `godwit.config.mjs` exports by default, or package.json's `godwit` key holds. */
+export interface GodwitConfig {
+  /** Migrations folder, default `db/migrations` (env MIGRATION_DIR overrides). */
+  dir?: string
+  /** The PostgreSQL major version the safety rules judge for, default `16`. */
+  postgresVersion?: string | number
+  /** DROP/TRUNCATE and the like: allowed, allowed when the migration declares it (default), or forbidden. */
+  destructive?: Policy['destructive']
+  /** Rule id -> level. */
+  rules?: Record<string, 'error' | 'warning' | 'off'>
+  history?: { schema?: string; table?: string }
+  lockTimeout?: Duration
+  statementTimeout?: Duration
+  /** The whole run's budget in seconds (MIGRATION_TIMEOUT_SECONDS overrides). */
+  timeoutSeconds?: number
+  lockRetries?: number
+  /** Bound for importing and rendering one module. */
+  moduleTimeout?: Duration
+}
+/** Identity, for a typed `godwit.config.mjs`: `export default defineConfig({ ... })`. */
+export declare function defineConfig(config: GodwitConfig): GodwitConfig
+/** Identity, for a typed migration object: `const m = defineMigration({ up, down, config })`. */
+export declare function defineMigration(migration: Migration): Migration
 export declare function coreVersion(): string

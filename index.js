@@ -21,20 +21,34 @@ async function loadConfig() {
   return { raw, source, ...validated }
 }
 
-async function resolveDir(dir) {
-  if (dir !== undefined) return path.resolve(dir)
+/**
+ * What every command starts from: the configuration and the settings only Node applies. Each
+ * setting is the first of: the option passed (the CLI's flag), the environment, the
+ * configuration, the default. The core applies the same order to the settings it owns.
+ */
+async function context(options) {
   const cfg = await loadConfig()
-  return path.resolve(cfg.dir ?? DEFAULT_DIR)
+  const env = (name) => (process.env[name] ?? '').trim() || undefined
+  const dir = path.resolve(options.dir ?? env('MIGRATION_DIR') ?? cfg.dir ?? DEFAULT_DIR)
+  let moduleTimeoutMs = options.moduleTimeoutMs
+  if (moduleTimeoutMs === undefined && env('MIGRATION_MODULE_TIMEOUT') !== undefined) {
+    moduleTimeoutMs = Number(env('MIGRATION_MODULE_TIMEOUT'))
+    if (!Number.isInteger(moduleTimeoutMs) || moduleTimeoutMs <= 0) {
+      throw new GodwitError('CONFIG', `MIGRATION_MODULE_TIMEOUT must be a positive whole number of milliseconds, got \`${process.env.MIGRATION_MODULE_TIMEOUT}\``, 2)
+    }
+  }
+  moduleTimeoutMs ??= cfg.run.moduleTimeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS
+  return { dir, moduleTimeoutMs, config: cfg.raw, configSource: cfg.source ?? undefined }
 }
 
 /** Create a migration from the template and seal it into the ledger. */
 async function create(name, options = {}) {
-  return callNativeJson(native.create, await resolveDir(options.dir), String(name))
+  return callNativeJson(native.create, (await context(options)).dir, String(name))
 }
 
 /** The migration files that meet the filename contract, with checksums; no module is imported. */
 async function scan(options = {}) {
-  return callNativeJson(native.scan, await resolveDir(options.dir))
+  return callNativeJson(native.scan, (await context(options)).dir)
 }
 
 /**
@@ -43,10 +57,9 @@ async function scan(options = {}) {
  * `frozen: true`) it never writes.
  */
 async function check(options = {}) {
-  const cfg = await loadConfig()
-  const dir = path.resolve(options.dir ?? cfg.dir ?? DEFAULT_DIR)
+  const { dir, moduleTimeoutMs, config, configSource } = await context(options)
   const session = await callNative(async () =>
-    new native.CheckSession({ dir, frozen: Boolean(options.frozen), base: options.base, config: cfg.raw, configSource: cfg.source ?? undefined }),
+    new native.CheckSession({ dir, frozen: Boolean(options.frozen), base: options.base, config, configSource }),
   )
   try {
     // the folder is read once, in Rust; its text comes along for the literal reader
@@ -54,7 +67,7 @@ async function check(options = {}) {
     const rendered = await renderModules(
       dir,
       files.map((f) => f.file),
-      { timeoutMs: options.moduleTimeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS, sources: files.map((f) => f.source) },
+      { timeoutMs: moduleTimeoutMs, sources: files.map((f) => f.source) },
     )
     return await callNativeJson(() => session.finish(JSON.stringify(rendered)))
   } finally {
@@ -66,10 +79,54 @@ async function check(options = {}) {
  * Apply pending migrations: verify files and ledger, connect, take the lock, compare with the
  * history, render only the pending modules, execute them in order, release the lock and write the
  * report. Resolves to the report (also on failure: `report.ok`, `report.error.code`); rejects
- * only if the report itself cannot be written.
+ * only if the report itself cannot be written, or (NOT_MIGRATION_JOB) when a program calls it
+ * under NODE_ENV=production without declaring itself the migration job.
  */
 async function up(options = {}) {
+  refuseOutsideMigrationJob(options)
   return run(options, {})
+}
+
+/**
+ * The playbook: production migrations run in the pipeline's migration job, never at API
+ * start-up, where every replica would race for the lock and a slow migration would hold back
+ * the rollout. An API that calls `up()` under NODE_ENV=production is refused before anything is
+ * read or connected; the job declares itself with MIGRATION_JOB=1 (the CLI always does).
+ */
+function refuseOutsideMigrationJob(options) {
+  if (process.env.NODE_ENV !== 'production' || options.migrationJob) return
+  if (['1', 'true'].includes((process.env.MIGRATION_JOB ?? '').trim().toLowerCase())) return
+  throw new GodwitError(
+    'NOT_MIGRATION_JOB',
+    'up() was called under NODE_ENV=production by a program that is not the migration job. ' +
+      'The playbook runs production migrations only from the pipeline\'s migration job (`pnpm db:migrate:up`), ' +
+      'never at API start-up; at start-up call assertSchemaCurrent() instead. ' +
+      'If this process is the migration job, set MIGRATION_JOB=1 (or pass { migrationJob: true }).',
+    2,
+  )
+}
+
+/**
+ * For API start-up: read-only and without the lock, resolves to the status report when the
+ * database has every migration applied and nothing changed, failed or missing; otherwise rejects
+ * with SCHEMA_NOT_CURRENT (its `status` holds the report). The playbook forbids migrating at
+ * start-up, so the API verifies instead and refuses to serve a schema it was not built for.
+ */
+async function assertSchemaCurrent(options = {}) {
+  const report = await status(options)
+  if (report.clean) return report
+  const notCurrent = report.migrations.filter((m) => m.state !== 'applied')
+  const listed = notCurrent.slice(0, 5).map((m) => `${m.version}_${m.name} ${m.state}`).join(', ')
+  const more = notCurrent.length > 5 ? ` and ${notCurrent.length - 5} more` : ''
+  const files = report.fileViolations.length ? `${report.fileViolations.length} migration file problem(s); ` : ''
+  const err = new GodwitError(
+    'SCHEMA_NOT_CURRENT',
+    `the database schema is not current: ${files}${listed}${more}. ` +
+      'Run the migration job (`pnpm db:migrate:up`) before starting the API; `pnpm db:migrate:status` shows the details.',
+    1,
+  )
+  err.status = report
+  throw err
 }
 
 /**
@@ -100,14 +157,17 @@ async function reset(options = {}) {
 
 /** One locked run of the core's session: start -> render -> apply -> finish. */
 async function run(options, mode) {
-  const dir = await resolveDir(options.dir)
+  const { dir, moduleTimeoutMs, config, configSource } = await context(options)
   const session = new native.UpSession({
     dir,
+    config,
+    configSource,
     schema: options.schema,
     table: options.table,
     sha: options.sha,
     artifactsDir: options.artifactsDir,
     progress: Boolean(options.progress),
+    verbose: Boolean(options.verbose),
     database: options.database,
     ...mode,
   })
@@ -117,7 +177,7 @@ async function run(options, mode) {
     if (options.signal?.aborted) onAbort()
     const files = await callNative(() => session.start())
     const rendered = await renderModules(dir, files, {
-      timeoutMs: options.moduleTimeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS,
+      timeoutMs: moduleTimeoutMs,
     })
     await callNative(() => session.apply(JSON.stringify(rendered)))
   } catch (err) {
@@ -135,8 +195,11 @@ async function run(options, mode) {
 
 /** Where the database stands: every migration's state, read-only and without the lock. */
 async function status(options = {}) {
+  const { dir, config, configSource } = await context(options)
   return callNativeJson(native.status, {
-    dir: await resolveDir(options.dir),
+    dir,
+    config,
+    configSource,
     schema: options.schema,
     table: options.table,
     database: options.database,
@@ -156,8 +219,22 @@ async function verify(options = {}) {
   return require('./lib/verify.js').verify({ check, up, down, status, fingerprint }, options)
 }
 
+/** Identity: gives `godwit.config.mjs` its types (`export default defineConfig({ ... })`). */
+const defineConfig = (config) => config
+
+/**
+ * Identity: gives a migration object its types in an editor. A module still exports `up`,
+ * `down` and `config` by name: `export const { up, down, config } = defineMigration({ ... })`.
+ * Modules written as plain literals (what `create` writes, typed by JSDoc) are read without
+ * being imported; a module that calls this is imported, which `check` bounds like any other.
+ */
+const defineMigration = (migration) => migration
+
 module.exports = {
   GodwitError,
+  defineConfig,
+  defineMigration,
+  assertSchemaCurrent,
   check,
   fingerprint,
   verify,

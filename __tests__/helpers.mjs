@@ -12,7 +12,9 @@ export const FIXTURES = path.join(ROOT, '__tests__', 'fixtures')
 
 // Variables that change godwit's behaviour; tests set them explicitly, never inherit them
 // (CI runs this suite with CI=true).
-const CONTROLLED = ['CI', 'MIGRATION_BASE_REF', 'GITHUB_BASE_REF', 'GITHUB_ACTIONS', 'NO_COLOR', 'FORCE_COLOR']
+const CONTROLLED = ['CI', 'MIGRATION_BASE_REF', 'GITHUB_BASE_REF', 'GITHUB_ACTIONS', 'NO_COLOR', 'FORCE_COLOR', 'NODE_ENV', 'MIGRATION_JOB',
+  'MIGRATION_DIR', 'MIGRATION_MODULE_TIMEOUT', 'MIGRATION_HISTORY_SCHEMA', 'MIGRATION_HISTORY_TABLE', 'MIGRATION_LOCK_TIMEOUT',
+  'MIGRATION_STATEMENT_TIMEOUT', 'MIGRATION_TIMEOUT_SECONDS', 'MIGRATION_LOCK_RETRIES']
 
 export function cleanEnv(extra = {}) {
   const env = { ...process.env }

@@ -39,7 +39,7 @@ async function verify(api, options = {}) {
   }
   const upStep = async (step, database) => {
     say(`${step} on ${database}`)
-    const r = await api.up({ dir: options.dir, database, sha: step, artifactsDir: path.join(path.dirname(reportPath), 'verify'), progress: options.progress, signal: options.signal })
+    const r = await api.up({ migrationJob: true, dir: options.dir, database, sha: step, artifactsDir: path.join(path.dirname(reportPath), 'verify'), progress: options.progress, verbose: options.verbose, signal: options.signal })
     const applied = r.migrations.filter((m) => m.state === 'applied').length
     steps.push({ step, ok: r.ok, outcome: r.outcome, applied, report: r.reportPath })
     if (!r.ok) fail(r.error.code, r.error.exitCode, `${step}: ${r.error.message}`)
@@ -80,7 +80,7 @@ async function verify(api, options = {}) {
     const reversible = checked.migrations.length > 0 && checked.migrations.every((m) => m.downStatements != null)
     if (reversible && options.roundTrip !== false) {
       say(`down all on ${a}`)
-      const d = await api.down({ dir: options.dir, database: a, count: 0, sha: 'round-trip-down', artifactsDir: path.join(path.dirname(reportPath), 'verify'), progress: options.progress, signal: options.signal })
+      const d = await api.down({ dir: options.dir, database: a, count: 0, sha: 'round-trip-down', artifactsDir: path.join(path.dirname(reportPath), 'verify'), progress: options.progress, verbose: options.verbose, signal: options.signal })
       steps.push({ step: 'round-trip-down', ok: d.ok, outcome: d.outcome, reverted: d.migrations.filter((m) => m.state === 'reverted').length, report: d.reportPath })
       if (!d.ok) {
         fail(d.error.code, d.error.exitCode, `round-trip-down: ${d.error.message}`)

@@ -68,6 +68,19 @@ function helpText(command) {
   return lines.join('\n') + '\n'
 }
 
+/** `--quiet` and `--verbose`, shared by the commands that print progress. */
+const OUTPUT_OPTIONS = {
+  quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
+  verbose: { type: 'boolean', description: 'more progress: settings in force, lock wait, each migration\'s SQL size and checksum' },
+}
+
+/** `{ progress, verbose }` from the flags; progress is off under --json (stdout is the document). */
+function output(values) {
+  if (values.quiet && values.verbose) throw new UsageError('--quiet and --verbose contradict each other; pick one')
+  const progress = !values.quiet && !values.json
+  return { progress, verbose: progress && Boolean(values.verbose) }
+}
+
 /** `--module-timeout <ms>`, shared by the commands that render modules. */
 const MODULE_TIMEOUT_OPTION = {
   'module-timeout': { type: 'string', value: '<ms>', description: 'how long one module may take to import and render (default 10000)' },
@@ -98,4 +111,4 @@ function displayPath(p) {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p
 }
 
-module.exports = { COMMON_OPTIONS, MODULE_TIMEOUT_OPTION, EXIT_CODES, UsageError, parse, helpText, colors, displayPath, moduleTimeout }
+module.exports = { COMMON_OPTIONS, OUTPUT_OPTIONS, output, MODULE_TIMEOUT_OPTION, EXIT_CODES, UsageError, parse, helpText, colors, displayPath, moduleTimeout }

@@ -8,7 +8,33 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::policy::Policy;
 
-pub const KEYS: [&str; 4] = ["dir", "postgresVersion", "destructive", "rules"];
+pub const KEYS: [&str; 10] = [
+    "dir",
+    "postgresVersion",
+    "destructive",
+    "rules",
+    "history",
+    "lockTimeout",
+    "statementTimeout",
+    "timeoutSeconds",
+    "lockRetries",
+    "moduleTimeout",
+];
+
+/// The run settings a project may fix in its configuration. Each is the lowest layer above the
+/// built-in default: a CLI flag, then the environment (`MIGRATION_*`), then `PGOPTIONS` (for the
+/// two timeouts) all override it, so a pipeline can still tighten a value for one job.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSettings {
+    pub history_schema: Option<String>,
+    pub history_table: Option<String>,
+    pub lock_timeout_ms: Option<u64>,
+    pub statement_timeout_ms: Option<u64>,
+    pub timeout_seconds: Option<u64>,
+    pub lock_retries: Option<u32>,
+    pub module_timeout_ms: Option<u64>,
+}
 
 #[derive(Debug, Clone, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -18,6 +44,7 @@ pub struct ProjectConfig {
     pub dir: Option<String>,
     #[serde(flatten)]
     pub policy: Policy,
+    pub run: RunSettings,
 }
 
 /// `raw`: the configuration object as JSON (`null` when there is none); `source` names it in errors.
@@ -47,10 +74,61 @@ pub fn parse(raw: &Value, source: Option<&str>) -> Result<ProjectConfig> {
         obj.get("rules"),
     )
     .map_err(bad)?;
+    let run = run_settings(obj).map_err(bad)?;
     Ok(ProjectConfig {
         source: source.map(str::to_string),
         dir,
         policy,
+        run,
+    })
+}
+
+fn run_settings(obj: &serde_json::Map<String, Value>) -> std::result::Result<RunSettings, String> {
+    let (history_schema, history_table) = match obj.get("history") {
+        None => (None, None),
+        Some(Value::Object(h)) => {
+            if let Some(k) = h.keys().find(|k| !["schema", "table"].contains(&k.as_str())) {
+                return Err(format!("`history.{k}` is not a setting; known: history.schema, history.table"));
+            }
+            let name = |k: &str| match h.get(k) {
+                None => Ok(None),
+                Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+                Some(_) => Err(format!("`history.{k}` must be a non-empty name")),
+            };
+            (name("schema")?, name("table")?)
+        }
+        Some(_) => return Err("`history` must be an object like { schema: 'public', table: 'godwit_migrations' }".into()),
+    };
+    // a duration as in a migration's config: a PostgreSQL duration string or whole milliseconds
+    let duration = |k: &str| -> std::result::Result<Option<u64>, String> {
+        match obj.get(k) {
+            None => Ok(None),
+            Some(Value::String(s)) => crate::duration::parse_ms(s).map(Some).map_err(|why| format!("`{k}`: {why}")),
+            Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
+            Some(_) => Err(format!("`{k}` must be a PostgreSQL duration like '5s' or whole milliseconds")),
+        }
+    };
+    let whole = |k: &str, min: u64| -> std::result::Result<Option<u64>, String> {
+        match obj.get(k) {
+            None => Ok(None),
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|v| v >= min) => Ok(n.as_u64()),
+            Some(_) => Err(format!("`{k}` must be a whole number{}", if min > 0 { format!(" of at least {min}") } else { String::new() })),
+        }
+    };
+    let module_timeout_ms = duration("moduleTimeout")?;
+    if module_timeout_ms == Some(0) {
+        return Err("`moduleTimeout` must be longer than 0".into());
+    }
+    Ok(RunSettings {
+        history_schema,
+        history_table,
+        lock_timeout_ms: duration("lockTimeout")?,
+        statement_timeout_ms: duration("statementTimeout")?,
+        timeout_seconds: whole("timeoutSeconds", 1)?,
+        lock_retries: whole("lockRetries", 0)?
+            .map(|v| u32::try_from(v).map_err(|_| "`lockRetries` is too large".to_string()))
+            .transpose()?,
+        module_timeout_ms,
     })
 }
 
@@ -81,5 +159,38 @@ mod tests {
         assert_eq!(c.dir.as_deref(), Some("sql/migrations"));
         assert_eq!(c.policy.postgres_version, "15");
         assert!(parse(&json!({"dir": 3}), None).is_err());
+    }
+
+    #[test]
+    fn run_settings_are_validated_and_typed() {
+        let c = parse(
+            &json!({"history": {"schema": "ops", "table": "migs"}, "lockTimeout": "3s", "statementTimeout": 60000,
+                    "timeoutSeconds": 600, "lockRetries": 0, "moduleTimeout": "20s"}),
+            Some("godwit.config.mjs"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.run,
+            RunSettings {
+                history_schema: Some("ops".into()),
+                history_table: Some("migs".into()),
+                lock_timeout_ms: Some(3000),
+                statement_timeout_ms: Some(60000),
+                timeout_seconds: Some(600),
+                lock_retries: Some(0),
+                module_timeout_ms: Some(20000),
+            }
+        );
+        for (bad, says) in [
+            (json!({"history": {"tabel": "x"}}), "`history.tabel` is not a setting"),
+            (json!({"history": "ops.migs"}), "`history` must be an object"),
+            (json!({"lockTimeout": "3 parsecs"}), "`lockTimeout`"),
+            (json!({"timeoutSeconds": 0}), "`timeoutSeconds` must be a whole number of at least 1"),
+            (json!({"lockRetries": -1}), "`lockRetries` must be a whole number"),
+            (json!({"moduleTimeout": 0}), "`moduleTimeout` must be longer than 0"),
+        ] {
+            let e = parse(&bad, Some("package.json#godwit")).unwrap_err().to_string();
+            assert!(e.contains("package.json#godwit: ") && e.contains(says), "{bad}: {e}");
+        }
     }
 }

@@ -81,14 +81,20 @@ pub struct Options {
     pub dir: PathBuf,
     pub artifacts_dir: PathBuf,
     pub progress: bool,
+    /// More progress: the settings in force, the lock wait, each migration's statements and
+    /// SQL checksum (`--verbose`).
+    pub verbose: bool,
     pub settings: Result<Settings>,
     pub effective: Result<Effective>,
 }
 
+/// A timeout: the environment, then the connection's `options` (PGOPTIONS), then the project
+/// configuration, then the default.
 fn env_duration(
     get: &dyn Fn(&str) -> Option<String>,
     var: &str,
     from_options: Option<&String>,
+    from_config: Option<u64>,
     default: u64,
 ) -> Result<u64> {
     if let Some(v) = get(var).filter(|v| !v.trim().is_empty()) {
@@ -98,7 +104,7 @@ fn env_duration(
         return duration::parse_ms(v)
             .map_err(|why| Error::Config(format!("PGOPTIONS/options: {why}")));
     }
-    Ok(default)
+    Ok(from_config.unwrap_or(default))
 }
 
 /// Keeps a release sha usable as one path segment.
@@ -142,6 +148,12 @@ pub fn options(flags: &Value, get: &dyn Fn(&str) -> Option<String>) -> Options {
         s
     });
     let effective = (|| {
+        // the project configuration's run settings: the layer just above the defaults
+        let run = crate::config::parse(
+            flags.get("config").unwrap_or(&Value::Null),
+            flags.get("configSource").and_then(Value::as_str),
+        )?
+        .run;
         let opts = settings
             .as_ref()
             .map(|s| s.options.clone())
@@ -150,7 +162,7 @@ pub fn options(flags: &Value, get: &dyn Fn(&str) -> Option<String>) -> Options {
             Some(v) => v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
                 Error::Config(format!("MIGRATION_TIMEOUT_SECONDS must be a positive whole number of seconds, got `{v}`"))
             })?,
-            None => DEFAULT_BUDGET_SECONDS,
+            None => run.timeout_seconds.unwrap_or(DEFAULT_BUDGET_SECONDS),
         };
         let lock_retries = match get("MIGRATION_LOCK_RETRIES").filter(|v| !v.trim().is_empty()) {
             Some(v) => v.trim().parse::<u32>().map_err(|_| {
@@ -158,16 +170,18 @@ pub fn options(flags: &Value, get: &dyn Fn(&str) -> Option<String>) -> Options {
                     "MIGRATION_LOCK_RETRIES must be a whole number, got `{v}`"
                 ))
             })?,
-            None => DEFAULT_LOCK_RETRIES,
+            None => run.lock_retries.unwrap_or(DEFAULT_LOCK_RETRIES),
         };
         let history_table = HistoryTable {
             schema: flag("schema")
                 .or(get("MIGRATION_HISTORY_SCHEMA"))
                 .filter(|s| !s.is_empty())
+                .or(run.history_schema.clone())
                 .unwrap_or_else(|| "public".into()),
             table: flag("table")
                 .or(get("MIGRATION_HISTORY_TABLE"))
                 .filter(|s| !s.is_empty())
+                .or(run.history_table.clone())
                 .unwrap_or_else(|| "godwit_migrations".into()),
         };
         let release_sha = sanitize_sha(
@@ -184,12 +198,14 @@ pub fn options(flags: &Value, get: &dyn Fn(&str) -> Option<String>) -> Options {
                 get,
                 "MIGRATION_LOCK_TIMEOUT",
                 opts.get("lock_timeout"),
+                run.lock_timeout_ms,
                 DEFAULT_LOCK_TIMEOUT_MS,
             )?,
             statement_timeout_ms: env_duration(
                 get,
                 "MIGRATION_STATEMENT_TIMEOUT",
                 opts.get("statement_timeout"),
+                run.statement_timeout_ms,
                 DEFAULT_STATEMENT_TIMEOUT_MS,
             )?,
             lock_retries,
@@ -221,6 +237,10 @@ pub fn options(flags: &Value, get: &dyn Fn(&str) -> Option<String>) -> Options {
         ),
         progress: flags
             .get("progress")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        verbose: flags
+            .get("verbose")
             .and_then(Value::as_bool)
             .unwrap_or(false),
         settings,
@@ -421,6 +441,12 @@ impl Runner {
         }
     }
 
+    fn verbose(&self, line: impl FnOnce() -> String) {
+        if self.opts.progress && self.opts.verbose {
+            eprintln!("godwit: {}", line());
+        }
+    }
+
     fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
@@ -594,6 +620,20 @@ impl Runner {
         let db = db::connect(settings).await?;
         self.report.database = json!({ "connection": settings.display(), "sslMode": settings.ssl_mode, "tls": db.tls, "serverVersion": db.server_version, "backendPid": db.pid });
         db::set_timeouts(&db, eff.lock_timeout_ms, eff.statement_timeout_ms).await?;
+        self.verbose(|| {
+            format!(
+                "connected to {} (PostgreSQL {}, backend {}{}); lock_timeout {} ms, statement_timeout {} ms, budget {} s, {} lock retries, history {}",
+                settings.display(),
+                db.server_version,
+                db.pid,
+                if db.tls { ", TLS" } else { "" },
+                eff.lock_timeout_ms,
+                eff.statement_timeout_ms,
+                eff.budget_seconds,
+                eff.lock_retries,
+                eff.history_table.qualified()
+            )
+        });
         let key = eff.history_table.lock_key();
         self.db = Some(db);
         self.lock_key = Some(key);
@@ -618,6 +658,7 @@ impl Runner {
             if db::try_lock(&db.client, key).await? {
                 self.locked = true;
                 self.report.lock_wait_ms = Some(t0.elapsed().as_millis() as u64);
+                self.verbose(|| format!("migration lock {key} taken after {} ms", t0.elapsed().as_millis()));
                 return Ok(());
             }
             if let Some(why) = self.cancelled() {
@@ -780,6 +821,24 @@ impl Runner {
             let t0 = Instant::now();
             let body = chunks.join("\n;\n");
             let sql_checksum = sha256_raw(body.as_bytes());
+            self.verbose(|| {
+                let first = chunks
+                    .iter()
+                    .flat_map(|c| c.lines())
+                    .map(str::trim)
+                    .find(|l| !l.is_empty() && !l.starts_with("--"))
+                    .unwrap_or("");
+                let first: String = first.chars().take(100).collect();
+                format!(
+                    "  {} string(s), {} bytes of SQL, sha256 {}; begins `{first}`",
+                    chunks.len(),
+                    body.len(),
+                    &sql_checksum[..12.min(sql_checksum.len())]
+                )
+            });
+            // A long statement (an index build, a backfill) says it is still going, with the time
+            // so far, so a quiet pipeline log never looks like a hang.
+            let _ticker = self.opts.progress.then(|| still_running(file.file.clone(), verb, t0));
             let mut attempts = 0;
             let result = loop {
                 attempts += 1;
@@ -1371,6 +1430,24 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
+/// Prints "still applying <file>: <elapsed>" after 5, 10, 20 and 30 s, then every 30 s, until
+/// dropped (when the migration has finished, one way or another).
+fn still_running(file: String, verb: &'static str, t0: Instant) -> AbortOnDrop<()> {
+    AbortOnDrop(tokio::spawn(async move {
+        let mut next = Duration::from_secs(5);
+        loop {
+            tokio::time::sleep_until((t0 + next).into()).await;
+            eprintln!("godwit:   still {verb} {file}: {} s elapsed", t0.elapsed().as_secs());
+            next = match next.as_secs() {
+                5 => Duration::from_secs(10),
+                10 => Duration::from_secs(20),
+                20 => Duration::from_secs(30),
+                n => Duration::from_secs(n + 30),
+            };
+        }
+    }))
+}
+
 /// How long a statement gets to answer after the cancel request before the run ends its session
 /// from a second one to learn what happened.
 const CANCEL_GRACE: Duration = Duration::from_secs(5);
@@ -1553,5 +1630,50 @@ mod tests {
             &env(&[("PGHOST", "h"), ("MIGRATION_TIMEOUT_SECONDS", "soon")]),
         );
         assert!(o.effective.is_err());
+    }
+
+    #[test]
+    fn options_precedence_flag_env_pgoptions_config_default() {
+        let config = json!({"history": {"schema": "ops", "table": "migs"}, "lockTimeout": "7s",
+            "statementTimeout": "2min", "timeoutSeconds": 900, "lockRetries": 1});
+        let lookup = |pairs: Vec<(&'static str, &'static str)>| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        // the configuration alone
+        let e = options(&json!({"sha": "s", "config": config}), &lookup(vec![("PGHOST", "h")]))
+            .effective
+            .unwrap();
+        assert_eq!(
+            (e.history_table.schema.as_str(), e.history_table.table.as_str(), e.lock_timeout_ms,
+             e.statement_timeout_ms, e.budget_seconds, e.lock_retries),
+            ("ops", "migs", 7000, 120_000, 900, 1)
+        );
+        // PGOPTIONS over the configuration, the environment over both, a flag over everything
+        let e = options(
+            &json!({"sha": "s", "config": config, "table": "from_flag"}),
+            &lookup(vec![
+                ("PGHOST", "h"),
+                ("PGOPTIONS", "-c lock_timeout=2s -c statement_timeout=30s"),
+                ("MIGRATION_STATEMENT_TIMEOUT", "45s"),
+                ("MIGRATION_HISTORY_SCHEMA", "from_env"),
+                ("MIGRATION_TIMEOUT_SECONDS", "60"),
+            ]),
+        )
+        .effective
+        .unwrap();
+        assert_eq!(
+            (e.history_table.schema.as_str(), e.history_table.table.as_str(), e.lock_timeout_ms,
+             e.statement_timeout_ms, e.budget_seconds, e.lock_retries),
+            ("from_env", "from_flag", 2000, 45_000, 60, 1)
+        );
+        // a bad configuration is a CONFIG error naming its source
+        let e = options(
+            &json!({"config": {"lockTimeot": "1s"}, "configSource": "godwit.config.mjs"}),
+            &lookup(vec![("PGHOST", "h")]),
+        )
+        .effective
+        .unwrap_err();
+        assert_eq!(e.code(), "CONFIG");
+        assert!(e.to_string().contains("godwit.config.mjs: `lockTimeot` is not a setting"), "{e}");
     }
 }

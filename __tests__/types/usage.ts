@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit` by __tests__/types.test.mjs: the public types accept real use and
 // reject misuse (the @ts-expect-error lines fail the build if the types stop catching them).
 import godwit = require('../../index.js')
-import type { Migration, UpReport, StatusReport, CheckReport, ErrorCode } from '../../index.js'
+import type { Migration, UpReport, StatusReport, CheckReport, ErrorCode, VerifyReport, GodwitConfig } from '../../index.js'
 
 export const migration: Migration = {
   up: async () => ['CREATE TABLE t (id bigint PRIMARY KEY)'],
@@ -31,4 +31,26 @@ export async function use(): Promise<void> {
   void d.outcome
   // @ts-expect-error unknown option
   await godwit.up({ bogus: true })
+
+  // API start-up: verify, never migrate
+  try {
+    const current: StatusReport = await godwit.assertSchemaCurrent()
+    void current.clean
+  } catch (e) {
+    if (e instanceof godwit.GodwitError && e.code === 'SCHEMA_NOT_CURRENT') void e.status?.pending
+  }
+  await godwit.up({ migrationJob: true })
+  const v: VerifyReport = await godwit.verify({ sha: 'pr' })
+  if (!v.ok) void v.diff?.onlyAfter
+  const f = await godwit.fingerprint()
+  void f.hash.length
+  const cfg = await godwit.loadConfig()
+  void cfg.run.lockTimeoutMs
 }
+
+export const config: GodwitConfig = godwit.defineConfig({ history: { table: 'migs' }, lockTimeout: '5s', timeoutSeconds: 600, rules: { isolation: 'warning' } })
+// @ts-expect-error history takes schema and table
+export const badConfig: GodwitConfig = { history: { tabel: 'x' } }
+export const { up, down } = godwit.defineMigration({ up: 'CREATE TABLE t (id int)', down: 'DROP TABLE t', config: { destructive: true, ignore: { 'prefer-robust-stmts': 'one-off table' } } })
+// @ts-expect-error up is required
+godwit.defineMigration({ down: 'DROP TABLE t' })

@@ -1,7 +1,7 @@
 'use strict'
 const path = require('node:path')
 const godwit = require('../../index.js')
-const { displayPath, MODULE_TIMEOUT_OPTION, moduleTimeout } = require('../cli.js')
+const { displayPath, MODULE_TIMEOUT_OPTION, moduleTimeout, OUTPUT_OPTIONS, output } = require('../cli.js')
 
 exports.name = 'check'
 exports.summary =
@@ -11,6 +11,7 @@ exports.options = {
   frozen: { type: 'boolean', description: 'never write checksums.json; a stale ledger is a violation (implied when CI is set)' },
   base: { type: 'string', value: '<ref>', description: 'git ref whose migrations count as merged (else MIGRATION_BASE_REF, origin/$GITHUB_BASE_REF, merge-base with origin/HEAD)' },
   ...MODULE_TIMEOUT_OPTION,
+  ...OUTPUT_OPTIONS,
 }
 exports.details = `Locally, new migrations (not in the base) are sealed into checksums.json and reported.
 In CI (CI set, not "false"/"0") or with --frozen nothing is written.
@@ -20,6 +21,7 @@ Policy settings (postgresVersion, destructive, rules) come from package.json#god
 
 exports.run = async function run({ values }, out) {
   const moduleTimeoutMs = moduleTimeout(values)
+  const { progress, verbose } = output(values)
   const report = await godwit.check({ dir: values.dir, frozen: values.frozen, base: values.base, moduleTimeoutMs })
   if (values.json) {
     out.json(report)
@@ -27,6 +29,22 @@ exports.run = async function run({ values }, out) {
   }
   const c = out.colors
   if (process.env.GITHUB_ACTIONS === 'true') annotate(report, out)
+  if (verbose) {
+    const base = report.base.commit ? `${report.base.described ?? report.base.commit} (${report.base.commit.slice(0, 12)})` : `none (${report.base.none ?? 'no base ref'})`
+    out.status(c.dim(`check: base ${base}; policy: PostgreSQL ${report.policy.postgresVersion}, destructive ${report.policy.destructive}`))
+    for (const m of report.migrations) {
+      const cfg = m.config
+      const how = !cfg ? 'not judged' : [
+        `${m.upStatements} up statement${m.upStatements === 1 ? '' : 's'}`,
+        m.downStatements === undefined ? 'no down' : `${m.downStatements} down`,
+        cfg.transaction ? 'transactional' : 'no transaction',
+        cfg.lockTimeoutMs !== undefined && `lock_timeout ${cfg.lockTimeoutMs} ms`,
+        cfg.statementTimeoutMs !== undefined && `statement_timeout ${cfg.statementTimeoutMs} ms`,
+        cfg.destructive && 'declared destructive',
+      ].filter(Boolean).join(', ')
+      out.status(c.dim(`  ${m.file}: ${how}; sha256 ${m.checksum.slice(0, 12)}`))
+    }
+  }
   for (const v of report.violations) {
     const where = displayPath(path.join(report.dir, v.file)) + (v.line ? `:${v.line}` : '')
     const sqlAt = v.sql && !v.line ? ` [${v.sql.part} SQL line ${v.sql.line}]` : ''
@@ -38,6 +56,7 @@ exports.run = async function run({ values }, out) {
   }
   for (const f of report.sealed) out.line(`${displayPath(path.join(report.dir, f))}: ${c.green('sealed')} into checksums.json`)
   for (const f of report.unsealed) out.line(`${f}: ${c.yellow('removed')} from checksums.json (file gone, never merged)`)
+  if (!progress) return report.ok ? 0 : 1
   const n = report.migrations.length
   const warn = report.warnings ? `, ${report.warnings} warning${report.warnings === 1 ? '' : 's'}` : ''
   if (report.ok) {

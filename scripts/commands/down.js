@@ -1,7 +1,7 @@
 'use strict'
 const godwit = require('../../index.js')
 const interrupt = require('../interrupt.js')
-const { UsageError, MODULE_TIMEOUT_OPTION, moduleTimeout } = require('../cli.js')
+const { UsageError, MODULE_TIMEOUT_OPTION, moduleTimeout, OUTPUT_OPTIONS, output } = require('../cli.js')
 
 exports.name = 'down'
 exports.summary = 'Local development only: revert the newest applied migrations with their `down`, newest first.'
@@ -13,7 +13,7 @@ exports.options = {
   table: { type: 'string', value: '<name>', description: 'history table (default godwit_migrations)' },
   sha: { type: 'string', value: '<sha>', description: 'names the report folder, as for up; the report is <root>/<sha>/down.json' },
   'artifacts-dir': { type: 'string', value: '<path>', description: 'report root (default .artifacts/deploy)' },
-  quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
+  ...OUTPUT_OPTIONS,
   ...MODULE_TIMEOUT_OPTION,
 }
 exports.details = `Locked and verified like up; each down runs in its own transaction (unless the migration is
@@ -33,7 +33,7 @@ exports.run = async function run({ values }, out) {
     table: values.table,
     sha: values.sha,
     artifactsDir: values['artifacts-dir'],
-    progress: !values.quiet && !values.json,
+    ...output(values),
     moduleTimeoutMs: moduleTimeout(values),
     signal: interrupt.signal,
   })

@@ -1,7 +1,7 @@
 'use strict'
 const godwit = require('../../index.js')
 const interrupt = require('../interrupt.js')
-const { MODULE_TIMEOUT_OPTION, moduleTimeout } = require('../cli.js')
+const { MODULE_TIMEOUT_OPTION, moduleTimeout, OUTPUT_OPTIONS, output } = require('../cli.js')
 
 exports.name = 'up'
 exports.summary = 'Apply pending migrations: locked, time-bounded, checksum-verified, in order, fail-closed; writes a report.'
@@ -11,7 +11,7 @@ exports.options = {
   table: { type: 'string', value: '<name>', description: 'history table (default godwit_migrations, env MIGRATION_HISTORY_TABLE)' },
   sha: { type: 'string', value: '<sha>', description: 'release sha for the report path (else GIT_SHA, GITHUB_SHA, git HEAD, "local")' },
   'artifacts-dir': { type: 'string', value: '<path>', description: 'report root (default .artifacts/deploy); the report is <root>/<sha>/migration.json' },
-  quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
+  ...OUTPUT_OPTIONS,
   ...MODULE_TIMEOUT_OPTION,
 }
 exports.details = `Connection: DATABASE_URL, or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE/PGOPTIONS/PGAPPNAME.
@@ -26,9 +26,11 @@ exports.run = async function run({ values }, out) {
     table: values.table,
     sha: values.sha,
     artifactsDir: values['artifacts-dir'],
-    progress: !values.quiet && !values.json,
+    ...output(values),
     moduleTimeoutMs: moduleTimeout(values),
     signal: interrupt.signal,
+    // the CLI is how the pipeline's migration job runs: never refused under NODE_ENV=production
+    migrationJob: true,
   })
   if (values.json) out.json(report)
   const c = out.colors

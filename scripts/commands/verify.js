@@ -1,6 +1,7 @@
 'use strict'
 const godwit = require('../../index.js')
 const interrupt = require('../interrupt.js')
+const { OUTPUT_OPTIONS, output } = require('../cli.js')
 
 exports.name = 'verify'
 exports.summary = 'The migration-safety gate: frozen check, then up, a no-op second up and a clean status on a scratch database, and a reproducible rebuild.'
@@ -8,7 +9,7 @@ exports.positionals = []
 exports.options = {
   sha: { type: 'string', value: '<sha>', description: 'names the report folder (default "verify")' },
   'artifacts-dir': { type: 'string', value: '<path>', description: 'report root (default .artifacts/deploy); the report is <root>/<sha>/verify.json' },
-  quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
+  ...OUTPUT_OPTIONS,
 }
 exports.details = `DATABASE_URL (or PG*) names a server where the role may create databases. verify creates two
 scratch databases there (godwit_verify_*), drops them afterwards (also on failure or SIGINT/SIGTERM),
@@ -24,7 +25,7 @@ exports.run = async function run({ values }, out) {
     dir: values.dir,
     sha: values.sha,
     artifactsDir: values['artifacts-dir'],
-    progress: !values.quiet && !values.json,
+    ...output(values),
     signal: interrupt.signal,
   })
   if (values.json) out.json(report)

@@ -1,0 +1,54 @@
+// Output levels: --quiet and --verbose, and a long migration that says it is still running.
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { godwit } from './helpers.mjs'
+import { freshDatabase, stopServer } from './db.mjs'
+import { project, V } from './project.mjs'
+
+after(stopServer)
+
+test('up_verbose_shows_settings_lock_and_sql_and_a_long_migration_reports_elapsed_time', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, {
+    [`${V(1)}_slow.mjs`]: "export const up = ['CREATE TABLE slow (id bigint)', 'SELECT pg_sleep(5.6)']\n",
+  })
+  const r = await godwit(['up', '--verbose', '--sha', 'v'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(r.code, 0, r.stderr)
+  const password = new URL(url).password
+  if (password) assert.ok(!r.stderr.includes(`:${password}@`), 'the password never appears')
+  assert.match(r.stderr, /connected to postgres:\/\/\w+@(127\.0\.0\.1|localhost):\d+\/\S+ \(PostgreSQL \d+.*lock_timeout 5000 ms, statement_timeout 900000 ms, budget 1800 s, 3 lock retries, history "public"\."godwit_migrations"/)
+  assert.match(r.stderr, /migration lock -?\d+ taken after \d+ ms/)
+  assert.match(r.stderr, /2 string\(s\), \d+ bytes of SQL, sha256 [0-9a-f]{12}; begins `CREATE TABLE slow \(id bigint\)`/)
+  assert.match(r.stderr, new RegExp(`still applying ${V(1)}_slow\\.mjs: 5 s elapsed`))
+})
+
+test('quiet_prints_no_progress_and_quiet_with_verbose_is_a_usage_error', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: "export const up = 'CREATE TABLE a (id bigint)'\n" })
+  const q = await godwit(['up', '-q', '--sha', 'q'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(q.code, 0, q.stderr)
+  assert.doesNotMatch(q.stderr, /godwit: applying/)
+  const plain = await godwit(['up', '--sha', 'p'], { cwd, env: { DATABASE_URL: url } })
+  assert.doesNotMatch(plain.stderr, /connected to|migration lock .* taken/, 'settings lines only with --verbose')
+  for (const command of ['up', 'check', 'down', 'reset', 'verify']) {
+    const r = await godwit([command, '--quiet', '--verbose'], { cwd, env: { DATABASE_URL: url } })
+    assert.equal(r.code, 2, command)
+    assert.match(r.stderr, /--quiet and --verbose contradict each other/)
+  }
+})
+
+test('check_verbose_lists_each_migration_and_quiet_only_the_findings', async (t) => {
+  const cwd = await project(t, {
+    [`${V(1)}_a.mjs`]: "export const up = 'CREATE TABLE a (id bigint)'\nexport const down = 'DROP TABLE a'\n",
+    [`${V(2)}_idx.mjs`]: "export const up = 'CREATE INDEX CONCURRENTLY a_id ON a (id)'\nexport const config = { transaction: false, lockTimeout: '3s' }\n",
+  })
+  const v = await godwit(['check', '--verbose'], { cwd })
+  assert.equal(v.code, 0, v.stderr)
+  assert.match(v.stderr, /check: base none \(noCommits\); policy: PostgreSQL 16, destructive require-declaration/)
+  assert.match(v.stderr, new RegExp(`${V(1)}_a\\.mjs: 1 up statement, 1 down, transactional; sha256 [0-9a-f]{12}`))
+  assert.match(v.stderr, new RegExp(`${V(2)}_idx\\.mjs: 1 up statement, no down, no transaction, lock_timeout 3000 ms; sha256`))
+  const q = await godwit(['check', '-q'], { cwd })
+  assert.equal(q.code, 0)
+  assert.equal(q.stderr, '', 'no summary line')
+  assert.deepEqual(q.stdout.trim().split('\n').map((l) => l.split(': ')[1]), ['prefer-robust-stmts (warning)'], 'the findings, nothing else')
+})
