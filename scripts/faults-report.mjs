@@ -26,7 +26,7 @@ const rows = [
   ['a statement orphaned by a dead client', '1 (`pg_sleep(60)`, client SIGKILLed)',
     `the server ended it ${f.orphan.orphanEndMs} ms later and rolled it back (client_connection_check_interval, PostgreSQL ${pgMajor})`],
   ['SIGTERM / SIGINT at random points', `${f.signals.trials} trials`,
-    `${f.signals.interrupted} interrupted (exit 6), ${f.signals.finishedFirst} finished first (exit 0), ${f.signals.killedBeforeStart ?? 0} killed while Node was still booting (before godwit's first line: no report, nothing touched); the lock released by exit every time; every report written agreed with the history (${f.signals.reportsMatchingHistory}/${f.signals.trials - (f.signals.killedBeforeStart ?? 0)})`],
+    `${f.signals.interrupted} interrupted (exit 6), ${f.signals.finishedFirst} finished first (exit 0), ${f.signals.killedBeforeStart ?? 0} killed while Node was still booting (before godwit's first line: no report, nothing touched), ${f.signals.killedDuringExit ?? 0} killed in Node's teardown after finishing (report written and true); the lock released by exit every time; every report written agreed with the history (${f.signals.reportsMatchingHistory}/${f.signals.trials - (f.signals.killedBeforeStart ?? 0)})`],
   [`${f.load.runners} concurrent runners on ${f.load.migrations} migrations`, `${f.load.repeats} repeats, ${f.load.runs} runs`,
     `every migration applied exactly once, no duplicates, no gaps; ${exits}; the longest lock wait ${f.load.maxWaitMs} ms`],
   ['backend terminated (`pg_terminate_backend`) at random points', `${f.server.terminatedBackends} trials`, 'exit 0 or 7 (`CONNECTION_LOST`); only whole migrations; the report agreed with the history; the retry completed'],

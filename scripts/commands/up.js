@@ -16,7 +16,10 @@ exports.options = {
 }
 exports.details = `Connection: DATABASE_URL, or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE/PGOPTIONS/PGAPPNAME.
 Environment: MIGRATION_TIMEOUT_SECONDS (whole run, default 1800), MIGRATION_LOCK_TIMEOUT (default 5s),
-MIGRATION_STATEMENT_TIMEOUT (default 15min), MIGRATION_LOCK_RETRIES (default 3).
+MIGRATION_STATEMENT_TIMEOUT (default 15min), MIGRATION_LOCK_RETRIES (default 3), MIGRATION_DIR,
+MIGRATION_MODULE_TIMEOUT. Each may also be set in package.json#godwit or godwit.config.mjs
+(history, timeoutSeconds, lockTimeout, statementTimeout, lockRetries, dir, moduleTimeout);
+precedence: flag > environment > PGOPTIONS > configuration > default.
 The only production path: run it from the pipeline's migration job, never at API start-up.`
 
 exports.run = async function run({ values }, out) {
