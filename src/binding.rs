@@ -84,7 +84,10 @@ impl CheckSession {
         let opts = check::CheckOptions {
             dir: PathBuf::from(flag("dir").unwrap_or_else(|| "db/migrations".into())),
             frozen: check::frozen_mode(
-                options.get("frozen").and_then(Value::as_bool).unwrap_or(false),
+                options
+                    .get("frozen")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
                 env("CI").as_deref(),
             ),
             base: base::choose_base(
@@ -94,7 +97,10 @@ impl CheckSession {
             ),
             policy: cfg.policy,
         };
-        Ok(CheckSession { opts, prepared: Arc::new(std::sync::Mutex::new(None)) })
+        Ok(CheckSession {
+            opts,
+            prepared: Arc::new(std::sync::Mutex::new(None)),
+        })
     }
 
     /// The files to render, in order, with their text: JSON `[{file, source}]`.
@@ -104,7 +110,10 @@ impl CheckSession {
         let slot = self.prepared.clone();
         blocking(move || {
             let (prepared, to_render) = check::prepare(&opts)?;
-            *slot.lock().map_err(|_| CoreError::Internal("check session poisoned".into()))? = Some(prepared);
+            *slot
+                .lock()
+                .map_err(|_| CoreError::Internal("check session poisoned".into()))? =
+                Some(prepared);
             Ok(to_render)
         })
         .await
@@ -129,7 +138,9 @@ impl CheckSession {
                 .lock()
                 .map_err(|_| CoreError::Internal("check session poisoned".into()))?
                 .take()
-                .ok_or_else(|| CoreError::Internal("check finished before it was prepared".into()))?;
+                .ok_or_else(|| {
+                    CoreError::Internal("check finished before it was prepared".into())
+                })?;
             check::finish(&opts, prepared, rendered)
         })
         .await

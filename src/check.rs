@@ -137,11 +137,20 @@ fn judge_one(
             "appeared while check was running and was not evaluated",
             "run `pnpm db:migrate:check` again",
         );
-        return (MigrationSummary { file: m, judged: None }, vec![v], waivers);
+        return (
+            MigrationSummary {
+                file: m,
+                judged: None,
+            },
+            vec![v],
+            waivers,
+        );
     };
     let (mut j, up_parsed, down_parsed) = modules::judge_parsed(&r);
     // Policy rules need SQL that parses; a syntax error is already reported.
-    if let Some(up_parsed) = up_parsed.filter(|_| !j.violations.iter().any(|v| v.rule == rule::SQL_SYNTAX)) {
+    if let Some(up_parsed) =
+        up_parsed.filter(|_| !j.violations.iter().any(|v| v.rule == rule::SQL_SYNTAX))
+    {
         let up = r.up.as_deref().unwrap_or_default();
         let down = r.down.as_deref().zip(down_parsed.as_ref());
         let (found, w) =
@@ -160,7 +169,14 @@ fn judge_one(
         }
     }
     let found = std::mem::take(&mut j.violations);
-    (MigrationSummary { file: m, judged: Some(j) }, found, waivers)
+    (
+        MigrationSummary {
+            file: m,
+            judged: Some(j),
+        },
+        found,
+        waivers,
+    )
 }
 
 /// What `check` reads before Node renders the modules: the folder (once; each file's text is
@@ -182,7 +198,11 @@ pub struct ToRender {
 
 pub fn prepare(opts: &CheckOptions) -> Result<(Prepared, Vec<ToRender>)> {
     // Frozen runs never write, so they need no lock; a local run may seal the ledger.
-    let lock = if opts.frozen { None } else { Some(FolderLock::acquire(&opts.dir)?) };
+    let lock = if opts.frozen {
+        None
+    } else {
+        Some(FolderLock::acquire(&opts.dir)?)
+    };
     let (scan, sources) = source::scan_keeping_sources(&opts.dir)?;
     let ledger = read_ledger(&opts.dir)?;
     let base = base::load(&opts.dir, &opts.base)?;
@@ -190,9 +210,20 @@ pub fn prepare(opts: &CheckOptions) -> Result<(Prepared, Vec<ToRender>)> {
         .migrations
         .iter()
         .zip(sources)
-        .map(|(m, source)| ToRender { file: m.file.clone(), source })
+        .map(|(m, source)| ToRender {
+            file: m.file.clone(),
+            source,
+        })
         .collect();
-    Ok((Prepared { _lock: lock, scan, ledger, base }, to_render))
+    Ok((
+        Prepared {
+            _lock: lock,
+            scan,
+            ledger,
+            base,
+        },
+        to_render,
+    ))
 }
 
 /// `prepare` and `finish` in one call (tests, and callers that render nothing).
@@ -202,8 +233,17 @@ pub fn check(opts: &CheckOptions, rendered: Vec<Rendered>) -> Result<CheckReport
 }
 
 /// Judges what Node rendered against what `prepare` read, and seals the ledger when local.
-pub fn finish(opts: &CheckOptions, prepared: Prepared, rendered: Vec<Rendered>) -> Result<CheckReport> {
-    let Prepared { _lock, scan, ledger: ledger_state, base } = prepared;
+pub fn finish(
+    opts: &CheckOptions,
+    prepared: Prepared,
+    rendered: Vec<Rendered>,
+) -> Result<CheckReport> {
+    let Prepared {
+        _lock,
+        scan,
+        ledger: ledger_state,
+        base,
+    } = prepared;
     let mut integrity = integrity::compare(&scan.migrations, &ledger_state, &base, opts.frozen);
 
     let mut violations = scan.violations;

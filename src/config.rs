@@ -84,35 +84,55 @@ pub fn parse(raw: &Value, source: Option<&str>) -> Result<ProjectConfig> {
 }
 
 fn run_settings(obj: &serde_json::Map<String, Value>) -> std::result::Result<RunSettings, String> {
-    let (history_schema, history_table) = match obj.get("history") {
-        None => (None, None),
-        Some(Value::Object(h)) => {
-            if let Some(k) = h.keys().find(|k| !["schema", "table"].contains(&k.as_str())) {
-                return Err(format!("`history.{k}` is not a setting; known: history.schema, history.table"));
+    let (history_schema, history_table) =
+        match obj.get("history") {
+            None => (None, None),
+            Some(Value::Object(h)) => {
+                if let Some(k) = h
+                    .keys()
+                    .find(|k| !["schema", "table"].contains(&k.as_str()))
+                {
+                    return Err(format!(
+                        "`history.{k}` is not a setting; known: history.schema, history.table"
+                    ));
+                }
+                let name = |k: &str| match h.get(k) {
+                    None => Ok(None),
+                    Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+                    Some(_) => Err(format!("`history.{k}` must be a non-empty name")),
+                };
+                (name("schema")?, name("table")?)
             }
-            let name = |k: &str| match h.get(k) {
-                None => Ok(None),
-                Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
-                Some(_) => Err(format!("`history.{k}` must be a non-empty name")),
-            };
-            (name("schema")?, name("table")?)
-        }
-        Some(_) => return Err("`history` must be an object like { schema: 'public', table: 'godwit_migrations' }".into()),
-    };
+            Some(_) => return Err(
+                "`history` must be an object like { schema: 'public', table: 'godwit_migrations' }"
+                    .into(),
+            ),
+        };
     // a duration as in a migration's config: a PostgreSQL duration string or whole milliseconds
     let duration = |k: &str| -> std::result::Result<Option<u64>, String> {
         match obj.get(k) {
             None => Ok(None),
-            Some(Value::String(s)) => crate::duration::parse_ms(s).map(Some).map_err(|why| format!("`{k}`: {why}")),
+            Some(Value::String(s)) => crate::duration::parse_ms(s)
+                .map(Some)
+                .map_err(|why| format!("`{k}`: {why}")),
             Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
-            Some(_) => Err(format!("`{k}` must be a PostgreSQL duration like '5s' or whole milliseconds")),
+            Some(_) => Err(format!(
+                "`{k}` must be a PostgreSQL duration like '5s' or whole milliseconds"
+            )),
         }
     };
     let whole = |k: &str, min: u64| -> std::result::Result<Option<u64>, String> {
         match obj.get(k) {
             None => Ok(None),
             Some(Value::Number(n)) if n.as_u64().is_some_and(|v| v >= min) => Ok(n.as_u64()),
-            Some(_) => Err(format!("`{k}` must be a whole number{}", if min > 0 { format!(" of at least {min}") } else { String::new() })),
+            Some(_) => Err(format!(
+                "`{k}` must be a whole number{}",
+                if min > 0 {
+                    format!(" of at least {min}")
+                } else {
+                    String::new()
+                }
+            )),
         }
     };
     let module_timeout_ms = duration("moduleTimeout")?;
@@ -182,15 +202,35 @@ mod tests {
             }
         );
         for (bad, says) in [
-            (json!({"history": {"tabel": "x"}}), "`history.tabel` is not a setting"),
-            (json!({"history": "ops.migs"}), "`history` must be an object"),
+            (
+                json!({"history": {"tabel": "x"}}),
+                "`history.tabel` is not a setting",
+            ),
+            (
+                json!({"history": "ops.migs"}),
+                "`history` must be an object",
+            ),
             (json!({"lockTimeout": "3 parsecs"}), "`lockTimeout`"),
-            (json!({"timeoutSeconds": 0}), "`timeoutSeconds` must be a whole number of at least 1"),
-            (json!({"lockRetries": -1}), "`lockRetries` must be a whole number"),
-            (json!({"moduleTimeout": 0}), "`moduleTimeout` must be longer than 0"),
+            (
+                json!({"timeoutSeconds": 0}),
+                "`timeoutSeconds` must be a whole number of at least 1",
+            ),
+            (
+                json!({"lockRetries": -1}),
+                "`lockRetries` must be a whole number",
+            ),
+            (
+                json!({"moduleTimeout": 0}),
+                "`moduleTimeout` must be longer than 0",
+            ),
         ] {
-            let e = parse(&bad, Some("package.json#godwit")).unwrap_err().to_string();
-            assert!(e.contains("package.json#godwit: ") && e.contains(says), "{bad}: {e}");
+            let e = parse(&bad, Some("package.json#godwit"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("package.json#godwit: ") && e.contains(says),
+                "{bad}: {e}"
+            );
         }
     }
 }

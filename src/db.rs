@@ -259,7 +259,9 @@ pub async fn read_history(client: &Client, h: &HistoryTable) -> Result<Option<Ve
     };
     let mut rows = Vec::with_capacity(messages.len());
     for m in messages {
-        let SimpleQueryMessage::Row(r) = m else { continue };
+        let SimpleQueryMessage::Row(r) = m else {
+            continue;
+        };
         // A row godwit cannot read (a hand-edited table) stops the run instead of guessing.
         let unreadable = |what: &str| {
             Error::Integrity(format!(
@@ -268,7 +270,8 @@ pub async fn read_history(client: &Client, h: &HistoryTable) -> Result<Option<Ve
                 r.get(0)
             ))
         };
-        let text = |i: usize, what: &str| r.get(i).map(str::to_string).ok_or_else(|| unreadable(what));
+        let text =
+            |i: usize, what: &str| r.get(i).map(str::to_string).ok_or_else(|| unreadable(what));
         let number = |i: usize, what: &str| {
             r.get(i)
                 .and_then(|v| v.parse::<i64>().ok())
@@ -292,14 +295,22 @@ pub async fn read_history(client: &Client, h: &HistoryTable) -> Result<Option<Ve
 pub async fn end_backend(client: &Client, b: &Backend) -> Result<()> {
     let alive = "SELECT pid FROM pg_stat_activity WHERE pid = $1 AND backend_start::text = $2";
     let rows = client
-        .query(&format!("SELECT pg_terminate_backend(pid) FROM ({alive}) s"), &[&b.pid, &b.backend_start])
+        .query(
+            &format!("SELECT pg_terminate_backend(pid) FROM ({alive}) s"),
+            &[&b.pid, &b.backend_start],
+        )
         .await
         .map_err(db_err)?;
     if rows.is_empty() {
         return Ok(());
     }
     for _ in 0..100 {
-        if client.query(alive, &[&b.pid, &b.backend_start]).await.map_err(db_err)?.is_empty() {
+        if client
+            .query(alive, &[&b.pid, &b.backend_start])
+            .await
+            .map_err(db_err)?
+            .is_empty()
+        {
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -313,13 +324,19 @@ pub async fn end_backend(client: &Client, b: &Backend) -> Result<()> {
 /// The status of `version`'s history row (`None`: no row, or no history table).
 /// The status of `version`'s live history row, else of its latest reverted one (`None`: no row,
 /// or no history table).
-pub async fn history_status(client: &Client, h: &HistoryTable, version: &str) -> Result<Option<String>> {
+pub async fn history_status(
+    client: &Client,
+    h: &HistoryTable,
+    version: &str,
+) -> Result<Option<String>> {
     let sql = format!(
         "SELECT status FROM {} WHERE version = $1 ORDER BY status = 'reverted', id DESC LIMIT 1",
         h.qualified()
     );
     match client.query(&sql, &[&version]).await {
-        Ok(rows) => Ok(rows.first().and_then(|r| r.try_get::<_, Option<String>>(0).ok().flatten())),
+        Ok(rows) => Ok(rows
+            .first()
+            .and_then(|r| r.try_get::<_, Option<String>>(0).ok().flatten())),
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => Ok(None),
         Err(e) => Err(db_err(e)),
     }
@@ -331,7 +348,9 @@ pub async fn try_lock(client: &Client, key: i64) -> Result<bool> {
         .simple_query(&format!("SELECT pg_try_advisory_lock({key})"))
         .await
         .map_err(db_err)?;
-    Ok(rows.iter().any(|m| matches!(m, SimpleQueryMessage::Row(r) if r.get(0) == Some("t"))))
+    Ok(rows
+        .iter()
+        .any(|m| matches!(m, SimpleQueryMessage::Row(r) if r.get(0) == Some("t"))))
 }
 
 pub async fn unlock(client: &Client, key: i64) -> Result<()> {

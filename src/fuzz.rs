@@ -30,7 +30,14 @@ fn near_filename() -> impl Strategy<Value = String> {
         "[0-9]{11,15}",
         prop_oneof![Just("_"), Just("-"), Just(""), Just("__")],
         "[a-zA-Z0-9_ .ü-]{0,12}",
-        prop_oneof![Just(".mjs"), Just(".js"), Just(".MJS"), Just(""), Just(".mjs~"), Just(".sql")],
+        prop_oneof![
+            Just(".mjs"),
+            Just(".js"),
+            Just(".MJS"),
+            Just(""),
+            Just(".mjs~"),
+            Just(".sql")
+        ],
     )
         .prop_map(|(d, sep, name, ext)| format!("{d}{sep}{name}{ext}"))
 }
@@ -164,7 +171,9 @@ proptest! {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -102,7 +102,8 @@ pub fn compare(
         .max();
 
     // Lookups by name and version: the comparison stays linear on 10,000 migrations.
-    let on_disk: std::collections::HashSet<&str> = migrations.iter().map(|m| m.file.as_str()).collect();
+    let on_disk: std::collections::HashSet<&str> =
+        migrations.iter().map(|m| m.file.as_str()).collect();
     let by_version: std::collections::HashMap<&str, &MigrationFile> =
         migrations.iter().map(|m| (m.version.as_str(), m)).collect();
     // The ledger to write back; only a local (unfrozen) run ever writes, so only it pays the copy.

@@ -309,9 +309,11 @@ pub fn judge_parsed(r: &Rendered) -> (Judged, Option<Parsed>, Option<Parsed>) {
     let up_parsed = sql::parse(up);
     let up_statements = judge_sql(file, "up", up, &up_parsed.split, config.transaction, &mut v);
     let down_parsed = r.down.as_ref().map(|d| sql::parse(d));
-    let down_statements = r.down.as_ref().zip(down_parsed.as_ref()).map(|(d, p)| {
-        judge_sql(file, "down", d, &p.split, config.transaction, &mut v)
-    });
+    let down_statements = r
+        .down
+        .as_ref()
+        .zip(down_parsed.as_ref())
+        .map(|(d, p)| judge_sql(file, "down", d, &p.split, config.transaction, &mut v));
     let judged = Judged {
         file: r.file.clone(),
         config,

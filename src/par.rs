@@ -47,7 +47,10 @@ mod tests {
     #[test]
     fn keeps_order_above_and_below_the_threshold() {
         let v: Vec<u32> = (0..1000).collect();
-        assert_eq!(par_map(v.clone(), 10, |x| x * 2), v.iter().map(|x| x * 2).collect::<Vec<_>>());
+        assert_eq!(
+            par_map(v.clone(), 10, |x| x * 2),
+            v.iter().map(|x| x * 2).collect::<Vec<_>>()
+        );
         assert_eq!(par_map(vec![3, 1, 2], 10, |x| x + 1), vec![4, 2, 3]);
         assert_eq!(par_map(Vec::<u32>::new(), 0, |x| x), Vec::<u32>::new());
     }

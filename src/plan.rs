@@ -108,8 +108,10 @@ pub fn plan(files: &[MigrationFile], applied: &[Applied]) -> Plan {
         .map(|a| a.version.as_str())
         .max();
     // Maps, not scans: plans over 10,000 migrations stay linear.
-    let by_version: std::collections::HashMap<&str, &Applied> = applied.iter().map(|a| (a.version.as_str(), *a)).collect();
-    let file_versions: std::collections::HashSet<&str> = files.iter().map(|f| f.version.as_str()).collect();
+    let by_version: std::collections::HashMap<&str, &Applied> =
+        applied.iter().map(|a| (a.version.as_str(), *a)).collect();
+    let file_versions: std::collections::HashSet<&str> =
+        files.iter().map(|f| f.version.as_str()).collect();
     let mut rows = Vec::with_capacity(files.len() + applied.len());
     let row = |f: &MigrationFile, state: State, a: Option<&Applied>, fix: Option<String>| Row {
         version: f.version.clone(),

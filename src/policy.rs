@@ -380,7 +380,9 @@ pub fn file_lines(
         let first_line = *starts.entry((at.part, at.chunk)).or_insert_with(|| {
             let chunks = if at.part == "up" { Some(up) } else { down };
             let text = chunks.and_then(|c| c.get(at.chunk))?;
-            let start = (!text.is_empty()).then(|| source.find(text.as_str())).flatten()?;
+            let start = (!text.is_empty())
+                .then(|| source.find(text.as_str()))
+                .flatten()?;
             Some(line_of(source, start))
         });
         if let Some(first) = first_line {

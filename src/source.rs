@@ -45,7 +45,10 @@ pub const FILENAME_PATTERN: &str = r"^\d{13}_[a-z0-9_]+\.mjs$";
 fn filename_regex() -> Option<&'static regex::Regex> {
     static RE: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
         // ASCII digits only, as the playbook means (`\d` is Unicode-aware in the regex crate).
-        regex::RegexBuilder::new(FILENAME_PATTERN).unicode(false).build().ok()
+        regex::RegexBuilder::new(FILENAME_PATTERN)
+            .unicode(false)
+            .build()
+            .ok()
     });
     RE.as_ref()
 }
@@ -164,7 +167,12 @@ fn hash_all(
     crate::par::par_map(files, 256, |(file, version, name)| {
         let path = dir.join(&file);
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let m = MigrationFile { checksum: checksum(&bytes), file, version, name };
+        let m = MigrationFile {
+            checksum: checksum(&bytes),
+            file,
+            version,
+            name,
+        };
         // Node would decode bad bytes as U+FFFD and run SQL nobody wrote: refuse them here.
         let text = String::from_utf8(bytes).map_err(|e| e.utf8_error().valid_up_to());
         let bad = text.as_ref().err().copied();

@@ -123,7 +123,10 @@ pub fn parse(chunks: &[String]) -> Parsed {
         }
         sources.push(parse);
     }
-    Parsed { sources, split: out }
+    Parsed {
+        sources,
+        split: out,
+    }
 }
 
 fn has_token(node: &squawk_syntax::SyntaxNode, kind: SyntaxKind) -> bool {

@@ -14,13 +14,13 @@ use crate::checksum::sha256_raw;
 use crate::conn::{self, Settings};
 use crate::db::{self, Db, HistoryTable, quote_literal};
 use crate::duration;
-use crate::time::iso;
 use crate::error::{Error, Result};
 use crate::integrity;
 use crate::modules::{self, Rendered};
 use crate::plan::{self, State};
 use crate::source::{self, MigrationFile};
 use crate::sql;
+use crate::time::iso;
 use crate::violation::Violation;
 
 pub const DEFAULT_BUDGET_SECONDS: u64 = 1800;
@@ -70,7 +70,11 @@ impl Mode {
     }
     /// The state a migration this run ran successfully ends in.
     fn done_state(self) -> &'static str {
-        if self.reverts() { "reverted" } else { "applied" }
+        if self.reverts() {
+            "reverted"
+        } else {
+            "applied"
+        }
     }
 }
 
@@ -575,7 +579,10 @@ impl Runner {
                 .iter()
                 .map(|r| {
                     // the file when there is one; a row whose file is gone by version and name
-                    let what = r.file.clone().unwrap_or_else(|| format!("{} {}", r.version, r.name));
+                    let what = r
+                        .file
+                        .clone()
+                        .unwrap_or_else(|| format!("{} {}", r.version, r.name));
                     format!(
                         "{what}: {} ({}); {}",
                         r.state.describe(),
@@ -658,7 +665,12 @@ impl Runner {
             if db::try_lock(&db.client, key).await? {
                 self.locked = true;
                 self.report.lock_wait_ms = Some(t0.elapsed().as_millis() as u64);
-                self.verbose(|| format!("migration lock {key} taken after {} ms", t0.elapsed().as_millis()));
+                self.verbose(|| {
+                    format!(
+                        "migration lock {key} taken after {} ms",
+                        t0.elapsed().as_millis()
+                    )
+                });
                 return Ok(());
             }
             if let Some(why) = self.cancelled() {
@@ -743,7 +755,10 @@ impl Runner {
         let mut work = Vec::with_capacity(judged.len());
         for (f, r, judged) in judged {
             let (Some(r), Some(judged)) = (r, judged) else {
-                return Err(Error::MigrationFailed(format!("{}: was not rendered", f.file)));
+                return Err(Error::MigrationFailed(format!(
+                    "{}: was not rendered",
+                    f.file
+                )));
             };
             if let Some(v) = judged.violations.iter().find(|v| v.is_error()) {
                 return Err(Error::MigrationFailed(format!(
@@ -778,14 +793,21 @@ impl Runner {
                 .ok_or_else(|| Error::Internal("no connection".into()))?;
             let done = db::reset_database(&db.client, &eff.history_table)
                 .await
-                .map_err(|e| Error::MigrationFailed(format!("reset failed and changed nothing: {e}")))?;
+                .map_err(|e| {
+                    Error::MigrationFailed(format!("reset failed and changed nothing: {e}"))
+                })?;
             self.progress(&format!(
                 "reset: dropped schema(s) {}; recreated {}; {} history row(s) marked reverted",
                 done.dropped_schemas.join(", "),
                 done.recreated_schemas.join(", "),
                 done.reverted_rows
             ));
-            for m in self.report.migrations.iter_mut().filter(|m| m.file.is_some()) {
+            for m in self
+                .report
+                .migrations
+                .iter_mut()
+                .filter(|m| m.file.is_some())
+            {
                 m.state = "pending".into();
             }
             self.report.reset = Some(done);
@@ -838,7 +860,10 @@ impl Runner {
             });
             // A long statement (an index build, a backfill) says it is still going, with the time
             // so far, so a quiet pipeline log never looks like a hang.
-            let _ticker = self.opts.progress.then(|| still_running(file.file.clone(), verb, t0));
+            let _ticker = self
+                .opts
+                .progress
+                .then(|| still_running(file.file.clone(), verb, t0));
             let mut attempts = 0;
             let result = loop {
                 attempts += 1;
@@ -1040,10 +1065,9 @@ impl Runner {
                     let _ = db.client.batch_execute("ROLLBACK").await;
                     Fate::RolledBack(Some(e))
                 }
-                Answer::Lost(why) => match self.learn_fate(&eff.history_table, &file.version).await {
-                    Ok(Some(status)) if status == (self.opts.mode.done_state()) => {
-                        Fate::Committed
-                    }
+                Answer::Lost(why) => match self.learn_fate(&eff.history_table, &file.version).await
+                {
+                    Ok(Some(status)) if status == (self.opts.mode.done_state()) => Fate::Committed,
                     Ok(_) => Fate::RolledBack(None),
                     Err(e) => Fate::Unknown(format!("{why}; asking a new session failed too: {e}")),
                 },
@@ -1057,7 +1081,9 @@ impl Runner {
                         .map(|p| p.saturating_sub(prefix.chars().count() as u32));
                     // An error past the migration's own SQL, or on the one-live-row index, is the
                     // history write's: the history table changed under the run, not the SQL.
-                    let in_history = d.position.is_some_and(|p| p as usize > body.chars().count() + 3)
+                    let in_history = d
+                        .position
+                        .is_some_and(|p| p as usize > body.chars().count() + 3)
                         || d.message.contains("_live_version");
                     if in_history {
                         return Err(Failed::Lost {
@@ -1065,7 +1091,10 @@ impl Runner {
                                 "{} was rolled back because recording it in the history table {t} failed: {}{}; the history table was dropped, altered or written by someone else during the run. Restore it (it is the record of what was applied) before running up again",
                                 file.file,
                                 d.message,
-                                d.sqlstate.as_ref().map(|s| format!(" (SQLSTATE {s})")).unwrap_or_default()
+                                d.sqlstate
+                                    .as_ref()
+                                    .map(|s| format!(" (SQLSTATE {s})"))
+                                    .unwrap_or_default()
                             )),
                             state: "cancelled",
                         });
@@ -1089,19 +1118,31 @@ impl Runner {
                 (Some(stop), fate) => {
                     let (said, state) = match fate {
                         Fate::Committed => (
-                            format!("{} had already committed when the cancel arrived, so it is applied; later migrations were not attempted", file.file),
+                            format!(
+                                "{} had already committed when the cancel arrived, so it is applied; later migrations were not attempted",
+                                file.file
+                            ),
                             self.opts.mode.done_state(),
                         ),
                         Fate::RolledBack(_) => (
-                            format!("the running statement of {} was cancelled and rolled back", file.file),
+                            format!(
+                                "the running statement of {} was cancelled and rolled back",
+                                file.file
+                            ),
                             "cancelled",
                         ),
                         Fate::Unknown(why) => (
-                            format!("{} was cancelled but the server did not confirm the outcome ({why}); its history row commits with it, so `pnpm db:migrate:status` tells whether it applied", file.file),
+                            format!(
+                                "{} was cancelled but the server did not confirm the outcome ({why}); its history row commits with it, so `pnpm db:migrate:status` tells whether it applied",
+                                file.file
+                            ),
                             "unknown",
                         ),
                     };
-                    Err(Failed::Lost { error: self.stop_error(stop, &said), state })
+                    Err(Failed::Lost {
+                        error: self.stop_error(stop, &said),
+                        state,
+                    })
                 }
             }
         } else {
@@ -1160,14 +1201,20 @@ impl Runner {
                             let left = if d.invalid_indexes.is_empty() {
                                 String::new()
                             } else {
-                                format!(" It left INVALID index(es) {}.", d.invalid_indexes.join(", "))
+                                format!(
+                                    " It left INVALID index(es) {}.",
+                                    d.invalid_indexes.join(", ")
+                                )
                             };
                             let error = self.stop_error(stop, &format!(
                                 "{} was cancelled outside a transaction and is recorded as failed.{left} Resolve it as the next run says",
                                 file.file
                             ));
                             self.report.failure = Some(d);
-                            Err(Failed::Lost { error, state: "failed" })
+                            Err(Failed::Lost {
+                                error,
+                                state: "failed",
+                            })
                         }
                     }
                 }
@@ -1176,9 +1223,17 @@ impl Runner {
                     // orphan and record the migration as failed, so the next run stops and asks a
                     // person to look (fail closed).
                     let recorded = self
-                        .record_lost(&values("failed", &ms, &quote_literal(&format!("the session was lost: {why}"))))
+                        .record_lost(&values(
+                            "failed",
+                            &ms,
+                            &quote_literal(&format!("the session was lost: {why}")),
+                        ))
                         .await;
-                    let state = if recorded.is_ok() { "failed" } else { "unknown" };
+                    let state = if recorded.is_ok() {
+                        "failed"
+                    } else {
+                        "unknown"
+                    };
                     let said = format!(
                         "the session was lost while {} ran outside a transaction ({why}); {}",
                         file.file,
@@ -1279,10 +1334,21 @@ impl Runner {
     {
         let mut rx = self.cancel.clone();
         let deadline = tokio::time::Instant::from_std(self.deadline);
+        // resolves once a cancel reason is set; never, if the sender is gone without one
+        let signalled = async {
+            loop {
+                if rx.borrow().is_some() {
+                    break;
+                }
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await
+                }
+            }
+        };
         let stop = tokio::select! {
             r = fut.as_mut() => return (None, self.answer(r)),
             _ = tokio::time::sleep_until(deadline) => Stop::Budget,
-            _ = async { loop { if rx.borrow().is_some() { break } if rx.changed().await.is_err() { std::future::pending::<()>().await } } } => Stop::Signal,
+            _ = signalled => Stop::Signal,
         };
         if let Some(db) = &self.db {
             db.cancel_running().await;
@@ -1303,7 +1369,8 @@ impl Runner {
             // An error on a session that is still open is the server's verdict on the SQL; on a
             // closed one (terminated backend, network) it says nothing about what committed.
             Err(e)
-                if e.as_db_error().is_some_and(|d| !matches!(d.severity(), "FATAL" | "PANIC"))
+                if e.as_db_error()
+                    .is_some_and(|d| !matches!(d.severity(), "FATAL" | "PANIC"))
                     && self.db.as_ref().is_some_and(|d| !d.client.is_closed()) =>
             {
                 Answer::Error(e)
@@ -1323,7 +1390,11 @@ impl Runner {
     /// Inserts a history row through a new session, after ending the run's own backend.
     async fn record_lost(&self, row_sql: &str) -> Result<()> {
         let fresh = self.fresh_session().await?;
-        fresh.client.batch_execute(row_sql).await.map_err(db::db_err)
+        fresh
+            .client
+            .batch_execute(row_sql)
+            .await
+            .map_err(db::db_err)
     }
 
     async fn fresh_session(&self) -> Result<Db> {
@@ -1352,7 +1423,9 @@ impl Runner {
 
     fn stop_error(&self, stop: Stop, said: &str) -> Error {
         match stop {
-            Stop::Budget => Error::BudgetExhausted(format!("MIGRATION_TIMEOUT_SECONDS ran out: {said}")),
+            Stop::Budget => {
+                Error::BudgetExhausted(format!("MIGRATION_TIMEOUT_SECONDS ran out: {said}"))
+            }
             Stop::Signal => Error::Interrupted(format!(
                 "{}: {said}",
                 self.cancelled().unwrap_or_else(|| "cancelled".into())
@@ -1407,7 +1480,9 @@ fn listed(lines: Vec<String>) -> String {
     let more = lines.len().saturating_sub(SHOWN);
     let mut shown: Vec<String> = lines.into_iter().take(SHOWN).collect();
     if more > 0 {
-        shown.push(format!("... and {more} more (every one is in the report's `problems`)"));
+        shown.push(format!(
+            "... and {more} more (every one is in the report's `problems`)"
+        ));
     }
     shown.join("\n  ")
 }
@@ -1437,7 +1512,10 @@ fn still_running(file: String, verb: &'static str, t0: Instant) -> AbortOnDrop<(
         let mut next = Duration::from_secs(5);
         loop {
             tokio::time::sleep_until((t0 + next).into()).await;
-            eprintln!("godwit:   still {verb} {file}: {} s elapsed", t0.elapsed().as_secs());
+            eprintln!(
+                "godwit:   still {verb} {file}: {} s elapsed",
+                t0.elapsed().as_secs()
+            );
             next = match next.as_secs() {
                 5 => Duration::from_secs(10),
                 10 => Duration::from_secs(20),
@@ -1479,7 +1557,10 @@ enum Failed {
     Stopped(Error),
     /// Stopped by the budget, a signal or a lost session; `state` is what the migration is now
     /// (applied, reverted, cancelled, failed or unknown).
-    Lost { error: Error, state: &'static str },
+    Lost {
+        error: Error,
+        state: &'static str,
+    },
 }
 
 fn detail(file: &str, e: &tokio_postgres::Error) -> FailureDetail {
@@ -1518,7 +1599,9 @@ pub async fn status(opts: &Options) -> Result<Value> {
     // Reading the files and the database side run at the same time, as in `up`.
     let dir = opts.dir.clone();
     let mut reading = AbortOnDrop(tokio::task::spawn_blocking(move || source::scan(&dir)));
-    let s = settings.clone().with_connect_timeout(Duration::from_secs(10));
+    let s = settings
+        .clone()
+        .with_connect_timeout(Duration::from_secs(10));
     let from_db = async {
         let db = db::connect(&s).await?;
         let applied = db::read_history(&db.client, &eff.history_table).await?;
@@ -1637,15 +1720,29 @@ mod tests {
         let config = json!({"history": {"schema": "ops", "table": "migs"}, "lockTimeout": "7s",
             "statementTimeout": "2min", "timeoutSeconds": 900, "lockRetries": 1});
         let lookup = |pairs: Vec<(&'static str, &'static str)>| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         };
         // the configuration alone
-        let e = options(&json!({"sha": "s", "config": config}), &lookup(vec![("PGHOST", "h")]))
-            .effective
-            .unwrap();
+        let e = options(
+            &json!({"sha": "s", "config": config}),
+            &lookup(vec![("PGHOST", "h")]),
+        )
+        .effective
+        .unwrap();
         assert_eq!(
-            (e.history_table.schema.as_str(), e.history_table.table.as_str(), e.lock_timeout_ms,
-             e.statement_timeout_ms, e.budget_seconds, e.lock_retries),
+            (
+                e.history_table.schema.as_str(),
+                e.history_table.table.as_str(),
+                e.lock_timeout_ms,
+                e.statement_timeout_ms,
+                e.budget_seconds,
+                e.lock_retries
+            ),
             ("ops", "migs", 7000, 120_000, 900, 1)
         );
         // PGOPTIONS over the configuration, the environment over both, a flag over everything
@@ -1662,8 +1759,14 @@ mod tests {
         .effective
         .unwrap();
         assert_eq!(
-            (e.history_table.schema.as_str(), e.history_table.table.as_str(), e.lock_timeout_ms,
-             e.statement_timeout_ms, e.budget_seconds, e.lock_retries),
+            (
+                e.history_table.schema.as_str(),
+                e.history_table.table.as_str(),
+                e.lock_timeout_ms,
+                e.statement_timeout_ms,
+                e.budget_seconds,
+                e.lock_retries
+            ),
             ("from_env", "from_flag", 2000, 45_000, 60, 1)
         );
         // a bad configuration is a CONFIG error naming its source
@@ -1674,6 +1777,10 @@ mod tests {
         .effective
         .unwrap_err();
         assert_eq!(e.code(), "CONFIG");
-        assert!(e.to_string().contains("godwit.config.mjs: `lockTimeot` is not a setting"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("godwit.config.mjs: `lockTimeot` is not a setting"),
+            "{e}"
+        );
     }
 }
