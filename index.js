@@ -7,7 +7,7 @@ const path = require('node:path')
 const native = require('./binding.js')
 const { GodwitError, callNative, callNativeJson } = require('./lib/errors.js')
 const { renderModules, DEFAULT_MODULE_TIMEOUT_MS } = require('./lib/render.js')
-const { findConfig } = require('./lib/config.js')
+const { findConfig, positiveMs } = require('./lib/config.js')
 
 const DEFAULT_DIR = path.join('db', 'migrations')
 
@@ -32,8 +32,8 @@ async function context(options) {
   const dir = path.resolve(options.dir ?? env('MIGRATION_DIR') ?? cfg.dir ?? DEFAULT_DIR)
   let moduleTimeoutMs = options.moduleTimeoutMs
   if (moduleTimeoutMs === undefined && env('MIGRATION_MODULE_TIMEOUT') !== undefined) {
-    moduleTimeoutMs = Number(env('MIGRATION_MODULE_TIMEOUT'))
-    if (!Number.isInteger(moduleTimeoutMs) || moduleTimeoutMs <= 0) {
+    moduleTimeoutMs = positiveMs(env('MIGRATION_MODULE_TIMEOUT'))
+    if (moduleTimeoutMs === null) {
       throw new GodwitError('CONFIG', `MIGRATION_MODULE_TIMEOUT must be a positive whole number of milliseconds, got \`${process.env.MIGRATION_MODULE_TIMEOUT}\``, 2)
     }
   }

@@ -41,4 +41,13 @@ async function findConfig(cwd = process.cwd()) {
   return { raw: null, source: null }
 }
 
-module.exports = { findConfig, CONFIG_FILE }
+/**
+ * A module timeout as `--module-timeout` and MIGRATION_MODULE_TIMEOUT take it: a positive whole
+ * number of milliseconds, or null (the caller says which input was wrong).
+ */
+function positiveMs(text) {
+  const ms = Number(text)
+  return Number.isInteger(ms) && ms > 0 ? ms : null
+}
+
+module.exports = { findConfig, CONFIG_FILE, positiveMs }

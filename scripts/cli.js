@@ -4,6 +4,7 @@
 // so `--help` cannot drift from what is parsed.
 const { parseArgs } = require('node:util')
 const path = require('node:path')
+const { positiveMs } = require('../lib/config.js')
 
 const COMMON_OPTIONS = {
   dir: { type: 'string', value: '<path>', description: 'migrations folder (default: db/migrations under the current directory)' },
@@ -89,8 +90,8 @@ const MODULE_TIMEOUT_OPTION = {
 /** The parsed `--module-timeout`, or undefined for the default. */
 function moduleTimeout(values) {
   if (values['module-timeout'] === undefined) return undefined
-  const ms = Number(values['module-timeout'])
-  if (!Number.isInteger(ms) || ms <= 0) {
+  const ms = positiveMs(values['module-timeout'])
+  if (ms === null) {
     throw new UsageError(`--module-timeout takes a positive whole number of milliseconds, got \`${values['module-timeout']}\``)
   }
   return ms

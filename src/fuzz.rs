@@ -1,7 +1,11 @@
 //! Property tests over the pure parsers (file names, the ledger, durations, connection strings,
 //! SQL splitting, the plan): arbitrary input never panics, and each parser keeps its promise.
-//! Run by `cargo test` with a bounded number of cases. proptest keeps any failing input in
-//! `proptest-regressions/`, which is committed, so a crash found once stays a regression test.
+//! Run by `cargo test` with a bounded number of cases. proptest writes any failing input to
+//! `proptest-regressions/`; commit that file, so a crash found once stays a regression test
+//! (none has been found so far, so there is none yet).
+//! Test code only (also `#[cfg(test)] mod fuzz` in lib.rs): its `unwrap`s are assertions and are
+//! never compiled into the addon.
+#![cfg(test)]
 
 use std::collections::BTreeMap;
 

@@ -1727,47 +1727,36 @@ mod tests {
                     .map(|(_, v)| v.to_string())
             }
         };
-        // the configuration alone
-        let e = options(
-            &json!({"sha": "s", "config": config}),
-            &lookup(vec![("PGHOST", "h")]),
-        )
-        .effective
-        .unwrap();
-        assert_eq!(
+        // every layered setting of one run, in one tuple
+        let effective = |flags: Value, env: Vec<(&'static str, &'static str)>| {
+            let e = options(&flags, &lookup(env)).effective.unwrap();
             (
-                e.history_table.schema.as_str(),
-                e.history_table.table.as_str(),
+                e.history_table.schema,
+                e.history_table.table,
                 e.lock_timeout_ms,
                 e.statement_timeout_ms,
                 e.budget_seconds,
-                e.lock_retries
-            ),
-            ("ops", "migs", 7000, 120_000, 900, 1)
+                e.lock_retries,
+            )
+        };
+        // the configuration alone
+        assert_eq!(
+            effective(json!({"sha": "s", "config": config}), vec![("PGHOST", "h")]),
+            ("ops".into(), "migs".into(), 7000, 120_000, 900, 1)
         );
         // PGOPTIONS over the configuration, the environment over both, a flag over everything
-        let e = options(
-            &json!({"sha": "s", "config": config, "table": "from_flag"}),
-            &lookup(vec![
-                ("PGHOST", "h"),
-                ("PGOPTIONS", "-c lock_timeout=2s -c statement_timeout=30s"),
-                ("MIGRATION_STATEMENT_TIMEOUT", "45s"),
-                ("MIGRATION_HISTORY_SCHEMA", "from_env"),
-                ("MIGRATION_TIMEOUT_SECONDS", "60"),
-            ]),
-        )
-        .effective
-        .unwrap();
         assert_eq!(
-            (
-                e.history_table.schema.as_str(),
-                e.history_table.table.as_str(),
-                e.lock_timeout_ms,
-                e.statement_timeout_ms,
-                e.budget_seconds,
-                e.lock_retries
+            effective(
+                json!({"sha": "s", "config": config, "table": "from_flag"}),
+                vec![
+                    ("PGHOST", "h"),
+                    ("PGOPTIONS", "-c lock_timeout=2s -c statement_timeout=30s"),
+                    ("MIGRATION_STATEMENT_TIMEOUT", "45s"),
+                    ("MIGRATION_HISTORY_SCHEMA", "from_env"),
+                    ("MIGRATION_TIMEOUT_SECONDS", "60"),
+                ],
             ),
-            ("from_env", "from_flag", 2000, 45_000, 60, 1)
+            ("from_env".into(), "from_flag".into(), 2000, 45_000, 60, 1)
         );
         // a bad configuration is a CONFIG error naming its source
         let e = options(

@@ -2,13 +2,13 @@
 const { appendFileSync } = require('node:fs')
 const godwit = require('../../index.js')
 const { UsageError } = require('../cli.js')
+const { HISTORY_OPTIONS } = require('../run-command.js')
 
 exports.name = 'status'
 exports.summary = 'What is applied, pending, changed, missing or failed; read-only, no lock.'
 exports.positionals = []
 exports.options = {
-  schema: { type: 'string', value: '<name>', description: 'schema of the history table (default public)' },
-  table: { type: 'string', value: '<name>', description: 'history table (default godwit_migrations)' },
+  ...HISTORY_OPTIONS,
   'github-output': { type: 'boolean', description: 'append requires_migrations=true|false and clean=true|false to the file in $GITHUB_OUTPUT' },
 }
 exports.details = `Exit 0 when clean, 1 when migrations are pending, 4 when the history disagrees with the files.
