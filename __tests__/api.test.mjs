@@ -86,6 +86,11 @@ test('up_is_refused_under_node_env_production_unless_the_caller_is_the_migration
   assert.deepEqual(api(cwd, { DATABASE_URL: url }, "return (await godwit.up({ sha: 'dev' })).outcome"), { ok: true, value: 'nothing-to-do' })
 })
 
+test('define_helpers_are_identities_that_keep_what_they_are_given', () => {
+  const r = api(ROOT, {}, "const m = { up: 'SELECT 1', config: { transaction: false } }; const c = { lockTimeout: '5s' }; return [godwit.defineMigration(m) === m, godwit.defineConfig(c) === c]")
+  assert.deepEqual(r, { ok: true, value: [true, true] })
+})
+
 test('the_cli_is_the_migration_job_and_runs_under_node_env_production', async (t) => {
   const url = await freshDatabase(t)
   const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })

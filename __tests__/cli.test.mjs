@@ -66,3 +66,32 @@ test('js_api_errors_carry_stable_codes', async (t) => {
   assert.equal(report.ok, false)
   assert.deepEqual(report.violations.map((v) => v.rule), ['sql-empty'])
 })
+
+// scripts/interrupt.js on its own (a real run's cancel is usually over before a second signal
+// could land): for the commands that change a database a signal aborts the run's signal and the
+// process lives on to report; a second one is ignored with a message; other commands keep Node's
+// default, so ^C stops `check` at once.
+test('signals_abort_a_database_command_once_and_leave_other_commands_to_node', async () => {
+  const { spawn } = await import('node:child_process')
+  const probe = (command) => new Promise((resolve) => {
+    const script = `const i = require(${JSON.stringify(path.join(ROOT, 'scripts', 'interrupt.js'))}); i.install(${JSON.stringify(command)})
+      const seen = []; i.signal.addEventListener('abort', () => seen.push(i.signal.reason))
+      process.kill(process.pid, 'SIGINT')
+      setTimeout(() => process.kill(process.pid, 'SIGTERM'), 50)
+      setTimeout(() => { process.stdout.write(JSON.stringify(seen)); process.exitCode = 6 }, 150)`
+    const child = spawn(process.execPath, ['-e', script])
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
+  })
+  for (const command of ['up', 'down', 'reset', 'verify']) {
+    const r = await probe(command)
+    assert.equal(r.code, 6, `${command}: ${r.stderr}`)
+    assert.deepEqual(JSON.parse(r.stdout), ['SIGINT'], 'aborted once, by the first signal')
+    assert.match(r.stderr, /godwit: SIGTERM again: already stopping \(SIGINT\); waiting for the rollback to finish/)
+  }
+  const check = await probe('check')
+  assert.equal(check.signal, 'SIGINT', 'check is stopped by ^C as Node stops any program')
+})
