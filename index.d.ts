@@ -1,5 +1,9 @@
-// godwit's typed JS face. Native functions come from napi's generated `binding.d.ts`; the
-// documents below are the same ones `godwit <command> --json` prints.
+// godwit's typed JS face: the module contract, the options and the functions. The documents they
+// return (reports, status, check) are typed in `types.d.ts`, generated from the Rust types that
+// produce them, and are the same ones `godwit <command> --json` prints.
+import type { CheckReport, Created, ErrorCode, Fingerprint, Imported, Policy, ProjectConfig, ScanResult, StatusReport, UpReport } from './types'
+
+export * from './types'
 
 /** SQL a migration renders: a string, an array of strings, or a (async) function returning either. */
 export type SqlText = string | string[]
@@ -28,89 +32,6 @@ export interface Migration {
   config?: MigrationConfig
 }
 
-export interface Violation {
-  /** Entry of the migrations folder (or `checksums.json`). */
-  file: string
-  /** Stable rule id, e.g. `filename-contract`, `merged-edited`, or a squawk rule name. */
-  rule: string
-  /** Errors fail `check` (exit 1); warnings are reported only. */
-  severity: 'error' | 'warning'
-  message: string
-  /** How to fix it. */
-  hint: string
-  /** 1-based line in the migration file, when the SQL is a literal written in it. */
-  line?: number
-  /** Where in the rendered SQL, when the finding points into SQL. */
-  sql?: { part: 'up' | 'down'; chunk: number; line: number }
-}
-
-export interface MigrationFile {
-  file: string
-  version: string
-  name: string
-  checksum: string
-}
-
-export interface CheckedMigration extends MigrationFile {
-  config?: { transaction: boolean; lockTimeoutMs?: number; statementTimeoutMs?: number; destructive?: boolean; ignore?: Record<string, string> }
-  upStatements?: number
-  downStatements?: number
-}
-
-/** A rule a migration opted out of (`config.ignore`), with its written reason. */
-export interface Waiver {
-  file: string
-  rule: string
-  reason: string
-  /** Findings it silenced in this run. */
-  silenced: number
-}
-
-/** The project's policy as `check` applied it. */
-export interface Policy {
-  postgresVersion: string
-  destructive: 'allow' | 'require-declaration' | 'forbid'
-  rules: Record<string, 'error' | 'warning' | 'off'>
-}
-
-export interface CheckReport {
-  ok: boolean
-  dir: string
-  mode: 'local' | 'frozen'
-  base: {
-    spec: { source: 'flag' | 'env' | 'githubBaseRef'; ref: string } | { source: 'default' }
-    described: string | null
-    commit: string | null
-    none: 'notAGitRepository' | 'noCommits' | null
-  }
-  migrations: CheckedMigration[]
-  violations: Violation[]
-  /** How many violations are errors (they fail the check) and warnings. */
-  errors: number
-  warnings: number
-  waivers: Waiver[]
-  policy: Policy
-  /** Files whose ledger entry this run added or updated. */
-  sealed: string[]
-  /** Ledger entries removed because their unmerged file is gone. */
-  unsealed: string[]
-  ledgerWritten: boolean
-}
-
-export interface ScanResult {
-  dir: string
-  migrations: MigrationFile[]
-  violations: Violation[]
-  ledgerPresent: boolean
-}
-
-export interface Created {
-  file: string
-  path: string
-  version: string
-  checksum: string
-}
-
 export interface DirOptions {
   /** Migrations folder; default `db/migrations` under the current directory. */
   dir?: string
@@ -121,30 +42,16 @@ export interface CheckOptions extends DirOptions {
   frozen?: boolean
   /** Git ref whose migrations count as merged. */
   base?: string
-  /** Bound for importing and rendering one module, default 10000. */
+  /** Bound for importing and rendering one module in ms (default 10000; or `moduleTimeout` as a duration). */
   moduleTimeoutMs?: number
+  moduleTimeout?: Duration
 }
-
-/** The stable error codes (`GodwitError.code`, `report.error.code`). */
-export type ErrorCode =
-  | 'USAGE' | 'CONFIG' | 'IO' | 'DIR_NOT_FOUND' | 'BASE_REF_NOT_FOUND' | 'GIT_FAILED' | 'INVALID_NAME'
-  | 'LEDGER_INVALID' | 'INTERNAL' | 'CONNECT_FAILED' | 'CONNECTION_LOST' | 'LOCK_NOT_ACQUIRED' | 'BUDGET_EXHAUSTED'
-  | 'INTEGRITY' | 'MIGRATION_FAILED' | 'INTERRUPTED' | 'DB_ERROR'
-  /** JS API: `assertSchemaCurrent()` found pending, changed, failed or missing migrations. */
-  | 'SCHEMA_NOT_CURRENT'
-  /** JS API: `up()` under NODE_ENV=production from a program that is not the migration job. */
-  | 'NOT_MIGRATION_JOB'
-  /** `verify` only. */
-  | 'CHECK_FAILED' | 'NOT_IDEMPOTENT' | 'STATUS_NOT_CLEAN' | 'NOT_REVERSIBLE' | 'NOT_REPRODUCIBLE'
 
 export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
 
-export interface HistoryTable {
-  schema: string
-  table: string
-}
-
 export interface HistoryOptions extends DirOptions {
+  /** For status and assertSchemaCurrent: the bound of the whole call (connect, lock and statement timeouts); default MIGRATION_STATUS_TIMEOUT, the configuration's `statusTimeout`, else 10s. */
+  timeout?: Duration
   /** Schema of the history table (default `public`, env `MIGRATION_HISTORY_SCHEMA`). */
   schema?: string
   /** History table (default `godwit_migrations`, env `MIGRATION_HISTORY_TABLE`). */
@@ -160,90 +67,16 @@ export interface UpOptions extends HistoryOptions {
   progress?: boolean
   /** Aborting cancels the running statement, rolls back, releases the lock; outcome `interrupted`. */
   signal?: AbortSignal
-  /** Bound for importing and rendering one module, default 10000. */
+  /** Bound for importing and rendering one module in ms, default 10000. */
   moduleTimeoutMs?: number
+  moduleTimeout?: Duration
+  /** Run even though godwit's history is empty and the database already holds a schema (else DATABASE_NOT_EMPTY). */
+  allowExistingSchema?: boolean
   /**
    * This process is the pipeline's migration job. Under NODE_ENV=production `up()` refuses
    * (NOT_MIGRATION_JOB) unless this is set or env MIGRATION_JOB=1; the CLI always sets it.
    */
   migrationJob?: boolean
-}
-
-/** States in a report; `status` uses the same names, with `applied` for `already-applied`. */
-export type MigrationState = 'applied' | 'already-applied' | 'pending' | 'failed' | 'changed' | 'missing-file' | 'out-of-order' | 'reverted' | 'cancelled' | 'unknown'
-
-/** The `up` report: `schema/migration-report.schema.json`, written to `<artifactsDir>/<sha>/migration.json`. */
-export interface UpReport {
-  reportVersion: 1
-  tool: { name: 'godwit'; version: string }
-  command: 'up' | 'down' | 'reset'
-  startedAt: string
-  finishedAt: string
-  durationMs: number
-  outcome: 'applied' | 'reverted' | 'nothing-to-do' | 'refused' | 'failed' | 'lock-timeout' | 'budget-exhausted' | 'interrupted' | 'connection-lost' | 'error'
-  ok: boolean
-  error: { code: ErrorCode; exitCode: number; message: string } | null
-  database: { connection: string | null; sslMode?: SslMode; tls?: boolean; serverVersion: string | null; backendPid?: number }
-  settings: {
-    budgetSeconds: number
-    lockTimeoutMs: number
-    statementTimeoutMs: number
-    lockRetries: number
-    historyTable: HistoryTable
-    releaseSha: string
-  } | null
-  lockWaitMs: number | null
-  problems: Array<{ file: string | null; version: string | null; kind: string; message: string; fix: string }>
-  migrations: Array<{
-    version: string
-    name: string
-    file: string | null
-    state: MigrationState
-    transactional?: boolean
-    durationMs?: number
-    sqlChecksum?: string
-    attempts?: number
-  }>
-  failure: {
-    file: string
-    sqlstate: string | null
-    message: string
-    detail: string | null
-    hint: string | null
-    statement: string | null
-    line: number | null
-    chunk: number | null
-    position: number | null
-    invalidIndexes?: string[]
-  } | null
-  /** Only for a local `reset`: what it dropped and recreated before applying everything again. */
-  reset?: { droppedSchemas: string[]; recreatedSchemas: string[]; revertedRows: number }
-  reportPath: string | null
-}
-
-export interface StatusRow {
-  version: string
-  name: string
-  file: string | null
-  state: Exclude<MigrationState, 'already-applied' | 'reverted' | 'cancelled' | 'unknown'>
-  appliedAt: string | null
-  executionMs: number | null
-  /** What to do, for a problem state. */
-  fix?: string
-}
-
-export interface StatusReport {
-  clean: boolean
-  requiresMigrations: boolean
-  /** The same value under the playbook's pipeline variable name. */
-  requires_migrations: boolean
-  pending: number
-  problems: number
-  historyTable: HistoryTable
-  historyTableExists: boolean
-  database: { connection: string; sslMode: SslMode; tls: boolean; serverVersion: string }
-  fileViolations: Violation[]
-  migrations: StatusRow[]
 }
 
 /** Errors thrown by godwit carry a stable `code` and the CLI's `exitCode` for it. */
@@ -259,6 +92,35 @@ export declare function scan(options?: DirOptions): Promise<ScanResult>
 export declare function check(options?: CheckOptions): Promise<CheckReport>
 /** Resolves to the report also on failure (`ok: false`, `error.code`); rejects only when no report can be written. */
 export declare function up(options?: UpOptions): Promise<UpReport>
+
+export interface BaselineOptions extends Omit<UpOptions, 'allowExistingSchema' | 'moduleTimeout' | 'moduleTimeoutMs'> {
+  /** Record every migration up to and including this version (13 digits). */
+  version?: string
+  /** Instead: record exactly what this tool's history table in the database says it applied. */
+  from?: ImportTool
+  /** With `from`: the tool's history table when it is not the tool's default name. */
+  toolTable?: string
+}
+/**
+ * Records migrations as applied without running them (adopting a database godwit did not
+ * build). Locked, bounded and reported like `up` (report `baseline.json`); all rows or none.
+ */
+export declare function baseline(options: BaselineOptions): Promise<UpReport>
+
+export type ImportTool = 'dbmate' | 'golang-migrate' | 'goose' | 'sqlx' | 'diesel' | 'flyway' | 'node-pg-migrate' | 'prisma'
+/**
+ * Converts another tool's migrations folder into godwit migrations in the project's (empty)
+ * folder, sealed into the ledger, and sets the configuration's `baseline` (package.json#godwit;
+ * for a godwit.config.mjs, `config.instruction` says what to add). Rejects with IMPORT_INVALID,
+ * listing every problem, and writes nothing, when the folder cannot be converted as it is.
+ */
+export declare function importMigrations(
+  tool: ImportTool,
+  source: string,
+  options?: DirOptions,
+): Promise<Imported & { config: { written: true; file: string } | { written: false; instruction?: string } }>
+/** The tools `importMigrations` and `baseline({ from })` know. */
+export declare function importTools(): ImportTool[]
 export interface DownOptions extends UpOptions {
   /** How many of the newest applied migrations to revert; default 1, 0 = all. */
   count?: number
@@ -284,13 +146,6 @@ export declare function status(options?: HistoryOptions): Promise<StatusReport>
  */
 export declare function assertSchemaCurrent(options?: HistoryOptions): Promise<StatusReport>
 
-/** A schema's fingerprint: one line per object (tables, columns, indexes, functions, grants, ...). */
-export interface Fingerprint {
-  /** sha256 over the lines. */
-  hash: string
-  objects: number
-  lines: string[]
-}
 /** The fingerprint of the configured database, or of `database` on the same server. */
 export declare function fingerprint(options?: { database?: string }): Promise<Fingerprint>
 
@@ -299,6 +154,8 @@ export interface VerifyOptions extends DirOptions {
   artifactsDir?: string
   progress?: boolean
   signal?: AbortSignal
+  /** `false` skips the down/up round trip (`godwit verify --no-round-trip`). Default true. */
+  roundTrip?: boolean
 }
 export interface VerifyReport {
   reportVersion: 1
@@ -321,27 +178,8 @@ export interface VerifyReport {
 /** The migration-safety gate on scratch databases; see `godwit verify --help`. */
 export declare function verify(options?: VerifyOptions): Promise<VerifyReport>
 
-/** The project configuration (package.json `godwit` key or godwit.config.mjs), validated. */
-export interface ProjectConfig {
-  /** The configuration object as written, or null. */
-  raw: unknown
-  source: 'package.json#godwit' | 'godwit.config.mjs' | null
-  dir: string | null
-  postgresVersion: string
-  destructive: Policy['destructive']
-  rules: Policy['rules']
-  /** Run settings; each is overridden by the environment and by flags. */
-  run: {
-    historySchema: string | null
-    historyTable: string | null
-    lockTimeoutMs: number | null
-    statementTimeoutMs: number | null
-    timeoutSeconds: number | null
-    lockRetries: number | null
-    moduleTimeoutMs: number | null
-  }
-}
-export declare function loadConfig(): Promise<ProjectConfig>
+/** The project configuration (package.json `godwit` key or godwit.config.mjs), validated; `raw` as written. */
+export declare function loadConfig(): Promise<ProjectConfig & { raw: unknown }>
 
 /** What `godwit.config.mjs` exports by default, or package.json's `godwit` key holds. */
 export interface GodwitConfig {
@@ -361,6 +199,14 @@ export interface GodwitConfig {
   lockRetries?: number
   /** Bound for importing and rendering one module. */
   moduleTimeout?: Duration
+  /** Bound of `status` and `assertSchemaCurrent()` (MIGRATION_STATUS_TIMEOUT overrides). */
+  statusTimeout?: Duration
+  /** `up` may run over a database that already holds a schema godwit did not build. */
+  allowExistingSchema?: boolean
+  /** Migrations applied by a newer release (an older release replayed): reported as `ahead` (default 'allow') or refused like missing files. */
+  ahead?: 'allow' | 'refuse'
+  /** The newest migration of the legacy history (set by `godwit import`): it and older ones are exempt from the SQL safety rules and verify's round trip. */
+  baseline?: string
 }
 /** Identity, for a typed `godwit.config.mjs`: `export default defineConfig({ ... })`. */
 export declare function defineConfig(config: GodwitConfig): GodwitConfig

@@ -3,13 +3,11 @@
 // napi's generated `binding.js`) does the exact work; this file adds what only Node can do,
 // importing migration modules, and turns native errors into `GodwitError`s with a stable `code`.
 
-const path = require('node:path')
-const native = require('./binding.js')
+const native = require('./lib/native.js')
 const { GodwitError, callNative, callNativeJson } = require('./lib/errors.js')
-const { renderModules, DEFAULT_MODULE_TIMEOUT_MS } = require('./lib/render.js')
-const { findConfig, positiveMs } = require('./lib/config.js')
-
-const DEFAULT_DIR = path.join('db', 'migrations')
+const { renderModules } = require('./lib/render.js')
+const { findConfig, setBaseline } = require('./lib/config.js')
+const path = require('node:path')
 
 /**
  * The project configuration (package.json `godwit` key or godwit.config.mjs in the current
@@ -17,38 +15,40 @@ const DEFAULT_DIR = path.join('db', 'migrations')
  */
 async function loadConfig() {
   const { raw, source } = await findConfig()
-  const validated = await callNative(async () => native.config(raw, source ?? undefined))
+  const validated = await callNativeJson(async () => native.config(raw, source ?? undefined))
   return { raw, source, ...validated }
 }
 
+/** A duration option as the core takes it: milliseconds (a number) or a duration string. */
+const duration = (v) => (v === undefined || v === null ? undefined : String(v))
+
 /**
- * What every command starts from: the configuration and the settings only Node applies. Each
- * setting is the first of: the option passed (the CLI's flag), the environment, the
- * configuration, the default. The core applies the same order to the settings it owns.
+ * The options the core resolves: what the caller passed, and the configuration Node found. Every
+ * setting's precedence (option > environment > configuration > default) is the core's.
  */
-async function context(options) {
-  const cfg = await loadConfig()
-  const env = (name) => (process.env[name] ?? '').trim() || undefined
-  const dir = path.resolve(options.dir ?? env('MIGRATION_DIR') ?? cfg.dir ?? DEFAULT_DIR)
-  let moduleTimeoutMs = options.moduleTimeoutMs
-  if (moduleTimeoutMs === undefined && env('MIGRATION_MODULE_TIMEOUT') !== undefined) {
-    moduleTimeoutMs = positiveMs(env('MIGRATION_MODULE_TIMEOUT'))
-    if (moduleTimeoutMs === null) {
-      throw new GodwitError('CONFIG', `MIGRATION_MODULE_TIMEOUT must be a positive whole number of milliseconds, got \`${process.env.MIGRATION_MODULE_TIMEOUT}\``, 2)
-    }
+async function nativeOptions(options, extra = {}) {
+  const { raw, source } = await findConfig()
+  return {
+    dir: options.dir,
+    config: raw ?? undefined,
+    configSource: source ?? undefined,
+    moduleTimeout: duration(options.moduleTimeoutMs ?? options.moduleTimeout),
+    schema: options.schema,
+    table: options.table,
+    database: options.database,
+    allowExistingSchema: options.allowExistingSchema,
+    ...extra,
   }
-  moduleTimeoutMs ??= cfg.run.moduleTimeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS
-  return { dir, moduleTimeoutMs, config: cfg.raw, configSource: cfg.source ?? undefined }
 }
 
 /** Create a migration from the template and seal it into the ledger. */
 async function create(name, options = {}) {
-  return callNativeJson(native.create, (await context(options)).dir, String(name))
+  return callNativeJson(native.create, await nativeOptions(options), String(name))
 }
 
 /** The migration files that meet the filename contract, with checksums; no module is imported. */
 async function scan(options = {}) {
-  return callNativeJson(native.scan, (await context(options)).dir)
+  return callNativeJson(native.scan, await nativeOptions(options))
 }
 
 /**
@@ -57,13 +57,12 @@ async function scan(options = {}) {
  * `frozen: true`) it never writes.
  */
 async function check(options = {}) {
-  const { dir, moduleTimeoutMs, config, configSource } = await context(options)
-  const session = await callNative(async () =>
-    new native.CheckSession({ dir, frozen: Boolean(options.frozen), base: options.base, config, configSource }),
-  )
+  const opts = await nativeOptions(options, { frozen: Boolean(options.frozen), base: options.base })
+  const session = await callNative(async () => new native.CheckSession(opts))
   try {
-    // the folder is read once, in Rust; its text comes along for the literal reader
+    // the folder is read once, in Rust; each module is rendered from the text that was hashed
     const files = await callNativeJson(() => session.prepare())
+    const { dir, moduleTimeoutMs } = session.render
     const rendered = await renderModules(
       dir,
       files.map((f) => f.file),
@@ -83,8 +82,37 @@ async function check(options = {}) {
  * under NODE_ENV=production without declaring itself the migration job.
  */
 async function up(options = {}) {
-  refuseOutsideMigrationJob(options)
+  refuseOutsideMigrationJob(options, 'up()')
   return run(options, {})
+}
+
+/**
+ * Records migrations as applied without running them, for a database godwit did not build:
+ * `{ version }` records every migration up to and including it; `{ from: '<tool>' }` exactly
+ * those that tool's history table in the database says it applied (`toolTable` when renamed).
+ * In the migration job, with the lock, budget, timeouts and report of `up`; all or nothing.
+ */
+async function baseline(options = {}) {
+  refuseOutsideMigrationJob(options, 'baseline()')
+  if ((options.version === undefined) === (options.from === undefined)) {
+    throw new GodwitError('USAGE', 'baseline takes either a version (every migration up to it) or { from: <tool> } (what that tool applied), not both and not neither')
+  }
+  return run(options, {
+    baseline: options.version === undefined ? undefined : String(options.version),
+    baselineFrom: options.from === undefined ? undefined : String(options.from),
+    baselineTable: options.toolTable,
+  })
+}
+
+/**
+ * Converts another tool's migrations (`source`, that tool's folder) into godwit migrations in the
+ * project's folder, which must be empty, sealed into the ledger; then sets the configuration's
+ * `baseline` to the newest imported version. Resolves to the mapping and notes.
+ */
+async function importMigrations(tool, source, options = {}) {
+  const imported = await callNativeJson(native.importMigrations, await nativeOptions(options), String(tool), path.resolve(String(source)))
+  imported.config = imported.baseline ? setBaseline(imported.baseline) : { written: false }
+  return imported
 }
 
 /**
@@ -93,16 +121,15 @@ async function up(options = {}) {
  * the rollout. An API that calls `up()` under NODE_ENV=production is refused before anything is
  * read or connected; the job declares itself with MIGRATION_JOB=1 (the CLI always does).
  */
-function refuseOutsideMigrationJob(options) {
+function refuseOutsideMigrationJob(options, what) {
   if (process.env.NODE_ENV !== 'production' || options.migrationJob) return
   if (['1', 'true'].includes((process.env.MIGRATION_JOB ?? '').trim().toLowerCase())) return
   throw new GodwitError(
     'NOT_MIGRATION_JOB',
-    'up() was called under NODE_ENV=production by a program that is not the migration job. ' +
+    `${what} was called under NODE_ENV=production by a program that is not the migration job. ` +
       'The playbook runs production migrations only from the pipeline\'s migration job (`pnpm db:migrate:up`), ' +
       'never at API start-up; at start-up call assertSchemaCurrent() instead. ' +
       'If this process is the migration job, set MIGRATION_JOB=1 (or pass { migrationJob: true }).',
-    2,
   )
 }
 
@@ -123,7 +150,6 @@ async function assertSchemaCurrent(options = {}) {
     'SCHEMA_NOT_CURRENT',
     `the database schema is not current: ${files}${listed}${more}. ` +
       'Run the migration job (`pnpm db:migrate:up`) before starting the API; `pnpm db:migrate:status` shows the details.',
-    1,
   )
   err.status = report
   throw err
@@ -138,7 +164,7 @@ async function assertSchemaCurrent(options = {}) {
 async function down(options = {}) {
   const count = options.count ?? 1
   if (!Number.isInteger(count) || count < 0) {
-    throw new GodwitError('USAGE', `count must be a whole number of migrations (0 for all), got ${count}`, 2)
+    throw new GodwitError('USAGE', `count must be a whole number of migrations (0 for all), got ${count}`)
   }
   return run(options, { down: count, allowNonLocal: Boolean(options.allowNonLocal) })
 }
@@ -157,53 +183,48 @@ async function reset(options = {}) {
 
 /** One locked run of the core's session: start -> render -> apply -> finish. */
 async function run(options, mode) {
-  const { dir, moduleTimeoutMs, config, configSource } = await context(options)
-  const session = new native.UpSession({
-    dir,
-    config,
-    configSource,
-    schema: options.schema,
-    table: options.table,
-    sha: options.sha,
-    artifactsDir: options.artifactsDir,
-    progress: Boolean(options.progress),
-    verbose: Boolean(options.verbose),
-    database: options.database,
-    ...mode,
-  })
+  const session = new native.UpSession(
+    await nativeOptions(options, {
+      sha: options.sha,
+      artifactsDir: options.artifactsDir,
+      progress: Boolean(options.progress),
+      verbose: Boolean(options.verbose),
+      ...mode,
+    }),
+  )
   const onAbort = () => session.cancel(String(options.signal.reason ?? 'aborted'))
   options.signal?.addEventListener('abort', onAbort, { once: true })
   try {
     if (options.signal?.aborted) onAbort()
-    const files = await callNative(() => session.start())
-    const rendered = await renderModules(dir, files, {
-      timeoutMs: moduleTimeoutMs,
-    })
+    // each chosen module comes with the exact text that was hashed and verified under the lock
+    const files = await callNativeJson(() => session.start())
+    const { dir, moduleTimeoutMs } = session.render
+    const rendered = await renderModules(
+      dir,
+      files.map((f) => f.file),
+      { timeoutMs: moduleTimeoutMs, sources: files.map((f) => f.source), exact: true },
+    )
     await callNative(() => session.apply(JSON.stringify(rendered)))
   } catch (err) {
-    // recorded in the report by the core; a JS-side failure is not, so release the lock, write
-    // the report, and surface it
+    // recorded in the report by the core; a JS-side failure is not: write the report (which
+    // releases the lock) and surface it
     if (!(err instanceof GodwitError)) {
-      await callNativeJson(() => session.finish()).catch(() => {})
+      await callNative(() => session.finish()).catch(() => {})
       throw err
     }
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
   }
-  return callNativeJson(() => session.finish())
+  return JSON.parse(await callNative(() => session.finish()))
 }
 
-/** Where the database stands: every migration's state, read-only and without the lock. */
+/**
+ * Where the database stands: every migration's state, read-only and without the lock. Bounded
+ * by `timeout` (a duration; default MIGRATION_STATUS_TIMEOUT, else the configuration's
+ * `statusTimeout`, else 10 s): connecting, and each query's lock and statement timeout.
+ */
 async function status(options = {}) {
-  const { dir, config, configSource } = await context(options)
-  return callNativeJson(native.status, {
-    dir,
-    config,
-    configSource,
-    schema: options.schema,
-    table: options.table,
-    database: options.database,
-  })
+  return callNativeJson(native.status, await nativeOptions(options, { timeout: duration(options.timeout) }))
 }
 
 /** The schema fingerprint of the configured database (or `database` on the same server). */
@@ -245,5 +266,8 @@ module.exports = {
   scan,
   status,
   up,
+  baseline,
+  importMigrations,
+  importTools: native.importTools,
   coreVersion: native.coreVersion,
 }

@@ -4,7 +4,6 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { ROOT, cleanEnv, godwit } from './helpers.mjs'
 import { freshDatabase, query, stopServer } from './db.mjs'

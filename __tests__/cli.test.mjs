@@ -3,24 +3,43 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import path from 'node:path'
+import { readFileSync } from 'node:fs'
 import { ROOT, godwit, tmpDir, fixtureCopy } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 
-test('every_command_help_lists_every_option_it_parses', async () => {
+// The help and the parser agree through the real CLI: every flag a command's --help lists is
+// accepted (with a value when it says so), a flag it does not list is refused, and the exit
+// codes it lists are the core's table.
+test('every_flag_a_help_lists_is_parsed_and_the_exit_codes_are_the_cores', async () => {
+  const native = require(path.join(ROOT, 'lib', 'native.js'))
+  const codes = native.exitCodes()
   for (const name of ['create', 'check', 'up', 'status', 'verify', 'down', 'reset']) {
-    const mod = require(path.join(ROOT, 'scripts', 'commands', `${name}.js`))
     const r = await godwit([name, '--help'])
     assert.equal(r.code, 0)
-    for (const opt of [...Object.keys(mod.options), 'dir', 'json', 'help']) {
-      assert.ok(r.stdout.includes(`--${opt}`), `${name} --help lacks --${opt}`)
+    const flags = [...r.stdout.matchAll(/^ {2}(?:-\w, )?--([a-z-]+)( <[a-z]+>)?/gm)].map(([, flag, value]) => ({ flag, value: Boolean(value) }))
+    assert.ok(flags.length >= 3, `${name} --help lists its flags`)
+    for (const { flag, value } of flags) {
+      const args = [name, `--${flag}`, ...(value ? ['1'] : []), '--help']
+      const parsed = await godwit(args)
+      assert.equal(parsed.code, 0, `${args.join(' ')}: ${parsed.stderr}`)
     }
-    for (const code of [0, 1, 2, 70]) assert.match(r.stdout, new RegExp(`^  ${code}\\s`, 'm'))
+    const unknown = await godwit([name, '--not-a-flag', '--help'])
+    assert.equal(unknown.code, 2, `${name} accepts a flag its help does not list`)
+    const listed = [...r.stdout.matchAll(/^ {2}(\d+) +(.+)$/gm)].map(([, code, meaning]) => [Number(code), meaning])
+    assert.deepEqual(listed, codes.map((c) => [c.code, c.meaning]))
   }
   const top = await godwit(['--help'])
   assert.equal(top.code, 0)
-  assert.match(top.stdout, /create/)
-  assert.match(top.stdout, /check/)
+  for (const name of ['create', 'check', 'up', 'status', 'verify', 'down', 'reset']) assert.match(top.stdout, new RegExp(`^  ${name} `, 'm'))
+})
+
+test('the_readme_exit_code_table_is_the_cores', () => {
+  const native = require(path.join(ROOT, 'lib', 'native.js'))
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('## Exit codes'), readme.indexOf('\n## ', readme.indexOf('## Exit codes') + 5))
+  const rows = [...section.matchAll(/^\| (\d+) \| (.+) \|$/gm)].map(([, code, meaning]) => [Number(code), meaning])
+  assert.deepEqual(rows, native.exitCodes().map((c) => [c.code, c.meaning]))
 })
 
 test('usage_errors_exit_2', async () => {
@@ -32,9 +51,9 @@ test('usage_errors_exit_2', async () => {
 
 test('json_is_one_document_on_stdout_with_progress_on_stderr', async (t) => {
   const dir = fixtureCopy(t, 'broken/uppercase-name')
-  const r = await godwit(['check', '--dir', dir, '--json', '--frozen'])
+  const r = await godwit(['check', '--dir', dir, '--json', '--frozen', '--base', 'none'])
   assert.deepEqual(Object.keys(r.json).sort(), [
-    'base', 'dir', 'errors', 'ledgerWritten', 'migrations', 'mode', 'ok', 'policy', 'sealed', 'unsealed', 'violations', 'waivers', 'warnings',
+    'base', 'changed', 'dir', 'errors', 'ledgerWritten', 'migrations', 'mode', 'ok', 'policy', 'sealed', 'unsealed', 'violations', 'waivers', 'warnings',
   ])
   assert.deepEqual(Object.keys(r.json.violations[0]).sort(), ['file', 'hint', 'message', 'rule', 'severity'])
   assert.equal(r.stderr, '')
@@ -42,11 +61,11 @@ test('json_is_one_document_on_stdout_with_progress_on_stderr', async (t) => {
 
 test('colour_only_when_asked_or_on_a_tty', async (t) => {
   const dir = fixtureCopy(t, 'broken/uppercase-name')
-  const plain = await godwit(['check', '--dir', dir, '--frozen'])
+  const plain = await godwit(['check', '--dir', dir, '--frozen', '--base', 'none'])
   assert.ok(!plain.stdout.includes('\x1b['), 'no colour when piped')
-  const forced = await godwit(['check', '--dir', dir, '--frozen'], { env: { FORCE_COLOR: '1' } })
+  const forced = await godwit(['check', '--dir', dir, '--frozen', '--base', 'none'], { env: { FORCE_COLOR: '1' } })
   assert.ok(forced.stdout.includes('\x1b[31m'), 'FORCE_COLOR colours')
-  const off = await godwit(['check', '--dir', dir, '--frozen'], { env: { FORCE_COLOR: '0' } })
+  const off = await godwit(['check', '--dir', dir, '--frozen', '--base', 'none'], { env: { FORCE_COLOR: '0' } })
   assert.ok(!off.stdout.includes('\x1b['))
 })
 
@@ -62,7 +81,7 @@ test('js_api_errors_carry_stable_codes', async (t) => {
   await assert.rejects(godwitApi.check({ dir: path.join(dir, 'missing') }), { code: 'DIR_NOT_FOUND' })
   const created = await godwitApi.create('add_things', { dir })
   assert.match(created.file, /^\d{13}_add_things\.mjs$/)
-  const report = await godwitApi.check({ dir, frozen: true })
+  const report = await godwitApi.check({ dir, frozen: true, base: 'none' })
   assert.equal(report.ok, false)
   assert.deepEqual(report.violations.map((v) => v.rule), ['sql-empty'])
 })

@@ -25,7 +25,7 @@ test('create_writes_template_seals_it_and_prints_the_path', async (t) => {
   const ledger = JSON.parse(readFileSync(path.join(cwd, 'db/migrations/checksums.json'), 'utf8'))
   assert.deepEqual(Object.keys(ledger.migrations), [file])
   // the sealed entry matches the file: a frozen check has no ledger finding, only the empty up
-  const c = await godwit(['check', '--frozen', '--json'], { cwd })
+  const c = await godwit(['check', '--frozen', '--base', 'none', '--json'], { cwd })
   assert.deepEqual(c.json.violations.map((v) => v.rule), ['sql-empty'])
 })
 
@@ -55,7 +55,7 @@ test('versions_strictly_increase_even_within_one_millisecond', async (t) => {
   const ledger = JSON.parse(readFileSync(path.join(dir, 'checksums.json'), 'utf8'))
   // creates hold a lock on the folder: none loses another's ledger entry
   assert.deepEqual(Object.keys(ledger.migrations).sort(), files.sort())
-  const check = await godwit(['check', '--dir', dir, '--frozen', '--json'], { cwd })
+  const check = await godwit(['check', '--dir', dir, '--frozen', '--base', 'none', '--json'], { cwd })
   // the template's `up` is a placeholder (sql-empty); the files and the ledger must agree
   assert.deepEqual(check.json.violations.filter((v) => v.rule !== 'sql-empty'), [])
   const seq = []

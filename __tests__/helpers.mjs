@@ -10,9 +10,11 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const CLI = path.join(ROOT, 'scripts', 'godwit.js')
 export const FIXTURES = path.join(ROOT, '__tests__', 'fixtures')
 
-// Variables that change godwit's behaviour; tests set them explicitly, never inherit them
-// (CI runs this suite with CI=true).
-const CONTROLLED = ['CI', 'MIGRATION_BASE_REF', 'GITHUB_BASE_REF', 'GITHUB_ACTIONS', 'NO_COLOR', 'FORCE_COLOR', 'NODE_ENV', 'MIGRATION_JOB',
+// Variables that change godwit's behaviour; tests set them explicitly, never inherit them (CI runs
+// this suite with CI=true, and `DATABASE_URL=... pnpm test` must not leak the server into a test
+// that means to have no connection settings).
+const CONTROLLED = ['CI', 'DATABASE_URL', 'PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'PGSERVICE',
+  'PGOPTIONS', 'PGSSLMODE', 'PGSSLROOTCERT', 'PGSSLCERT', 'PGSSLKEY', 'PGAPPNAME', 'MIGRATION_STATUS_TIMEOUT', 'GIT_SHA', 'GITHUB_SHA', 'MIGRATION_BASE_REF', 'GITHUB_BASE_REF', 'GITHUB_ACTIONS', 'NO_COLOR', 'FORCE_COLOR', 'NODE_ENV', 'MIGRATION_JOB',
   'MIGRATION_DIR', 'MIGRATION_MODULE_TIMEOUT', 'MIGRATION_HISTORY_SCHEMA', 'MIGRATION_HISTORY_TABLE', 'MIGRATION_LOCK_TIMEOUT',
   'MIGRATION_STATEMENT_TIMEOUT', 'MIGRATION_TIMEOUT_SECONDS', 'MIGRATION_LOCK_RETRIES']
 

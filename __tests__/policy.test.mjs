@@ -72,6 +72,17 @@ test('a_written_opt_out_silences_its_rule_and_is_listed_in_the_report', async (t
   assert.match(human.stdout, /ignored require-concurrent-index-creation \(1 finding\): t holds 12 rows/)
 })
 
+test('an_opt_out_that_silences_nothing_is_a_warning', async (t) => {
+  const { cwd } = projectFrom(t, {
+    files: {
+      [`${V}_t.mjs`]: "export const up = 'CREATE TABLE t (id bigint)'\nexport const config = { ignore: { 'require-concurrent-index-creation': 'no index here any more' } }\n",
+    },
+  })
+  const r = await godwit(['check', '--json'], { cwd })
+  assert.equal(r.code, 0, r.stdout)
+  assert.deepEqual(r.json.violations.map((v) => [v.rule, v.severity]), [['unused-ignore', 'warning']])
+})
+
 test('an_opt_out_without_a_reason_or_for_an_unknown_rule_is_refused', async (t) => {
   const { cwd } = projectFrom(t, {
     files: {
@@ -129,4 +140,33 @@ test('under_github_actions_findings_become_annotations_on_file_and_line', async 
   assert.match(r.stdout, new RegExp(`^::error file=db/migrations/${V}_idx.mjs,line=4,title=godwit require-concurrent-index-creation::.+\\(fix: .+\\)$`, 'm'))
   const plain = await godwit(['check'], { cwd })
   assert.doesNotMatch(plain.stdout, /^::error/m)
+})
+
+test('type_changes_postgres_makes_without_a_rewrite_are_not_reported_as_rewrites', async (t) => {
+  const { cwd } = projectFrom(t, {
+    files: {
+      '1700000000001_t.mjs': "export const up = 'CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, label varchar(50), amount numeric(10,2), at timestamp)'\n",
+      '1700000000002_widen.mjs': "export const up = 'ALTER TABLE t ALTER COLUMN label TYPE varchar(200)'\n",
+      '1700000000003_text.mjs': "export const up = 'ALTER TABLE t ALTER COLUMN label TYPE text'\n",
+      '1700000000004_precision.mjs': "export const up = 'ALTER TABLE t ALTER COLUMN amount TYPE numeric(14,2)'\n",
+      '1700000000005_tz.mjs': "export const up = `SET LOCAL TimeZone = 'UTC';\nALTER TABLE t ALTER COLUMN at TYPE timestamptz`\n",
+      '1700000000006_narrow.mjs': "export const up = 'ALTER TABLE t ALTER COLUMN label TYPE varchar(10)'\n",
+      '1700000000007_scale.mjs': "export const up = 'ALTER TABLE t ALTER COLUMN amount TYPE numeric(14,4)'\n",
+    },
+  })
+  const r = await godwit(['check', '--json'], { cwd })
+  const claims = r.json.violations.filter((v) => v.rule === 'changing-column-type').map((v) => v.file)
+  assert.deepEqual(claims, ['1700000000006_narrow.mjs', '1700000000007_scale.mjs'])
+})
+
+test('maintenance_that_rewrites_a_table_is_reported_even_alone', async (t) => {
+  const { cwd } = projectFrom(t, {
+    files: {
+      '1700000000001_vacuum.mjs': "export const up = 'VACUUM FULL users'\nexport const config = { transaction: false }\n",
+      '1700000000002_cluster.mjs': "export const up = 'CLUSTER users USING users_pkey'\n",
+    },
+  })
+  const r = await godwit(['check', '--json'], { cwd })
+  assert.equal(r.code, 1)
+  assert.deepEqual(r.json.violations.filter((v) => v.rule === 'table-rewrite').map((v) => v.file), ['1700000000001_vacuum.mjs', '1700000000002_cluster.mjs'])
 })

@@ -20,7 +20,7 @@ async function upAndTerminate(cwd, url, like) {
   child.stdout.on('data', (d) => (stdout += d))
   child.stderr.on('data', (d) => (stderr += d))
   const pidOf = async () =>
-    (await query(url, 'SELECT pid FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()', [like]))[0]?.pid
+    (await query(url, 'SELECT pid FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid() AND datname = current_database()', [like]))[0]?.pid
   let pid
   for (let t0 = Date.now(); Date.now() - t0 < 20_000 && child.exitCode === null && !(pid = await pidOf()); ) {
     await new Promise((r) => setTimeout(r, 50))
@@ -46,9 +46,10 @@ test('terminated_backend_mid_transactional_migration_rolls_back_exits_7_and_a_re
   assert.deepEqual(r.json.migrations.map((m) => m.state), ['applied', 'cancelled', 'pending'])
   assert.equal(report(cwd).outcome, 'connection-lost')
   assert.deepEqual(await tables(url), ['a', 'godwit_migrations'], 'nothing of the second, nothing of the third')
-  assert.equal((await query(url, "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'"))[0].n, 0)
+  assert.equal((await query(url, "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"))[0].n, 0)
   writeFileSync(path.join(cwd, 'db/migrations', `${V(2)}_slow.mjs`), sql('CREATE TABLE s (id int)'))
-  assert.equal((await godwit(['check'], { cwd })).code, 0)
+  const checked = await godwit(['check'], { cwd })
+  assert.equal(checked.code, 0, checked.stdout + checked.stderr)
   const retry = await godwit(['up', '--sha', 'test', '--json'], { cwd, env: { DATABASE_URL: url } })
   assert.equal(retry.code, 0, retry.stderr)
   assert.deepEqual(retry.json.migrations.map((m) => m.state), ['already-applied', 'applied', 'applied'])

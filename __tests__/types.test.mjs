@@ -30,7 +30,7 @@ test('real_documents_type_check_against_index_d_ts', async (t) => {
   })
   const env = { DATABASE_URL: url }
   const docs = {}
-  docs.check = (await godwit(['check', '--json', '--frozen'], { cwd, env })).json
+  docs.check = (await godwit(['check', '--json', '--frozen', '--base', 'none'], { cwd, env })).json
   docs.upFailed = (await godwit(['up', '--json', '--sha', 'types'], { cwd, env })).json
   docs.statusFailed = (await godwit(['status', '--json'], { cwd, env })).json
   docs.down = (await godwit(['down', '--json', '--sha', 'types-down', '--count', '0'], { cwd, env })).json
@@ -42,7 +42,7 @@ test('real_documents_type_check_against_index_d_ts', async (t) => {
   const broken = await project(t, { [`${V(1)}_x.mjs`]: "export const up = 'SELECT 1'\n" })
   writeFileSync(path.join(broken, 'db', 'migrations', `${V(2)}_drop.mjs`), "export const up = 'DROP TABLE users'\n")
   writeFileSync(path.join(broken, 'db', 'migrations', 'notes.txt'), 'x')
-  docs.checkViolations = (await godwit(['check', '--json', '--frozen'], { cwd: broken })).json
+  docs.checkViolations = (await godwit(['check', '--json', '--frozen', '--base', 'none'], { cwd: broken })).json
   for (const [k, v] of Object.entries(docs)) assert.ok(v, `${k}: no JSON document`)
   assert.equal(docs.upFailed.outcome, 'failed')
   assert.equal(docs.upApplied.outcome, 'applied')

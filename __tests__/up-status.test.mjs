@@ -98,7 +98,7 @@ test('lock_held_elsewhere_exits_3_within_the_budget', async (t) => {
   assert.equal(r.error.code, 'LOCK_NOT_ACQUIRED')
   assert.equal(r.outcome, 'lock-timeout')
   assert.match(r.error.message, /held by pid \d+/)
-  assert.ok(r.lockWaitMs >= 900, `waited ${r.lockWaitMs} ms`)
+  assert.ok(r.lockWaitMs >= 900, `waited ${r.lockWaitMs} ms: ${JSON.stringify(r.error)} ${waiter.stderr}`)
   assert.ok(elapsed < 4000, `took ${elapsed} ms`)
   assert.equal((await holder).code, 0)
 })
@@ -118,7 +118,7 @@ test('lock_timeout_is_retried_then_fails_and_a_later_run_applies', async (t) => 
   const blocker = await admin(url)
   await blocker.query('BEGIN')
   await blocker.query('LOCK TABLE busy IN ACCESS EXCLUSIVE MODE')
-  const env = { DATABASE_URL: url, MIGRATION_LOCK_TIMEOUT: '100ms', MIGRATION_LOCK_RETRIES: '2' }
+  const env = { DATABASE_URL: url, MIGRATION_LOCK_TIMEOUT: '100ms', MIGRATION_LOCK_RETRIES: '2', MIGRATION_ALLOW_EXISTING_SCHEMA: '1' }
   const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env })
   assert.equal(r.code, 5)
   assert.equal(report(cwd).failure.sqlstate, '55P03')
@@ -174,8 +174,9 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     child.stderr.on('data', (d) => (stderr += d))
     // wait until the statement is running on the server
     const running = async () =>
-      (await query(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()"))[0].n
+      (await query(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid() AND datname = current_database()"))[0].n
     for (let i = 0; i < 100 && (await running()) === 0; i++) await new Promise((r) => setTimeout(r, 100))
+    assert.equal(await running(), 1, `the statement runs on the server before the signal; godwit said: ${stderr}`)
     const t0 = Date.now()
     child.kill(signal)
     const code = await new Promise((r) => child.on('close', r))
@@ -187,7 +188,7 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     assert.match(rep.error.message, new RegExp(signal))
     assert.deepEqual(await tables(url), ['godwit_migrations'], 'rolled back')
     assert.equal(await running(), 0, 'the statement was cancelled on the server')
-    const locks = await query(url, "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'")
+    const locks = await query(url, "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
     assert.equal(locks[0].n, 0, 'lock released')
     writeFileSync(path.join(cwd, 'db/migrations', `${V(1)}_slow.mjs`), sql('CREATE TABLE s (id int)'))
     assert.equal((await godwit(['check'], { cwd })).code, 0)
@@ -299,7 +300,7 @@ test('lock_timeout_retry_applies_once_the_blocker_leaves_within_the_run', async 
   const leave = new Promise((resolve) => setTimeout(() => blocker.query('ROLLBACK').then(() => blocker.end()).then(resolve), 350))
   const r = await godwit(['up', '--sha', 'test', '--json'], {
     cwd,
-    env: { DATABASE_URL: url, MIGRATION_LOCK_TIMEOUT: '100ms', MIGRATION_LOCK_RETRIES: '3' },
+    env: { DATABASE_URL: url, MIGRATION_LOCK_TIMEOUT: '100ms', MIGRATION_LOCK_RETRIES: '3', MIGRATION_ALLOW_EXISTING_SCHEMA: '1' },
   })
   await leave
   assert.equal(r.code, 0, r.stderr)
@@ -314,10 +315,12 @@ test('applied_migration_whose_file_is_gone_or_pending_older_than_applied_is_refu
   const cwd = await project(t, {
     [`${V(2)}_b.mjs`]: sql('CREATE TABLE b (id int)'),
     [`${V(3)}_c.mjs`]: sql('CREATE TABLE c (id int)'),
+    [`${V(4)}_d.mjs`]: sql('CREATE TABLE d (id int)'),
   })
   const env = { DATABASE_URL: url }
   assert.equal((await godwit(['up', '--sha', 'test'], { cwd, env })).code, 0)
-  // the applied file is deleted (and the ledger follows), and an older migration appears
+  // an applied file in the middle is deleted (and the ledger follows), and an older migration
+  // appears (an applied migration newer than every file would be `ahead`: adoption.test.mjs)
   const dir = path.join(cwd, 'db/migrations')
   const { rmSync } = await import('node:fs')
   rmSync(path.join(dir, `${V(3)}_c.mjs`))
@@ -330,7 +333,7 @@ test('applied_migration_whose_file_is_gone_or_pending_older_than_applied_is_refu
   assert.ok(!(await tables(url)).includes('a'), 'nothing applied')
   const st = await godwit(['status', '--json'], { cwd, env })
   assert.equal(st.code, 4)
-  assert.deepEqual(st.json.migrations.map((m) => [m.version, m.state]), [[V(1), 'out-of-order'], [V(2), 'applied'], [V(3), 'missing-file']])
+  assert.deepEqual(st.json.migrations.map((m) => [m.version, m.state]), [[V(1), 'out-of-order'], [V(2), 'applied'], [V(3), 'missing-file'], [V(4), 'applied']])
 })
 
 test('a_migrations_own_timeouts_apply_to_it_alone_in_both_transaction_modes', async (t) => {
@@ -354,7 +357,7 @@ test('files_with_problems_refuse_at_once_even_while_the_lock_is_held_elsewhere',
   const env = { DATABASE_URL: url }
   const holder = godwit(['up', '--sha', 'holder'], { cwd, env })
   for (let i = 0; i < 100; i++) {
-    const n = (await query(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(6)%' AND pid <> pg_backend_pid()"))[0].n
+    const n = (await query(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(6)%' AND pid <> pg_backend_pid() AND datname = current_database()"))[0].n
     if (n > 0) break
     await new Promise((r) => setTimeout(r, 50))
   }

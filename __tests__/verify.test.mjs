@@ -87,7 +87,7 @@ test('sigint_during_verify_exits_6_and_drops_the_scratch_databases', async (t) =
   let stdout = ''
   child.stdout.on('data', (d) => (stdout += d))
   const sleeping = async () =>
-    (await query(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()"))[0].n
+    (await query(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid() AND datname = current_database()"))[0].n
   for (let i = 0; i < 100 && (await sleeping()) === 0; i++) await new Promise((r) => setTimeout(r, 100))
   child.kill('SIGINT')
   const code = await new Promise((r) => child.on('close', r))

@@ -3,7 +3,9 @@
 // For N migrations (migration i creates `t_i (id bigint primary key, v text)`), in every tool's own
 // format, on the server DATABASE_URL names (else a throwaway embedded PostgreSQL):
 //   W1 apply N to an empty database   W2 `up` with all N applied (nothing to do)
-//   W3 `status` with all N applied     W4 godwit `check` of N in CI mode
+//   W3 `status` with all N applied     W4 godwit `check` of N in CI mode (all merged)
+//   A  godwit import and baseline --from dbmate of N (N <= 1000)
+//   R  W1 on a realistic 300-migration history imported from dbmate, godwit against dbmate
 // Floors: F1 `psql -f`, one transaction per migration with a history insert; F2 the same SQL in
 // one transaction; `node -e 0` for Node's own start-up.
 // Every timed command is a whole process (wall time from spawn to exit, peak RSS from
@@ -11,7 +13,7 @@
 // gets its own fresh database, created and checkpointed outside the timed command.
 //
 // Usage: pnpm bench [-- --sizes 100,1000,10000 --runs 5 --out bench/results.json]
-//                    [--workloads W1,W2,W3,W4] [--tools godwit,F1]   (a subset, to reproduce one goal)
+//                    [--workloads W1,W2,W3,W4,A,R] [--tools godwit,F1]   (a subset, to reproduce one goal)
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync, rmSync, mkdtempSync, existsSync } from 'node:fs'
 import { createHash } from 'node:crypto'
@@ -20,6 +22,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { realisticDbmate } from './history.mjs'
 import { server, stopServer } from '../scripts/embedded-pg.mjs'
 import { table } from './table.mjs'
 
@@ -31,7 +34,7 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '100,1000,10000' },
     runs: { type: 'string', default: '5' },
     out: { type: 'string', default: path.join(BENCH, 'results.json') },
-    workloads: { type: 'string', default: 'W1,W2,W3,W4' },
+    workloads: { type: 'string', default: 'W1,W2,W3,W4,A,R' },
     tools: { type: 'string' },
   },
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -125,9 +128,17 @@ function generate(n) {
   writeFileSync(path.join(dir, 'f1.sql'), floorOne.join('\n') + '\n')
   writeFileSync(path.join(dir, 'f2.sql'), floorAll.join('\n') + '\n')
   writeFileSync(path.join(dir, 'gm', '.gmrc'), JSON.stringify({ migrationsFolder: './migrations' }))
-  // seal godwit's ledger once, outside any timing (outside git, so nothing counts as merged)
+  // seal godwit's ledger once, outside any timing
   const sealed = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'godwit.js'), 'check'], { cwd: path.join(dir, 'godwit'), encoding: 'utf8', env: { ...process.env, CI: '' } })
   if (sealed.status !== 0) throw new Error(`sealing the godwit set failed: ${sealed.stdout}${sealed.stderr}`)
+  // then commit it, so W4 is the pull-request check: all N merged, each compared with its merged bytes
+  const git = (...a) => {
+    const r = spawnSync('git', a, { cwd: path.join(dir, 'godwit'), encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`git ${a.join(' ')} failed: ${r.stderr}`)
+  }
+  git('init', '-q', '-b', 'main')
+  git('add', '-A')
+  git('-c', 'user.name=bench', '-c', 'user.email=bench@localhost', 'commit', '-q', '-m', 'merged')
   return dir
 }
 
@@ -220,12 +231,35 @@ for (const n of SIZES) {
       if (WORKLOADS.has('W3') && t[name].status) steps.push([`W3|${name}`, () => measure(t[name].status(db))])
     }
     if (WORKLOADS.has('W4') && wanted('godwit')) {
-      steps.push(['W4|godwit', () => measure({ cmd: node, argv: [GODWIT, 'check'], cwd: path.join(dir, 'godwit'), env: { CI: 'true' } })])
+      steps.push(['W4|godwit', () => measure({ cmd: node, argv: [GODWIT, 'check'], cwd: path.join(dir, 'godwit'), env: { CI: 'true', MIGRATION_BASE_REF: 'main' } })])
     }
     for (const [key, run] of shuffled(steps)) {
       const s = run()
       if (r >= 0) add(key, s)
     }
+  }
+  // A (adoption, N <= 1000): `godwit import` of the dbmate folder into an empty one, and
+  // `godwit baseline --from dbmate` on a database dbmate migrated (godwit's history dropped
+  // between runs, outside the timing)
+  if (WORKLOADS.has('A') && wanted('godwit') && n <= 1000) {
+    const adopted = await freshDb()
+    measure(t.dbmate.apply(adopted))
+    const c = new pg.Client({ connectionString: dbUrl(adopted) })
+    await c.connect()
+    for (let r = -1; r < runs; r++) {
+      const into = mkdtempSync(path.join(dir, 'import-'))
+      writeFileSync(path.join(into, 'package.json'), '{ "name": "bench-import", "private": true }\n')
+      const i = measure({ cmd: node, argv: [GODWIT, 'import', 'dbmate', path.join(dir, 'dbmate', 'db', 'migrations')], cwd: into })
+      await c.query('DROP TABLE IF EXISTS godwit_migrations')
+      await c.query('CHECKPOINT')
+      const b = measure({ cmd: node, argv: [GODWIT, 'baseline', '--from', 'dbmate', '--quiet', '--sha', `b${r}`, '--artifacts-dir', path.join(dir, 'artifacts')], cwd: into, env: { DATABASE_URL: dbUrl(adopted) } })
+      if (r >= 0) {
+        add('A|godwit import', i)
+        add('A|godwit baseline --from dbmate', b)
+      }
+    }
+    await c.end()
+    await dropDb(adopted)
   }
   for (const db of Object.values(applied)) await dropDb(db)
   rmSync(dir, { recursive: true, force: true })
@@ -245,6 +279,44 @@ for (const n of SIZES) {
   }
   results.sizes[n] = summary
   printTable(n, summary)
+}
+
+// R: W1 on a realistic imported history (300 migrations: tables, CONCURRENTLY indexes, foreign
+// keys, renames, type changes, functions, triggers), godwit against dbmate on the same SQL
+if (WORKLOADS.has('R') && wanted('godwit')) {
+  const n = 300
+  const runs = RUNS
+  process.stderr.write(`bench: realistic history of ${n}, ${runs} run(s) per command\n`)
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'godwit-bench-real-'))
+  const dbm = path.join(dir, 'dbmate', 'db', 'migrations')
+  mkdirSync(dbm, { recursive: true })
+  for (const [f, text] of Object.entries(realisticDbmate(n))) writeFileSync(path.join(dbm, f), text)
+  const gw = path.join(dir, 'godwit')
+  mkdirSync(gw)
+  writeFileSync(path.join(gw, 'package.json'), '{ "name": "bench-real", "private": true }\n')
+  measure({ cmd: node, argv: [GODWIT, 'import', 'dbmate', dbm], cwd: gw })
+  const samples = {}
+  const cmds = {
+    godwit: (db) => ({ cmd: node, argv: [GODWIT, 'up', '--quiet', '--sha', 'bench', '--artifacts-dir', path.join(dir, 'artifacts')], cwd: gw, env: { DATABASE_URL: dbUrl(db) } }),
+    dbmate: (db) => ({ cmd: path.join(BIN, 'dbmate'), argv: ['--no-dump-schema', 'up'], cwd: path.join(dir, 'dbmate'), env: { DATABASE_URL: dbUrl(db) + '?sslmode=disable' } }),
+  }
+  for (let r = -1; r < runs; r++) {
+    for (const [name, make] of shuffled(Object.entries(cmds))) {
+      const db = await freshDb()
+      try {
+        const s = measure(make(db))
+        if (r >= 0) (samples[`R|${name}`] ??= []).push(s)
+      } finally {
+        await dropDb(db)
+      }
+    }
+  }
+  rmSync(dir, { recursive: true, force: true })
+  const summary = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)]))
+  summary['R|godwit'].xDbmate = median(samples['R|godwit'].map((s, i) => s.ms / samples['R|dbmate'][i].ms))
+  summary['R|dbmate'].xDbmate = 1
+  results.sizes[`${n} realistic`] = summary
+  printTable(`${n} realistic`, summary)
 }
 
 await admin.end()

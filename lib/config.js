@@ -19,21 +19,21 @@ async function findConfig(cwd = process.cwd()) {
     try {
       pkg = JSON.parse(fs.readFileSync(pkgPath, 'utf8'))
     } catch (err) {
-      throw new GodwitError('CONFIG', `package.json: not valid JSON (${err.message})`, 2)
+      throw new GodwitError('CONFIG', `package.json: not valid JSON (${err.message})`)
     }
     if (pkg && Object.hasOwn(pkg, 'godwit')) fromPackage = pkg.godwit
   }
   const filePath = path.join(cwd, CONFIG_FILE)
   const hasFile = fs.existsSync(filePath)
   if (hasFile && fromPackage !== undefined) {
-    throw new GodwitError('CONFIG', `both package.json#godwit and ${CONFIG_FILE} configure godwit; keep one`, 2)
+    throw new GodwitError('CONFIG', `both package.json#godwit and ${CONFIG_FILE} configure godwit; keep one`)
   }
   if (hasFile) {
     let mod
     try {
       mod = await import(pathToFileURL(filePath).href)
     } catch (err) {
-      throw new GodwitError('CONFIG', `${CONFIG_FILE}: cannot be imported (${err.message})`, 2)
+      throw new GodwitError('CONFIG', `${CONFIG_FILE}: cannot be imported (${err.message})`)
     }
     return { raw: mod.default ?? null, source: CONFIG_FILE }
   }
@@ -42,12 +42,32 @@ async function findConfig(cwd = process.cwd()) {
 }
 
 /**
- * A module timeout as `--module-timeout` and MIGRATION_MODULE_TIMEOUT take it: a positive whole
- * number of milliseconds, or null (the caller says which input was wrong).
+ * Sets `baseline` in the project's configuration (after `import`): in package.json#godwit, kept
+ * with its indentation; a godwit.config.mjs is code, so it is not rewritten: the returned
+ * `{ written: false, instruction }` says what to add. No package.json: one is not invented.
  */
-function positiveMs(text) {
-  const ms = Number(text)
-  return Number.isInteger(ms) && ms > 0 ? ms : null
+function setBaseline(version, cwd = process.cwd()) {
+  const filePath = path.join(cwd, CONFIG_FILE)
+  if (fs.existsSync(filePath)) {
+    return { written: false, instruction: `add \`baseline: '${version}'\` to the object ${CONFIG_FILE} exports` }
+  }
+  const pkgPath = path.join(cwd, 'package.json')
+  if (!fs.existsSync(pkgPath)) {
+    return { written: false, instruction: `add "godwit": { "baseline": "${version}" } to the project's package.json` }
+  }
+  const text = fs.readFileSync(pkgPath, 'utf8')
+  let pkg
+  try {
+    pkg = JSON.parse(text)
+  } catch (err) {
+    throw new GodwitError('CONFIG', `package.json: not valid JSON (${err.message})`)
+  }
+  const indent = text.match(/^[ \t]+(?=")/m)?.[0] ?? '  '
+  pkg.godwit = { ...pkg.godwit, baseline: version }
+  const tmp = `${pkgPath}.${process.pid}.tmp`
+  fs.writeFileSync(tmp, JSON.stringify(pkg, null, indent) + (text.endsWith('\n') ? '\n' : ''))
+  fs.renameSync(tmp, pkgPath)
+  return { written: true, file: 'package.json#godwit.baseline' }
 }
 
-module.exports = { findConfig, CONFIG_FILE, positiveMs }
+module.exports = { findConfig, setBaseline, CONFIG_FILE }

@@ -4,9 +4,14 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { pathToFileURL } from 'node:url'
 import path from 'node:path'
-import { createRequire } from 'node:module'
+import { createRequire, register } from 'node:module'
 
 const { renderExports } = createRequire(import.meta.url)('./render-exports.js')
+const { dir, files, concurrency, timeoutMs, sources = {} } = workerData
+
+// Modules are loaded from the text the core verified (see render-hooks.mjs), not from disk.
+const urls = Object.fromEntries(Object.entries(sources).map(([file, text]) => [pathToFileURL(path.join(dir, file)).href, text]))
+if (Object.keys(urls).length) register('./render-hooks.mjs', { parentURL: import.meta.url, data: { sources: urls } })
 
 async function render(dir, file) {
   let mod
@@ -23,7 +28,6 @@ async function render(dir, file) {
 // A promise that never settles would let the worker's event loop drain and exit quietly; this
 // keeps it alive so a hung module is reported by a timer, here or in the parent.
 const keepAlive = setInterval(() => {}, 1 << 30)
-const { dir, files, concurrency, timeoutMs } = workerData
 
 /** `render`, bounded: a module whose async work never settles is reported, not waited for. */
 function bounded(file) {

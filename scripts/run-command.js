@@ -3,7 +3,8 @@
 // they hand the API, and how a run's report becomes output and an exit code. (status shares the
 // history flags.)
 const interrupt = require('./interrupt.js')
-const { MODULE_TIMEOUT_OPTION, moduleTimeout, OUTPUT_OPTIONS, output } = require('./cli.js')
+const { exitFor } = require('../lib/errors.js')
+const { EXIT, MODULE_TIMEOUT_OPTION, moduleTimeout, OUTPUT_OPTIONS, output } = require('./cli.js')
 
 const HISTORY_OPTIONS = {
   schema: { type: 'string', value: '<name>', description: 'schema of the history table (default public, env MIGRATION_HISTORY_SCHEMA)' },
@@ -30,19 +31,30 @@ function runOptions(values) {
     sha: values.sha,
     artifactsDir: values['artifacts-dir'],
     ...output(values),
-    moduleTimeoutMs: moduleTimeout(values),
+    moduleTimeout: moduleTimeout(values),
     signal: interrupt.signal,
   }
 }
 
-/** Prints the report (`--json`) or its one-line outcome, then the report path; the exit code. */
+/**
+ * Prints the report (`--json`) or its one-line outcome, then the report path; the exit code. A
+ * report that could not be written is still printed in full (what was applied must be known),
+ * and the run then exits REPORT_NOT_WRITTEN's code unless it failed for its own reason first.
+ */
 function finishRun(command, report, values, out, success) {
   if (values.json) out.json(report)
   const c = out.colors
   if (report.ok) out.status(c.green(success(report)))
   else out.status(c.red(`${command}: ${report.outcome} [${report.error?.code}] ${report.error?.message ?? ''}`))
+  if (report.reportError) {
+    const states = report.migrations.filter((m) => m.state !== 'already-applied' && m.state !== 'pending')
+    out.status(c.red(`${command}: [REPORT_NOT_WRITTEN] the report could not be written: ${report.reportError}`))
+    for (const m of states) out.status(`  ${m.state} ${m.file ?? m.version}`)
+    if (!values.json) out.line(JSON.stringify(report, null, 2))
+    return report.ok ? exitFor('REPORT_NOT_WRITTEN') : report.error?.exitCode ?? EXIT.INTERNAL
+  }
   out.status(c.dim(`report: ${report.reportPath}`))
-  return report.ok ? 0 : report.error?.exitCode ?? 70
+  return report.ok ? EXIT.OK : report.error?.exitCode ?? EXIT.INTERNAL
 }
 
 /** `n thing` or `n things`. */

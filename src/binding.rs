@@ -1,30 +1,28 @@
-//! The only file that knows about napi: converts arguments, runs the core off the JS thread, and
-//! turns `Error` into a JS error whose reason carries the stable code (rebuilt by `index.js`).
-//! No logic lives here; if this file grows an `if` about migrations, it belongs in the core.
+//! The only file that knows about napi: typed options in, the core called off the JS thread,
+//! documents out as JSON text, and `Error` turned into a JS error whose reason carries the stable
+//! code (rebuilt by `lib/errors.js`). No logic lives here; if this file grows an `if` about
+//! migrations, it belongs in the core.
 
 use std::path::PathBuf;
-
-use napi_derive::napi;
-use serde_json::Value;
-
-use crate::error::Error as CoreError;
 use std::sync::Arc;
 
+use napi_derive::napi;
 use tokio::sync::{Mutex, watch};
 
-use crate::{base, check, config, create, modules, source, up};
+use crate::contract::modules::Rendered;
+use crate::db::pg::PgConnector;
+use crate::error::{Code, Error as CoreError, Exit};
+use crate::run::Runner;
+use crate::settings::{self, Baseline, Env, Flags, Mode};
+use crate::{check, create, files, status};
 
 fn to_js(e: CoreError) -> napi::Error {
     napi::Error::from_reason(e.to_wire())
 }
 
-fn to_value<T: serde::Serialize>(v: &T) -> napi::Result<Value> {
-    serde_json::to_value(v).map_err(|e| to_js(CoreError::Internal(e.to_string())))
-}
-
 /// Documents (reports, scans, rendered modules) cross the boundary as JSON text: one string is
 /// far cheaper than building a JS object property by property through N-API, and `JSON.parse`
-/// on the JS side is the fastest way to make one. `index.js` parses and stringifies.
+/// on the JS side is the fastest way to make one.
 fn to_json<T: serde::Serialize>(v: &T) -> napi::Result<String> {
     serde_json::to_string(v).map_err(|e| to_js(CoreError::Internal(e.to_string())))
 }
@@ -46,70 +44,138 @@ where
     to_json(&out.map_err(to_js)?)
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+/// What a caller may pass: the CLI's flags or the JS API's options. Durations are strings
+/// (`'5s'`, `'1500'`).
+#[napi(object)]
+#[derive(Default)]
+pub struct Options {
+    pub dir: Option<String>,
+    /// The project configuration Node found (package.json#godwit or godwit.config.mjs).
+    pub config: Option<serde_json::Value>,
+    pub config_source: Option<String>,
+    pub module_timeout: Option<String>,
+    pub frozen: Option<bool>,
+    pub base: Option<String>,
+    pub schema: Option<String>,
+    pub table: Option<String>,
+    pub sha: Option<String>,
+    pub artifacts_dir: Option<String>,
+    pub progress: Option<bool>,
+    pub verbose: Option<bool>,
+    /// Another database on the same server (verify's scratch databases).
+    pub database: Option<String>,
+    /// `down`: how many to revert (0: all).
+    pub down: Option<u32>,
+    pub reset: Option<bool>,
+    pub allow_non_local: Option<bool>,
+    /// `status`'s bound.
+    pub timeout: Option<String>,
+    pub allow_existing_schema: Option<bool>,
+    /// `baseline <version>`: record every migration up to it as applied, without running them.
+    pub baseline: Option<String>,
+    /// `baseline --from <tool>`: record what that tool's history says it applied.
+    pub baseline_from: Option<String>,
+    /// `baseline --from <tool> --tool-table <name>`: the tool's history table, when renamed.
+    pub baseline_table: Option<String>,
+}
+
+impl From<Options> for Flags {
+    fn from(o: Options) -> Flags {
+        let mode = match (o.down, o.reset, o.baseline_from, o.baseline) {
+            (Some(count), ..) => Mode::Down {
+                count: count as usize,
+            },
+            (None, Some(true), ..) => Mode::Reset,
+            (None, _, Some(tool), _) => Mode::Baseline(Baseline::From {
+                tool,
+                table: o.baseline_table,
+            }),
+            (None, _, None, Some(v)) => Mode::Baseline(Baseline::UpTo(v)),
+            _ => Mode::Up,
+        };
+        Flags {
+            dir: o.dir,
+            config: o.config.unwrap_or(serde_json::Value::Null),
+            config_source: o.config_source,
+            module_timeout: o.module_timeout,
+            frozen: o.frozen.unwrap_or(false),
+            base: o.base,
+            schema: o.schema,
+            table: o.table,
+            sha: o.sha,
+            artifacts_dir: o.artifacts_dir,
+            progress: o.progress.unwrap_or(false),
+            verbose: o.verbose.unwrap_or(false),
+            database: o.database,
+            mode,
+            allow_non_local: o.allow_non_local.unwrap_or(false),
+            timeout: o.timeout,
+            allow_existing_schema: o.allow_existing_schema.unwrap_or(false),
+        }
+    }
+}
+
+/// What Node needs to render modules, resolved by the core.
+#[napi(object)]
+pub struct RenderSettings {
+    pub dir: String,
+    pub module_timeout_ms: u32,
+}
+
+fn render_settings(dir: &std::path::Path, ms: u64) -> RenderSettings {
+    RenderSettings {
+        dir: dir.display().to_string(),
+        module_timeout_ms: ms.min(i32::MAX as u64) as u32,
+    }
 }
 
 /// The migrations that meet the filename contract, in order, with their checksums.
 #[napi]
-pub async fn scan(dir: String) -> napi::Result<String> {
-    blocking(move || source::scan(&PathBuf::from(dir))).await
+pub async fn scan(options: Options) -> napi::Result<String> {
+    let common = settings::resolve::common(&options.into(), &Env::process()).map_err(to_js)?;
+    blocking(move || files::scan::scan(&common.dir)).await
 }
 
-/// The project configuration Node found (`null` when none), validated; `source` names it.
+/// The project configuration, validated; `source` names it in errors. JSON text.
 #[napi]
-pub fn config(raw: Value, source: Option<String>) -> napi::Result<Value> {
-    to_value(&config::parse(&raw, source.as_deref()).map_err(to_js)?)
+pub fn config(raw: serde_json::Value, source: Option<String>) -> napi::Result<String> {
+    to_json(&settings::project::parse(&raw, source.as_deref()).map_err(to_js)?)
 }
 
 /// One `check` run: `prepare` (scan the folder once, read the ledger and the git base; a local
 /// run takes the folder lock) -> Node renders the files it lists -> `finish` (judge, seal).
 #[napi]
 pub struct CheckSession {
-    opts: check::CheckOptions,
+    settings: settings::CheckSettings,
     prepared: Arc<std::sync::Mutex<Option<check::Prepared>>>,
 }
 
 #[napi]
 impl CheckSession {
-    /// Options: `{ dir, frozen?, base?, config?, configSource? }`.
     #[napi(constructor)]
-    pub fn new(options: Value) -> napi::Result<Self> {
-        let cfg = config::parse(
-            options.get("config").unwrap_or(&Value::Null),
-            options.get("configSource").and_then(Value::as_str),
-        )
-        .map_err(to_js)?;
-        let flag = |k: &str| options.get(k).and_then(Value::as_str).map(str::to_string);
-        let opts = check::CheckOptions {
-            dir: PathBuf::from(flag("dir").unwrap_or_else(|| "db/migrations".into())),
-            frozen: check::frozen_mode(
-                options
-                    .get("frozen")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-                env("CI").as_deref(),
-            ),
-            base: base::choose_base(
-                flag("base").as_deref(),
-                env("MIGRATION_BASE_REF").as_deref(),
-                env("GITHUB_BASE_REF").as_deref(),
-            ),
-            policy: cfg.policy,
-        };
+    pub fn new(options: Options) -> napi::Result<Self> {
+        let settings = settings::resolve::check(&options.into(), &Env::process()).map_err(to_js)?;
         Ok(CheckSession {
-            opts,
+            settings,
             prepared: Arc::new(std::sync::Mutex::new(None)),
         })
+    }
+
+    #[napi(getter)]
+    pub fn render(&self) -> RenderSettings {
+        render_settings(
+            &self.settings.common.dir,
+            self.settings.common.module_timeout_ms,
+        )
     }
 
     /// The files to render, in order, with their text: JSON `[{file, source}]`.
     #[napi]
     pub async fn prepare(&self) -> napi::Result<String> {
-        let opts = self.opts.clone();
+        let settings = self.settings.clone();
         let slot = self.prepared.clone();
         blocking(move || {
-            let (prepared, to_render) = check::prepare(&opts)?;
+            let (prepared, to_render) = check::prepare(&settings)?;
             *slot
                 .lock()
                 .map_err(|_| CoreError::Internal("check session poisoned".into()))? =
@@ -130,8 +196,8 @@ impl CheckSession {
     /// `rendered`: JSON text of what Node rendered. Returns the report as JSON text.
     #[napi]
     pub async fn finish(&self, rendered: String) -> napi::Result<String> {
-        let rendered: Vec<modules::Rendered> = from_json(&rendered, "rendered modules")?;
-        let opts = self.opts.clone();
+        let rendered: Vec<Rendered> = from_json(&rendered, "rendered modules")?;
+        let settings = self.settings.clone();
         let slot = self.prepared.clone();
         blocking(move || {
             let prepared = slot
@@ -141,22 +207,73 @@ impl CheckSession {
                 .ok_or_else(|| {
                     CoreError::Internal("check finished before it was prepared".into())
                 })?;
-            check::finish(&opts, prepared, rendered)
+            check::finish(&settings, prepared, rendered)
         })
         .await
     }
 }
 
 #[napi]
-pub async fn create(dir: String, name: String) -> napi::Result<String> {
+pub async fn create(options: Options, name: String) -> napi::Result<String> {
+    let common = settings::resolve::common(&options.into(), &Env::process()).map_err(to_js)?;
     blocking(move || {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .map_err(|e| CoreError::Internal(format!("system clock before 1970: {e}")))?;
-        create::create(&PathBuf::from(dir), &name, now_ms)
+        create::create(&common.dir, &name, now_ms)
     })
     .await
+}
+
+/// `import <tool> <source>`: another tool's migrations as godwit migrations in the project's
+/// folder, sealed into the ledger; the mapping and notes as JSON (`Imported`).
+#[napi(js_name = "importMigrations")]
+pub async fn import_migrations(
+    options: Options,
+    tool: String,
+    source: String,
+) -> napi::Result<String> {
+    let common = settings::resolve::common(&options.into(), &Env::process()).map_err(to_js)?;
+    blocking(move || {
+        let tool = crate::import::tool::Tool::parse(&tool)?;
+        crate::import::import(&common.dir, tool, std::path::Path::new(&source))
+    })
+    .await
+}
+
+/// The tools `import` and `baseline --from` know.
+#[napi]
+pub fn import_tools() -> Vec<String> {
+    enum_iterator::all::<crate::import::tool::Tool>()
+        .map(|t| t.name().to_string())
+        .collect()
+}
+
+/// A release sha as one safe path segment (the one sanitizer of report paths).
+#[napi]
+pub fn sanitize_sha(sha: String) -> String {
+    crate::run::report::sanitize_sha(&sha)
+}
+
+#[napi(object)]
+pub struct RuleIds {
+    /// The file, ledger, module and SQL contract: not negotiable.
+    pub contract: Vec<String>,
+    /// godwit's own policy rules (squawk's come on top), which a project may set levels for.
+    pub policy: Vec<String>,
+}
+
+/// Every rule id `check` can report (besides squawk's), from the core.
+#[napi]
+pub fn rule_ids() -> RuleIds {
+    RuleIds {
+        contract: crate::violation::rule::ALL
+            .iter()
+            .map(|r| r.to_string())
+            .collect(),
+        policy: crate::policy::rules::ids().map(str::to_string).collect(),
+    }
 }
 
 /// The version of the native core, to detect a stale addon.
@@ -165,64 +282,110 @@ pub fn core_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-fn env_lookup(k: &str) -> Option<String> {
-    std::env::var(k).ok()
+#[napi(object)]
+pub struct ExitCode {
+    pub code: i32,
+    pub name: String,
+    pub meaning: String,
 }
 
-/// `status`: options `{ dir, schema?, table? }`; connection from the environment. JSON text.
+/// The exit codes, for `--help` and the README (the one source is `error::Exit`).
 #[napi]
-pub async fn status(options: Value) -> napi::Result<String> {
-    let opts = up::options(&options, &env_lookup);
-    to_json(&up::status(&opts).await.map_err(to_js)?)
+pub fn exit_codes() -> Vec<ExitCode> {
+    enum_iterator::all::<Exit>()
+        .map(|e| ExitCode {
+            code: e.code(),
+            name: serde_json::to_value(e)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            meaning: e.meaning().into(),
+        })
+        .collect()
+}
+
+/// Every error code with its exit code (the one source is `error::Code`).
+#[napi]
+pub fn error_codes() -> std::collections::HashMap<String, i32> {
+    enum_iterator::all::<Code>()
+        .map(|c| (c.as_str().to_string(), c.exit().code()))
+        .collect()
+}
+
+/// `status`. JSON text.
+#[napi]
+pub async fn status(options: Options) -> napi::Result<String> {
+    let settings = settings::resolve::status(&options.into(), &Env::process()).map_err(to_js)?;
+    to_json(&status::status(&settings).await.map_err(to_js)?)
 }
 
 /// The schema fingerprint: options `{ database? }`. JSON text.
 #[napi]
-pub async fn fingerprint(options: Value) -> napi::Result<String> {
-    let opts = up::options(&options, &env_lookup);
-    to_json(&up::fingerprint(&opts).await.map_err(to_js)?)
+pub async fn fingerprint(options: Options) -> napi::Result<String> {
+    let (conn, ms) =
+        settings::resolve::connection_only(&options.into(), &Env::process()).map_err(to_js)?;
+    to_json(
+        &status::fingerprint(&conn, std::time::Duration::from_millis(ms))
+            .await
+            .map_err(to_js)?,
+    )
 }
 
 /// Creates (`create: true`) or drops one of verify's `godwit_verify_*` scratch databases.
 #[napi]
 pub async fn scratch_database(create: bool, name: String) -> napi::Result<()> {
-    let opts = up::options(&Value::Null, &env_lookup);
-    up::scratch(&opts, create, &name).await.map_err(to_js)
+    let (conn, _) =
+        settings::resolve::connection_only(&Flags::default(), &Env::process()).map_err(to_js)?;
+    status::scratch(&conn, create, &name).await.map_err(to_js)
 }
 
-/// One `up` run: `start` (verify, connect, lock, plan) -> Node renders the pending modules ->
+/// One locked run: `start` (verify, connect, lock, plan) -> Node renders the chosen modules ->
 /// `apply` -> `finish` (release the lock, write the report). `cancel` may be called at any time.
 #[napi]
 pub struct UpSession {
-    runner: Arc<Mutex<up::Runner>>,
+    runner: Arc<Mutex<Runner<PgConnector>>>,
     cancel: watch::Sender<Option<String>>,
+    render: (PathBuf, u64),
 }
 
 #[napi]
 impl UpSession {
     #[napi(constructor)]
-    pub fn new(options: Value) -> Self {
+    pub fn new(options: Options) -> Self {
         let (tx, rx) = watch::channel(None);
-        let opts = up::options(&options, &env_lookup);
+        let settings = settings::resolve::run(&options.into(), &Env::process());
+        let connector = settings
+            .resolved
+            .as_ref()
+            .ok()
+            .map(|r| PgConnector::new(r.connection.clone()));
+        let render = (settings.dir.clone(), settings.module_timeout_ms);
         UpSession {
-            runner: Arc::new(Mutex::new(up::Runner::new(opts, rx))),
+            runner: Arc::new(Mutex::new(Runner::new(settings, connector, rx))),
             cancel: tx,
+            render,
         }
     }
 
-    /// Pending migration files, in order.
-    #[napi]
-    pub async fn start(&self) -> napi::Result<Vec<String>> {
-        let runner = self.runner.clone();
-        runner.lock().await.start().await.map_err(to_js)
+    #[napi(getter)]
+    pub fn render(&self) -> RenderSettings {
+        render_settings(&self.render.0, self.render.1)
     }
 
-    /// `rendered`: JSON text of what Node rendered for the pending files.
+    /// The modules to render, in order, with the exact text that was verified: JSON text.
     #[napi]
-    pub async fn apply(&self, rendered: String) -> napi::Result<String> {
-        let rendered: Vec<modules::Rendered> = from_json(&rendered, "rendered modules")?;
+    pub async fn start(&self) -> napi::Result<String> {
         let runner = self.runner.clone();
-        to_json(&runner.lock().await.apply(rendered).await.map_err(to_js)?)
+        let files = runner.lock().await.start().await.map_err(to_js)?;
+        to_json(&files)
+    }
+
+    /// `rendered`: JSON text of what Node rendered.
+    #[napi]
+    pub async fn apply(&self, rendered: String) -> napi::Result<()> {
+        let rendered: Vec<Rendered> = from_json(&rendered, "rendered modules")?;
+        let runner = self.runner.clone();
+        runner.lock().await.apply(rendered).await.map_err(to_js)
     }
 
     /// Stops the run: the running statement is cancelled and rolled back.
@@ -231,10 +394,11 @@ impl UpSession {
         let _ = self.cancel.send(Some(reason));
     }
 
-    /// The report, as JSON text.
+    /// The report, as JSON text (`reportError` says why when it could not be written).
     #[napi]
     pub async fn finish(&self) -> napi::Result<String> {
         let runner = self.runner.clone();
-        runner.lock().await.finish().await.map_err(to_js)
+        let text = runner.lock().await.finish().await;
+        Ok(text)
     }
 }

@@ -2,33 +2,20 @@
 //! finding collected into one report; in local mode the ledger is then sealed for new migrations.
 //! The only write is the ledger, atomically, and never over a ledger that could not be read.
 
-use std::path::{Path, PathBuf};
-
 use serde::Serialize;
 
-use crate::base::{self, BaseSpec, NoBase};
+use crate::contract::integrity;
+use crate::contract::lines;
+use crate::contract::modules::{self, Judged, MigrationConfig, Rendered};
 use crate::error::{Error, Result};
-use crate::integrity::{self, LedgerState};
-use crate::ledger::{self, Ledger};
-use crate::modules::{self, Judged, Rendered};
-use crate::policy::{self, Policy, Waiver};
-use crate::source::{self, LEDGER_FILE, MigrationFile};
+use crate::files::base::{self, BaseSpec, NoBase};
+use crate::files::ledger::{FolderLock, LedgerState, read_ledger, write_ledger};
+use crate::files::{MigrationFile, scan as source};
+use crate::policy::{self, Policy, Waiver, columns};
+use crate::settings::CheckSettings;
 use crate::violation::{Violation, rule};
 
-#[derive(Debug, Clone)]
-pub struct CheckOptions {
-    pub dir: PathBuf,
-    /// Never write; a stale ledger is a violation (CI, or `--frozen`).
-    pub frozen: bool,
-    pub base: BaseSpec,
-    pub policy: Policy,
-}
-
-/// `--frozen`, or CI detected from the environment.
-pub fn frozen_mode(flag: bool, ci_env: Option<&str>) -> bool {
-    flag || base::is_ci(ci_env)
-}
-
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BaseInfo {
@@ -39,21 +26,71 @@ pub struct BaseInfo {
     pub none: Option<NoBase>,
 }
 
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[cfg_attr(test, ts(rename = "CheckedMigration"))]
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MigrationSummary {
     #[serde(flatten)]
     pub file: MigrationFile,
-    #[serde(flatten)]
-    pub judged: Option<Judged>,
+    /// How it was judged (absent when the module could not be rendered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub config: Option<MigrationConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub up_statements: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub down_statements: Option<usize>,
 }
 
+impl MigrationSummary {
+    fn new(file: MigrationFile, judged: Option<&Judged>) -> Self {
+        MigrationSummary {
+            file,
+            config: judged.map(|j| j.config.clone()),
+            up_statements: judged.map(|j| j.up_statements),
+            down_statements: judged.and_then(|j| j.down_statements),
+        }
+    }
+}
+
+impl BaseInfo {
+    fn new(spec: BaseSpec, base: std::result::Result<base::BaseSnapshot, NoBase>) -> Self {
+        match base {
+            Ok(b) => BaseInfo {
+                spec,
+                described: Some(b.described),
+                commit: Some(b.commit),
+                none: None,
+            },
+            Err(nb) => BaseInfo {
+                spec,
+                described: None,
+                commit: None,
+                none: Some(nb),
+            },
+        }
+    }
+}
+
+/// Local (seals new migrations into the ledger) or frozen (CI: never writes).
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckMode {
+    Local,
+    Frozen,
+}
+
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckReport {
     pub ok: bool,
     pub dir: String,
-    pub mode: &'static str,
+    pub mode: CheckMode,
     pub base: BaseInfo,
     pub migrations: Vec<MigrationSummary>,
     /// Errors fail the check; warnings are reported only.
@@ -68,67 +105,35 @@ pub struct CheckReport {
     /// Ledger entries this run removed (their unmerged file is gone).
     pub unsealed: Vec<String>,
     pub ledger_written: bool,
+    /// Files new or changed relative to the base (every file when there is none): the ones a
+    /// pull request touches, and the only ones that get CI annotations.
+    pub changed: Vec<String>,
+    /// The legacy history (the configuration's `baseline`): how many migrations it holds. They
+    /// keep the file contract, ledger and immutability, not the SQL safety rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub legacy: Option<Legacy>,
 }
 
-pub fn read_ledger(dir: &Path) -> Result<LedgerState> {
-    let path = dir.join(LEDGER_FILE);
-    // A folder, a link or a device under the ledger's name is never followed or rewritten.
-    match std::fs::symlink_metadata(&path) {
-        Ok(meta) if !meta.is_file() => {
-            return Ok(LedgerState::Problem(ledger::LedgerProblem::Corrupt(
-                "checksums.json is not a regular file".into(),
-            )));
-        }
-        _ => {}
-    }
-    match std::fs::read(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LedgerState::Absent),
-        Err(e) => Err(Error::io(path, e)),
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Err(_) => Ok(LedgerState::Problem(ledger::LedgerProblem::Corrupt(
-                "the file is not UTF-8 text".into(),
-            ))),
-            Ok(text) => Ok(match ledger::parse(&text) {
-                Ok(p) => LedgerState::Read(p),
-                Err(problem) => LedgerState::Problem(problem),
-            }),
-        },
-    }
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Legacy {
+    pub baseline: String,
+    pub migrations: usize,
 }
 
-/// An exclusive advisory lock on the migrations folder, held while a command reads the folder and
-/// the ledger and writes them back: two concurrent `create`s would otherwise pick the same version
-/// or drop each other's ledger entry. Released when dropped (also on every error path). Where a
-/// folder cannot be opened as a file (Windows), writers are not serialized; nothing else changes.
-pub struct FolderLock(#[allow(dead_code)] Option<std::fs::File>);
-
-impl FolderLock {
-    pub fn acquire(dir: &Path) -> Result<FolderLock> {
-        let Ok(f) = std::fs::File::open(dir) else {
-            return Ok(FolderLock(None));
-        };
-        f.lock().map_err(|e| Error::io(dir, e))?;
-        Ok(FolderLock(Some(f)))
-    }
-}
-
-/// Write-then-rename, so a crash never leaves a half-written ledger.
-pub fn write_ledger(dir: &Path, l: &Ledger) -> Result<()> {
-    let path = dir.join(LEDGER_FILE);
-    let tmp = dir.join(format!(".{LEDGER_FILE}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, ledger::render(l)).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(&path, e)
-    })
+/// At or before the configuration's `baseline`.
+fn is_legacy(opts: &CheckSettings, m: &MigrationFile) -> bool {
+    opts.common
+        .project
+        .baseline
+        .as_deref()
+        .is_some_and(|b| m.version.as_str() <= b)
 }
 
 /// One migration's findings: module contract, SQL, then policy on SQL that parses.
-fn judge_one(
-    opts: &CheckOptions,
-    m: MigrationFile,
-    rendered: Option<Rendered>,
-) -> (MigrationSummary, Vec<Violation>, Vec<Waiver>) {
+fn judge_one(opts: &CheckSettings, m: MigrationFile, rendered: Option<Rendered>) -> Judgement {
     let mut waivers = Vec::new();
     let Some(r) = rendered else {
         let v = Violation::new(
@@ -137,30 +142,36 @@ fn judge_one(
             "appeared while check was running and was not evaluated",
             "run `pnpm db:migrate:check` again",
         );
-        return (
-            MigrationSummary {
-                file: m,
-                judged: None,
-            },
-            vec![v],
-            waivers,
-        );
+        return (MigrationSummary::new(m, None), vec![v], waivers, Vec::new());
     };
     let (mut j, up_parsed, down_parsed) = modules::judge_parsed(&r);
+    // what its statements say about column types, legacy or not (see `policy::columns`)
+    let events = up_parsed
+        .as_ref()
+        .map(|p| columns::events(&p.split.statements))
+        .unwrap_or_default();
+    // The legacy history already ran in production: its SQL safety is history, not a decision
+    // to make; the module contract still holds (it runs on every fresh database).
+    let legacy = is_legacy(opts, &m);
     // Policy rules need SQL that parses; a syntax error is already reported.
     if let Some(up_parsed) =
-        up_parsed.filter(|_| !j.violations.iter().any(|v| v.rule == rule::SQL_SYNTAX))
+        up_parsed.filter(|_| !legacy && !j.violations.iter().any(|v| v.rule == rule::SQL_SYNTAX))
     {
         let up = r.up.as_deref().unwrap_or_default();
         let down = r.down.as_deref().zip(down_parsed.as_ref());
-        let (found, w) =
-            policy::lint_parsed(&m.file, (up, &up_parsed), down, &j.config, &opts.policy);
+        let (found, w) = policy::lint_parsed(
+            &m.file,
+            (up, &up_parsed),
+            down,
+            &j.config,
+            &opts.common.project.policy,
+        );
         j.violations.extend(found);
         waivers = w;
     }
     if j.violations.iter().any(|v| v.sql.is_some()) {
-        if let Ok(source) = std::fs::read_to_string(opts.dir.join(&m.file)) {
-            policy::file_lines(
+        if let Ok(source) = std::fs::read_to_string(opts.common.dir.join(&m.file)) {
+            lines::file_lines(
                 &source,
                 r.up.as_deref().unwrap_or_default(),
                 r.down.as_deref(),
@@ -169,14 +180,48 @@ fn judge_one(
         }
     }
     let found = std::mem::take(&mut j.violations);
-    (
-        MigrationSummary {
-            file: m,
-            judged: Some(j),
-        },
-        found,
-        waivers,
-    )
+    (MigrationSummary::new(m, Some(&j)), found, waivers, events)
+}
+
+/// One migration judged: its summary, findings, waivers and column events.
+type Judgement = (
+    MigrationSummary,
+    Vec<Violation>,
+    Vec<Waiver>,
+    Vec<columns::Event>,
+);
+
+/// Drops the findings that claim a table rewrite for a type change PostgreSQL makes without one
+/// (known from the column's type in the earlier migrations).
+fn drop_false_rewrites(
+    opts: &CheckSettings,
+    history: &[(String, Vec<columns::Event>)],
+    violations: &mut Vec<Violation>,
+) {
+    let major = opts
+        .common
+        .project
+        .policy
+        .postgres_version
+        .split('.')
+        .next()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0);
+    let safe = columns::safe_changes(history, major >= 12);
+    if safe.is_empty() {
+        return;
+    }
+    violations.retain(|v| {
+        let claims_rewrite = v.rule == "changing-column-type"
+            || (v.rule == crate::policy::rules::isolation::ID
+                && v.message.contains("ALTER COLUMN ... TYPE"));
+        let at = v
+            .sql
+            .as_ref()
+            .filter(|s| s.part == "up")
+            .map(|s| (v.file.clone(), s.chunk, s.line));
+        !(claims_rewrite && at.is_some_and(|k| safe.contains(&k)))
+    });
 }
 
 /// What `check` reads before Node renders the modules: the folder (once; each file's text is
@@ -190,22 +235,37 @@ pub struct Prepared {
 }
 
 /// The files Node should render, in order, with their text (`null`: Node reads it).
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
 #[derive(Debug, Serialize)]
 pub struct ToRender {
     pub file: String,
     pub source: Option<String>,
 }
 
-pub fn prepare(opts: &CheckOptions) -> Result<(Prepared, Vec<ToRender>)> {
+pub fn prepare(opts: &CheckSettings) -> Result<(Prepared, Vec<ToRender>)> {
+    let dir = &opts.common.dir;
     // Frozen runs never write, so they need no lock; a local run may seal the ledger.
     let lock = if opts.frozen {
         None
     } else {
-        Some(FolderLock::acquire(&opts.dir)?)
+        Some(FolderLock::acquire(dir)?)
     };
-    let (scan, sources) = source::scan_keeping_sources(&opts.dir)?;
-    let ledger = read_ledger(&opts.dir)?;
-    let base = base::load(&opts.dir, &opts.base)?;
+    let (scan, sources) = source::scan_keeping_sources(dir)?;
+    let ledger = read_ledger(dir)?;
+    let base = base::load(dir, &opts.base)?;
+    // "Immutable after merge" needs to know what was merged: a frozen (CI) check that cannot
+    // tell fails closed, unless the base was declared `none` on purpose.
+    if let (true, Err(nb)) = (opts.frozen, &base) {
+        if nb.unknown() {
+            let why = match nb {
+                NoBase::GitMissing => "git is not installed",
+                _ => "the folder is not in a git repository",
+            };
+            return Err(Error::BaseUnknown(format!(
+                "check is frozen (CI or --frozen) but {why}, so it cannot tell merged migrations from new ones and would pass an edited merged migration; run it in a checkout with git and history (fetch-depth: 0), or declare that nothing is merged with --base none (MIGRATION_BASE_REF=none)"
+            )));
+        }
+    }
     let to_render = scan
         .migrations
         .iter()
@@ -226,15 +286,41 @@ pub fn prepare(opts: &CheckOptions) -> Result<(Prepared, Vec<ToRender>)> {
     ))
 }
 
-/// `prepare` and `finish` in one call (tests, and callers that render nothing).
-pub fn check(opts: &CheckOptions, rendered: Vec<Rendered>) -> Result<CheckReport> {
-    let (prepared, _) = prepare(opts)?;
-    finish(opts, prepared, rendered)
+/// Every migration judged on its own (module contract, SQL, policy), so on all cores.
+fn judge_all(
+    opts: &CheckSettings,
+    files: Vec<MigrationFile>,
+    rendered: Vec<Rendered>,
+) -> (Vec<MigrationSummary>, Vec<Violation>, Vec<Waiver>) {
+    let mut rendered: std::collections::HashMap<String, Rendered> =
+        rendered.into_iter().map(|r| (r.file.clone(), r)).collect();
+    let work: Vec<(MigrationFile, Option<Rendered>)> = files
+        .into_iter()
+        .map(|m| {
+            let r = rendered.remove(&m.file);
+            (m, r)
+        })
+        .collect();
+    let judged = crate::par::par_map(work, 64, |(m, r)| judge_one(opts, m, r));
+    let mut migrations = Vec::with_capacity(judged.len());
+    let mut violations = Vec::new();
+    let mut waivers = Vec::new();
+    let mut history = Vec::with_capacity(judged.len());
+    for (summary, mut found, mut w, events) in judged {
+        violations.append(&mut found);
+        waivers.append(&mut w);
+        if !events.is_empty() {
+            history.push((summary.file.file.clone(), events));
+        }
+        migrations.push(summary);
+    }
+    drop_false_rewrites(opts, &history, &mut violations);
+    (migrations, violations, waivers)
 }
 
 /// Judges what Node rendered against what `prepare` read, and seals the ledger when local.
 pub fn finish(
-    opts: &CheckOptions,
+    opts: &CheckSettings,
     prepared: Prepared,
     rendered: Vec<Rendered>,
 ) -> Result<CheckReport> {
@@ -245,28 +331,30 @@ pub fn finish(
         base,
     } = prepared;
     let mut integrity = integrity::compare(&scan.migrations, &ledger_state, &base, opts.frozen);
+    let changed: Vec<String> = scan
+        .migrations
+        .iter()
+        .filter(|m| {
+            base.as_ref()
+                .ok()
+                .and_then(|b| b.files.get(&m.file))
+                .is_none_or(|sum| *sum != m.checksum)
+        })
+        .map(|m| m.file.clone())
+        .collect();
+    let legacy = opts.common.project.baseline.clone().map(|b| Legacy {
+        migrations: scan
+            .migrations
+            .iter()
+            .filter(|m| m.version.as_str() <= b.as_str())
+            .count(),
+        baseline: b,
+    });
 
     let mut violations = scan.violations;
     violations.append(&mut integrity.violations);
-    let mut rendered: std::collections::HashMap<String, Rendered> =
-        rendered.into_iter().map(|r| (r.file.clone(), r)).collect();
-    let work: Vec<(MigrationFile, Option<Rendered>)> = scan
-        .migrations
-        .into_iter()
-        .map(|m| {
-            let r = rendered.remove(&m.file);
-            (m, r)
-        })
-        .collect();
-    // Each migration is judged on its own (module contract, SQL, policy), so on all cores.
-    let judged = crate::par::par_map(work, 64, |(m, r)| judge_one(opts, m, r));
-    let mut migrations = Vec::with_capacity(judged.len());
-    let mut waivers = Vec::new();
-    for (summary, mut found, mut w) in judged {
-        violations.append(&mut found);
-        waivers.append(&mut w);
-        migrations.push(summary);
-    }
+    let (migrations, mut found, waivers) = judge_all(opts, scan.migrations, rendered);
+    violations.append(&mut found);
     violations.sort_by(|a, b| {
         a.file
             .cmp(&b.file)
@@ -276,24 +364,10 @@ pub fn finish(
 
     let ledger_written = match integrity.write.take() {
         Some(l) => {
-            write_ledger(&opts.dir, &l)?;
+            write_ledger(&opts.common.dir, &l)?;
             true
         }
         None => false,
-    };
-    let base_info = match base {
-        Ok(b) => BaseInfo {
-            spec: opts.base.clone(),
-            described: Some(b.described),
-            commit: Some(b.commit),
-            none: None,
-        },
-        Err(nb) => BaseInfo {
-            spec: opts.base.clone(),
-            described: None,
-            commit: None,
-            none: Some(nb),
-        },
     };
     let errors = violations.iter().filter(|v| v.is_error()).count();
     Ok(CheckReport {
@@ -301,27 +375,20 @@ pub fn finish(
         errors,
         warnings: violations.len() - errors,
         waivers,
-        policy: opts.policy.clone(),
-        dir: opts.dir.display().to_string(),
-        mode: if opts.frozen { "frozen" } else { "local" },
-        base: base_info,
+        policy: opts.common.project.policy.clone(),
+        dir: opts.common.dir.display().to_string(),
+        mode: if opts.frozen {
+            CheckMode::Frozen
+        } else {
+            CheckMode::Local
+        },
+        base: BaseInfo::new(opts.base.clone(), base),
         migrations,
         violations,
         sealed: integrity.sealed,
         unsealed: integrity.unsealed,
         ledger_written,
+        changed,
+        legacy,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frozen_by_flag_or_ci() {
-        assert!(frozen_mode(true, None));
-        assert!(frozen_mode(false, Some("true")));
-        assert!(!frozen_mode(false, Some("false")));
-        assert!(!frozen_mode(false, None));
-    }
 }

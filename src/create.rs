@@ -7,14 +7,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::check::{FolderLock, read_ledger, write_ledger};
-use crate::checksum::checksum;
 use crate::error::{Error, Result};
-use crate::integrity::LedgerState;
-use crate::ledger::{Ledger, LedgerProblem};
-use crate::source::{self, VERSION_DIGITS, is_valid_name, suggest_name};
+use crate::files::checksum::checksum;
+use crate::files::ledger::{
+    FolderLock, Ledger, LedgerProblem, LedgerState, read_ledger, write_ledger,
+};
+use crate::files::scan::{self as source, VERSION_DIGITS, is_valid_name, suggest_name};
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Created {
     pub file: String,

@@ -1,41 +1,211 @@
-//! The one error type of the core. Every variant has a stable UPPER_SNAKE `code()` that reaches
-//! JS as `err.code` and JSON as `"code"`, and the process exit code the CLI uses for it, so the
-//! mapping from failure to exit code lives in exactly one place.
+//! The one error type of the core, its stable codes and the process exit codes: the only place
+//! either is defined. JS reads both tables through the binding (`errorCodes()`, `exitCodes()`),
+//! and the generated `index.d.ts` types list them, so no exit code is written down twice.
 //!
 //! Policy findings (a misnamed file, a stale ledger) are not errors: they are `Violation`s, data
 //! that `check` collects and reports all at once. Errors stop the command.
 
 use std::path::PathBuf;
 
-/// Exit codes, documented in the README's table. Kept here because the error owns its code.
-pub mod exit {
-    pub const OK: i32 = 0;
-    /// `check` found violations; `status` found the database not clean.
-    pub const NOT_CLEAN: i32 = 1;
-    /// Bad flags, bad configuration, missing connection settings.
-    pub const USAGE: i32 = 2;
-    /// The advisory lock was not acquired, or the run's time budget ran out.
-    pub const LOCK_OR_BUDGET: i32 = 3;
-    /// The database's history disagrees with the files (edited, missing, out of order, failed).
-    pub const INTEGRITY: i32 = 4;
-    /// A migration failed while it ran.
-    pub const MIGRATION_FAILED: i32 = 5;
-    /// Interrupted by SIGINT/SIGTERM.
-    pub const INTERRUPTED: i32 = 6;
-    /// The database could not be reached (refused, unknown host, authentication failed), or the
-    /// session was lost mid-run.
-    pub const CONNECT: i32 = 7;
-    /// A bug or an environment failure godwit cannot classify (I/O, git missing, ...).
-    pub const INTERNAL: i32 = 70;
+use serde::Serialize;
+
+/// The process exit codes, documented in the README's table and in every `--help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, enum_iterator::Sequence)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Exit {
+    Ok,
+    NotClean,
+    Usage,
+    LockOrBudget,
+    Integrity,
+    MigrationFailed,
+    Interrupted,
+    Connect,
+    SomeTargetsFailed,
+    Internal,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::Ok => 0,
+            Exit::NotClean => 1,
+            Exit::Usage => 2,
+            Exit::LockOrBudget => 3,
+            Exit::Integrity => 4,
+            Exit::MigrationFailed => 5,
+            Exit::Interrupted => 6,
+            Exit::Connect => 7,
+            Exit::SomeTargetsFailed => 8,
+            Exit::Internal => 70,
+        }
+    }
+
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Ok => "ok",
+            Exit::NotClean => {
+                "check found violations, status found migrations pending, or the schema is not current"
+            }
+            Exit::Usage => {
+                "usage or configuration error (bad flag, bad name, unreadable ledger, unknown base ref, missing privilege)"
+            }
+            Exit::LockOrBudget => {
+                "the migration lock was not acquired or was lost, or MIGRATION_TIMEOUT_SECONDS ran out"
+            }
+            Exit::Integrity => {
+                "integrity violation: the database history disagrees with the files, or the database is not godwit's yet"
+            }
+            Exit::MigrationFailed => "a migration failed",
+            Exit::Interrupted => "interrupted (SIGINT/SIGTERM)",
+            Exit::Connect => {
+                "the database could not be reached (refused, unknown host, authentication, TLS, no answer), or the session was lost mid-run"
+            }
+            Exit::SomeTargetsFailed => {
+                "some targets of a fleet run failed (the fleet summary names them)"
+            }
+            Exit::Internal => "internal error (I/O, git missing, a bug)",
+        }
+    }
+}
+
+/// Every stable error code: the core's and the ones only JS raises, so the exit code of each
+/// is decided here too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, enum_iterator::Sequence)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[cfg_attr(test, ts(rename = "ErrorCode"))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Code {
+    Usage,
+    Config,
+    Io,
+    DirNotFound,
+    BaseRefNotFound,
+    BaseUnknown,
+    GitFailed,
+    InvalidName,
+    LedgerInvalid,
+    Internal,
+    ConnectFailed,
+    ConnectionLost,
+    InsufficientPrivilege,
+    LockNotAcquired,
+    LockLost,
+    BudgetExhausted,
+    Integrity,
+    DatabaseNotEmpty,
+    MigrationFailed,
+    Interrupted,
+    DbError,
+    ReportNotWritten,
+    /// JS API: `assertSchemaCurrent()` found pending, changed, failed or missing migrations.
+    SchemaNotCurrent,
+    /// JS API: `up()` under NODE_ENV=production from a program that is not the migration job.
+    NotMigrationJob,
+    /// The native addon for this platform is missing or could not be loaded.
+    NativeMissing,
+    /// `verify` only.
+    CheckFailed,
+    NotIdempotent,
+    StatusNotClean,
+    NotReversible,
+    NotReproducible,
+    SchemaFileStale,
+    /// A fleet run where some targets failed.
+    TargetsFailed,
+    /// `import`: the source folder cannot be converted as it is.
+    ImportInvalid,
+    /// `baseline`: the history does not allow recording these migrations as applied.
+    BaselineRefused,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Usage => "USAGE",
+            Code::Config => "CONFIG",
+            Code::Io => "IO",
+            Code::DirNotFound => "DIR_NOT_FOUND",
+            Code::BaseRefNotFound => "BASE_REF_NOT_FOUND",
+            Code::BaseUnknown => "BASE_UNKNOWN",
+            Code::GitFailed => "GIT_FAILED",
+            Code::InvalidName => "INVALID_NAME",
+            Code::LedgerInvalid => "LEDGER_INVALID",
+            Code::Internal => "INTERNAL",
+            Code::ConnectFailed => "CONNECT_FAILED",
+            Code::ConnectionLost => "CONNECTION_LOST",
+            Code::InsufficientPrivilege => "INSUFFICIENT_PRIVILEGE",
+            Code::LockNotAcquired => "LOCK_NOT_ACQUIRED",
+            Code::LockLost => "LOCK_LOST",
+            Code::BudgetExhausted => "BUDGET_EXHAUSTED",
+            Code::Integrity => "INTEGRITY",
+            Code::DatabaseNotEmpty => "DATABASE_NOT_EMPTY",
+            Code::MigrationFailed => "MIGRATION_FAILED",
+            Code::Interrupted => "INTERRUPTED",
+            Code::DbError => "DB_ERROR",
+            Code::ReportNotWritten => "REPORT_NOT_WRITTEN",
+            Code::SchemaNotCurrent => "SCHEMA_NOT_CURRENT",
+            Code::NotMigrationJob => "NOT_MIGRATION_JOB",
+            Code::NativeMissing => "NATIVE_MISSING",
+            Code::CheckFailed => "CHECK_FAILED",
+            Code::NotIdempotent => "NOT_IDEMPOTENT",
+            Code::StatusNotClean => "STATUS_NOT_CLEAN",
+            Code::NotReversible => "NOT_REVERSIBLE",
+            Code::NotReproducible => "NOT_REPRODUCIBLE",
+            Code::SchemaFileStale => "SCHEMA_FILE_STALE",
+            Code::TargetsFailed => "TARGETS_FAILED",
+            Code::ImportInvalid => "IMPORT_INVALID",
+            Code::BaselineRefused => "BASELINE_REFUSED",
+        }
+    }
+
+    pub fn exit(self) -> Exit {
+        use Code::*;
+        match self {
+            Usage
+            | Config
+            | DirNotFound
+            | BaseRefNotFound
+            | BaseUnknown
+            | InvalidName
+            | LedgerInvalid
+            | InsufficientPrivilege
+            | NotMigrationJob
+            | ImportInvalid => Exit::Usage,
+            Io | GitFailed | Internal | DbError | ReportNotWritten | NativeMissing => {
+                Exit::Internal
+            }
+            ConnectFailed | ConnectionLost => Exit::Connect,
+            LockNotAcquired | LockLost | BudgetExhausted => Exit::LockOrBudget,
+            Integrity | DatabaseNotEmpty | BaselineRefused => Exit::Integrity,
+            MigrationFailed => Exit::MigrationFailed,
+            Interrupted => Exit::Interrupted,
+            SchemaNotCurrent | CheckFailed | NotIdempotent | StatusNotClean | NotReversible
+            | NotReproducible | SchemaFileStale => Exit::NotClean,
+            TargetsFailed => Exit::SomeTargetsFailed,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
+    Config(String),
+
+    /// A bad argument on the command line (or in the API call).
+    #[error("{0}")]
     Usage(String),
 
+    /// `import`: the source folder cannot be converted as it is (every problem listed; nothing
+    /// was written).
     #[error("{0}")]
-    Config(String),
+    ImportInvalid(String),
+
+    /// `baseline`: the database's history does not allow recording these migrations as applied
+    /// (already recorded, a history past the version, another tool's failed entries).
+    #[error("{0}")]
+    BaselineRefused(String),
 
     #[error("{path}: {source}")]
     Io {
@@ -51,6 +221,10 @@ pub enum Error {
         "base ref '{0}' does not resolve to a commit; fetch it (git fetch origin <branch>) or pass --base <ref>"
     )]
     BaseRefNotFound(String),
+
+    /// A frozen (CI) check that cannot tell what was merged: it fails closed.
+    #[error("{0}")]
+    BaseUnknown(String),
 
     #[error("git failed: {0}")]
     Git(String),
@@ -73,14 +247,28 @@ pub enum Error {
     #[error("connection lost: {0}")]
     ConnectionLost(String),
 
+    /// The role lacks a privilege godwit needs; the message names the object and the grant.
+    #[error("{0}")]
+    Privilege(String),
+
     #[error("{0}")]
     LockNotAcquired(String),
+
+    /// The migration lock was released under the run (a migration unlocked it, or the session
+    /// was reset): another runner may have started, so the run stops.
+    #[error("{0}")]
+    LockLost(String),
 
     #[error("{0}")]
     BudgetExhausted(String),
 
     #[error("{0}")]
     Integrity(String),
+
+    /// godwit's history is empty but the database already holds a schema (or another tool's
+    /// history): `up` would run migrations over a live schema.
+    #[error("{0}")]
+    DatabaseNotEmpty(String),
 
     #[error("{0}")]
     MigrationFailed(String),
@@ -93,43 +281,36 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Error::Usage(_) => "USAGE",
-            Error::Config(_) => "CONFIG",
-            Error::Io { .. } => "IO",
-            Error::DirNotFound(_) => "DIR_NOT_FOUND",
-            Error::BaseRefNotFound(_) => "BASE_REF_NOT_FOUND",
-            Error::Git(_) => "GIT_FAILED",
-            Error::InvalidName(_) => "INVALID_NAME",
-            Error::LedgerInvalid(_) => "LEDGER_INVALID",
-            Error::Internal(_) => "INTERNAL",
-            Error::Connect { .. } => "CONNECT_FAILED",
-            Error::ConnectionLost(_) => "CONNECTION_LOST",
-            Error::LockNotAcquired(_) => "LOCK_NOT_ACQUIRED",
-            Error::BudgetExhausted(_) => "BUDGET_EXHAUSTED",
-            Error::Integrity(_) => "INTEGRITY",
-            Error::MigrationFailed(_) => "MIGRATION_FAILED",
-            Error::Interrupted(_) => "INTERRUPTED",
-            Error::Db(_) => "DB_ERROR",
+            Error::Config(_) => Code::Config,
+            Error::Usage(_) => Code::Usage,
+            Error::ImportInvalid(_) => Code::ImportInvalid,
+            Error::BaselineRefused(_) => Code::BaselineRefused,
+            Error::Io { .. } => Code::Io,
+            Error::DirNotFound(_) => Code::DirNotFound,
+            Error::BaseRefNotFound(_) => Code::BaseRefNotFound,
+            Error::BaseUnknown(_) => Code::BaseUnknown,
+            Error::Git(_) => Code::GitFailed,
+            Error::InvalidName(_) => Code::InvalidName,
+            Error::LedgerInvalid(_) => Code::LedgerInvalid,
+            Error::Internal(_) => Code::Internal,
+            Error::Connect { .. } => Code::ConnectFailed,
+            Error::ConnectionLost(_) => Code::ConnectionLost,
+            Error::Privilege(_) => Code::InsufficientPrivilege,
+            Error::LockNotAcquired(_) => Code::LockNotAcquired,
+            Error::LockLost(_) => Code::LockLost,
+            Error::BudgetExhausted(_) => Code::BudgetExhausted,
+            Error::Integrity(_) => Code::Integrity,
+            Error::DatabaseNotEmpty(_) => Code::DatabaseNotEmpty,
+            Error::MigrationFailed(_) => Code::MigrationFailed,
+            Error::Interrupted(_) => Code::Interrupted,
+            Error::Db(_) => Code::DbError,
         }
     }
 
     pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Usage(_)
-            | Error::Config(_)
-            | Error::DirNotFound(_)
-            | Error::BaseRefNotFound(_)
-            | Error::InvalidName(_)
-            | Error::LedgerInvalid(_) => exit::USAGE,
-            Error::Io { .. } | Error::Git(_) | Error::Internal(_) | Error::Db(_) => exit::INTERNAL,
-            Error::Connect { .. } | Error::ConnectionLost(_) => exit::CONNECT,
-            Error::LockNotAcquired(_) | Error::BudgetExhausted(_) => exit::LOCK_OR_BUDGET,
-            Error::Integrity(_) => exit::INTEGRITY,
-            Error::MigrationFailed(_) => exit::MIGRATION_FAILED,
-            Error::Interrupted(_) => exit::INTERRUPTED,
-        }
+        self.code().exit().code()
     }
 
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -139,16 +320,47 @@ impl Error {
         }
     }
 
-    /// The wire form handed to JS: napi's async functions cannot carry a custom status, so the
-    /// code and exit code travel in the reason as JSON and `index.js` rebuilds a coded Error.
-    pub fn to_wire(&self) -> String {
-        serde_json::json!({
-            "code": self.code(),
-            "exitCode": self.exit_code(),
-            "message": self.to_string(),
-        })
-        .to_string()
+    /// The same error with more words after its message (what became of the run).
+    pub fn with_note(self, note: &str) -> Error {
+        if note.is_empty() {
+            return self;
+        }
+        match self {
+            Error::ConnectionLost(m) => Error::ConnectionLost(m + note),
+            Error::BudgetExhausted(m) => Error::BudgetExhausted(m + note),
+            Error::Interrupted(m) => Error::Interrupted(m + note),
+            Error::MigrationFailed(m) => Error::MigrationFailed(m + note),
+            Error::LockLost(m) => Error::LockLost(m + note),
+            Error::Integrity(m) => Error::Integrity(m + note),
+            other => other,
+        }
     }
+
+    /// The document form reports and `--json` carry: `{code, exitCode, message}`.
+    pub fn doc(&self) -> ErrorDoc {
+        ErrorDoc {
+            code: self.code(),
+            exit_code: self.exit_code(),
+            message: self.to_string(),
+        }
+    }
+
+    /// The wire form handed to JS: napi's async functions cannot carry a custom status, so the
+    /// code and exit code travel in the reason as JSON and `lib/errors.js` rebuilds a coded Error.
+    pub fn to_wire(&self) -> String {
+        serde_json::to_string(&self.doc()).unwrap_or_else(|_| self.to_string())
+    }
+}
+
+/// An error as documents carry it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[cfg_attr(test, schemars(deny_unknown_fields))]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDoc {
+    pub code: Code,
+    pub exit_code: i32,
+    pub message: String,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -162,7 +374,51 @@ mod tests {
         let e = Error::BaseRefNotFound("origin/nope".into());
         let v: serde_json::Value = serde_json::from_str(&e.to_wire()).unwrap();
         assert_eq!(v["code"], "BASE_REF_NOT_FOUND");
-        assert_eq!(v["exitCode"], exit::USAGE);
+        assert_eq!(v["exitCode"], 2);
         assert!(v["message"].as_str().unwrap().contains("origin/nope"));
+    }
+
+    /// The exit codes are an interface: pipelines branch on them. Pinned here, one row each.
+    #[test]
+    fn exit_codes_are_pinned() {
+        let table: Vec<(i32, Exit)> = enum_iterator::all::<Exit>()
+            .map(|e| (e.code(), e))
+            .collect();
+        assert_eq!(
+            table,
+            [
+                (0, Exit::Ok),
+                (1, Exit::NotClean),
+                (2, Exit::Usage),
+                (3, Exit::LockOrBudget),
+                (4, Exit::Integrity),
+                (5, Exit::MigrationFailed),
+                (6, Exit::Interrupted),
+                (7, Exit::Connect),
+                (8, Exit::SomeTargetsFailed),
+                (70, Exit::Internal),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_code_has_an_upper_snake_name_and_an_exit() {
+        for c in enum_iterator::all::<Code>() {
+            let s = c.as_str();
+            assert_eq!(
+                serde_json::to_value(c).unwrap(),
+                s,
+                "serde and as_str agree"
+            );
+            assert!(
+                s.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_'),
+                "{s}"
+            );
+            assert!(enum_iterator::all::<Exit>().any(|e| e == c.exit()));
+        }
+        assert_eq!(Code::ConnectionLost.as_str(), "CONNECTION_LOST");
+        assert_eq!(Code::ConnectionLost.exit().code(), 7);
+        assert_eq!(Code::LockLost.exit().code(), 3);
+        assert_eq!(Code::InsufficientPrivilege.exit().code(), 2);
     }
 }

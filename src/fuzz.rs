@@ -11,12 +11,13 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use crate::conn;
+use crate::contract::sql;
+use crate::db::conn;
 use crate::duration;
-use crate::ledger::{self, Ledger};
-use crate::plan::{self, Applied};
-use crate::source::{self, FILENAME_PATTERN, MigrationFile};
-use crate::sql;
+use crate::files::ledger::format::{self as ledger, Ledger};
+use crate::files::scan::{self as source, FILENAME_PATTERN, MigrationFile};
+use crate::plan::{self, Applied, HistoryStatus};
+use crate::settings::Env;
 
 fn config() -> ProptestConfig {
     ProptestConfig {
@@ -115,9 +116,9 @@ proptest! {
         host in "[a-z][a-z0-9.-]{0,20}",
         params in "(sslmode=(disable|prefer|require|verify-ca|verify-full|bogus)&?){0,2}",
     ) {
-        let _ = conn::from_env(|k| (k == "DATABASE_URL").then(|| url.clone()));
+        let _ = conn::from_env(&Env::from_pairs([("DATABASE_URL", url.clone())]));
         let full = format!("postgres://{user}:{}@{host}:5432/db?{params}", urlencode(&password));
-        if let Ok(s) = conn::from_env(|k| (k == "DATABASE_URL").then(|| full.clone())) {
+        if let Ok(s) = conn::from_env(&Env::from_pairs([("DATABASE_URL", full.clone())])) {
             prop_assert!(!s.display().contains(&password));
             prop_assert!(!s.display().contains(&urlencode(&password)));
         }
@@ -157,9 +158,10 @@ proptest! {
             version: format!("{:013}", 1_700_000_000_000 + v),
             name: "m".into(),
             checksum: sum,
-            status: st.into(),
+            status: HistoryStatus::parse(st).unwrap_or(HistoryStatus::Applied),
             applied_at: "t".into(),
             execution_ms: 1,
+            baselined: false,
         }).collect();
         let p = plan::plan(&files, &applied);
         for f in &files {

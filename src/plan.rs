@@ -4,7 +4,38 @@
 
 use serde::Serialize;
 
-use crate::source::MigrationFile;
+use crate::files::MigrationFile;
+
+/// A history row's status, as the table's CHECK constraint allows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum HistoryStatus {
+    Applied,
+    /// A non-transactional migration that failed part-way (or whose outcome was lost).
+    Failed,
+    /// Undone by a local `down` or `reset`; history, not state.
+    Reverted,
+}
+
+impl HistoryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryStatus::Applied => "applied",
+            HistoryStatus::Failed => "failed",
+            HistoryStatus::Reverted => "reverted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<HistoryStatus> {
+        match s {
+            "applied" => Some(HistoryStatus::Applied),
+            "failed" => Some(HistoryStatus::Failed),
+            "reverted" => Some(HistoryStatus::Reverted),
+            _ => None,
+        }
+    }
+}
 
 /// One row of the history table, as read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -13,13 +44,16 @@ pub struct Applied {
     pub version: String,
     pub name: String,
     pub checksum: String,
-    /// `applied` or `failed` (a non-transactional migration that failed part-way).
-    pub status: String,
+    pub status: HistoryStatus,
     pub applied_at: String,
     pub execution_ms: i64,
+    /// Recorded by `baseline` (nothing ran), not applied by godwit.
+    pub baselined: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[cfg_attr(test, ts(rename = "PlanState"))]
 #[serde(rename_all = "kebab-case")]
 pub enum State {
     Applied,
@@ -32,6 +66,9 @@ pub enum State {
     Failed,
     /// Pending, but older than the newest applied migration.
     OutOfOrder,
+    /// Applied, with no file here, and newer than every file: a newer release applied it (this
+    /// is an older release, replayed). Not a problem unless the project says `ahead: 'refuse'`.
+    Ahead,
 }
 
 impl State {
@@ -44,6 +81,7 @@ impl State {
             State::MissingFile => "missing-file",
             State::Failed => "failed",
             State::OutOfOrder => "out-of-order",
+            State::Ahead => "ahead",
         }
     }
 
@@ -56,6 +94,7 @@ impl State {
             State::MissingFile => "applied, but its file is gone",
             State::Failed => "failed part-way outside a transaction and is unresolved",
             State::OutOfOrder => "pending, but older than the newest applied migration",
+            State::Ahead => "applied by a newer release (newer than every file here)",
         }
     }
 
@@ -69,6 +108,8 @@ impl State {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[cfg_attr(test, ts(rename = "StatusRow"))]
 #[serde(rename_all = "camelCase")]
 pub struct Row {
     pub version: String,
@@ -78,8 +119,11 @@ pub struct Row {
     pub state: State,
     pub applied_at: Option<String>,
     pub execution_ms: Option<i64>,
+    /// Recorded as applied by `baseline`: it ran before godwit took over.
+    pub baselined: bool,
     /// What to do about a problem state.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub fix: Option<String>,
 }
 
@@ -96,15 +140,32 @@ impl Plan {
     pub fn problems(&self) -> impl Iterator<Item = &Row> {
         self.rows.iter().filter(|r| r.state.is_problem())
     }
+    pub fn ahead(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter(|r| r.state == State::Ahead)
+    }
+
+    /// The project's `ahead: 'refuse'`: a migration applied by a newer release is then a missing
+    /// file like any other.
+    pub fn refuse_ahead(&mut self) {
+        for r in self.rows.iter_mut().filter(|r| r.state == State::Ahead) {
+            r.state = State::MissingFile;
+            r.fix = Some(
+                "the database applied a migration this release does not have (a newer release applied it) and the project sets ahead: 'refuse': deploy the release that has it".into(),
+            );
+        }
+    }
 }
 
 /// `files` in version order (as `source::scan` returns them); `applied` in any order.
 pub fn plan(files: &[MigrationFile], applied: &[Applied]) -> Plan {
     // A row a local `down` marked reverted is history, not state: the migration is pending again.
-    let applied: Vec<&Applied> = applied.iter().filter(|a| a.status != "reverted").collect();
+    let applied: Vec<&Applied> = applied
+        .iter()
+        .filter(|a| a.status != HistoryStatus::Reverted)
+        .collect();
     let newest_applied = applied
         .iter()
-        .filter(|a| a.status == "applied")
+        .filter(|a| a.status == HistoryStatus::Applied)
         .map(|a| a.version.as_str())
         .max();
     // Maps, not scans: plans over 10,000 migrations stay linear.
@@ -112,6 +173,7 @@ pub fn plan(files: &[MigrationFile], applied: &[Applied]) -> Plan {
         applied.iter().map(|a| (a.version.as_str(), *a)).collect();
     let file_versions: std::collections::HashSet<&str> =
         files.iter().map(|f| f.version.as_str()).collect();
+    let newest_file = files.iter().map(|f| f.version.as_str()).max();
     let mut rows = Vec::with_capacity(files.len() + applied.len());
     let row = |f: &MigrationFile, state: State, a: Option<&Applied>, fix: Option<String>| Row {
         version: f.version.clone(),
@@ -120,11 +182,12 @@ pub fn plan(files: &[MigrationFile], applied: &[Applied]) -> Plan {
         state,
         applied_at: a.map(|a| a.applied_at.clone()),
         execution_ms: a.map(|a| a.execution_ms),
+        baselined: a.is_some_and(|a| a.baselined),
         fix,
     };
     for f in files {
         let r = match by_version.get(f.version.as_str()) {
-            Some(a) if a.status == "failed" => row(f, State::Failed, Some(a), Some(format!(
+            Some(a) if a.status == HistoryStatus::Failed => row(f, State::Failed, Some(a), Some(format!(
                 "this non-transactional migration failed part-way: inspect what it left (e.g. an INVALID index: DROP INDEX CONCURRENTLY ...), then delete its history row (DELETE FROM <history table> WHERE version = '{}' AND status = 'failed') and run up again",
                 f.version
             ))),
@@ -143,16 +206,28 @@ pub fn plan(files: &[MigrationFile], applied: &[Applied]) -> Plan {
         if file_versions.contains(a.version.as_str()) {
             continue;
         }
+        // newer than every file: a newer release applied it (an older release replayed); in
+        // the middle, a file that is gone
+        let ahead = a.status == HistoryStatus::Applied
+            && newest_file.is_some_and(|n| a.version.as_str() > n);
+        let (state, fix) = match a.status {
+            HistoryStatus::Failed => (State::Failed, Some(
+                "a failed migration whose file is gone: restore the file (merged migrations are never deleted), or deploy the release that has it".into(),
+            )),
+            _ if ahead => (State::Ahead, None),
+            _ => (State::MissingFile, Some(
+                "the database applied a migration whose file is gone: restore the file (merged migrations are never deleted), or deploy the release that has it".into(),
+            )),
+        };
         rows.push(Row {
             version: a.version.clone(),
             name: a.name.clone(),
             file: None,
-            state: if a.status == "failed" { State::Failed } else { State::MissingFile },
+            state,
             applied_at: Some(a.applied_at.clone()),
             execution_ms: Some(a.execution_ms),
-            fix: Some(
-                "the database applied a migration whose file is gone: restore the file (merged migrations are never deleted), or deploy the release that has it".into(),
-            ),
+            baselined: a.baselined,
+            fix,
         });
     }
     rows.sort_by(|a, b| a.version.cmp(&b.version));
@@ -176,9 +251,10 @@ mod tests {
             version: version.into(),
             name: "m".into(),
             checksum: sum.into(),
-            status: status.into(),
+            status: HistoryStatus::parse(status).unwrap(),
             applied_at: "t".into(),
             execution_ms: 1,
+            baselined: false,
         }
     }
     fn states(p: &Plan) -> Vec<(&str, State)> {
@@ -195,7 +271,12 @@ mod tests {
     #[test]
     fn table_of_states() {
         use State::*;
-        let cases: Vec<(Vec<MigrationFile>, Vec<super::Applied>, Vec<(&str, State)>)> = vec![
+        type Case<'a> = (
+            Vec<MigrationFile>,
+            Vec<super::Applied>,
+            Vec<(&'a str, State)>,
+        );
+        let cases: Vec<Case> = vec![
             // empty database: everything pending
             (
                 vec![f(V1, "x"), f(V2, "y")],
@@ -226,6 +307,27 @@ mod tests {
                 vec![a(V1, "x", "applied"), a(V2, "y", "applied")],
                 vec![(V1, MissingFile), (V2, Applied)],
             ),
+            // an older release replayed: newer applied migrations are ahead, a gap is missing
+            (
+                vec![f(V1, "x")],
+                vec![
+                    a(V1, "x", "applied"),
+                    a(V2, "y", "applied"),
+                    a(V3, "z", "applied"),
+                ],
+                vec![(V1, Applied), (V2, Ahead), (V3, Ahead)],
+            ),
+            (
+                vec![f(V1, "x"), f(V3, "z")],
+                vec![
+                    a(V1, "x", "applied"),
+                    a(V2, "y", "applied"),
+                    a(V3, "z", "applied"),
+                ],
+                vec![(V1, Applied), (V2, MissingFile), (V3, Applied)],
+            ),
+            // no files at all: nothing to be ahead of
+            (vec![], vec![a(V1, "x", "applied")], vec![(V1, MissingFile)]),
             // non-transactional failure left behind
             (
                 vec![f(V1, "x"), f(V2, "y")],
@@ -252,6 +354,25 @@ mod tests {
                 assert_eq!(r.fix.is_some(), r.state.is_problem(), "{r:?}");
             }
         }
+    }
+
+    #[test]
+    fn ahead_refused_by_the_project_is_a_missing_file() {
+        let mut p = plan(
+            &[f(V1, "x")],
+            &[a(V1, "x", "applied"), a(V2, "y", "applied")],
+        );
+        assert_eq!(p.ahead().count(), 1);
+        assert_eq!(p.problems().count(), 0);
+        p.refuse_ahead();
+        assert_eq!(p.problems().count(), 1);
+        assert!(
+            p.rows[1]
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("ahead: 'refuse'")
+        );
     }
 
     #[test]

@@ -34,6 +34,44 @@ pub fn iso_millis(ms: i64) -> String {
     )
 }
 
+/// Milliseconds since the epoch of a UTC civil time, or `None` when it is no valid time
+/// (days-from-civil, Howard Hinnant). For versions written as `YYYYMMDDHHMMSS[mmm]`.
+pub fn epoch_millis(y: i64, m: i64, d: i64, h: i64, min: i64, s: i64, ms: i64) -> Option<i64> {
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let valid = (1..=12).contains(&m)
+        && d >= 1
+        && d <= month_days[(m - 1) as usize]
+        && (0..24).contains(&h)
+        && (0..60).contains(&min)
+        && (0..60).contains(&s)
+        && (0..1000).contains(&ms);
+    if !valid {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3600 + min * 60 + s) * 1000) + ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +93,30 @@ mod tests {
     #[test]
     fn millis_before_the_epoch() {
         assert_eq!(iso_millis(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn civil_times_round_trip_through_epoch_millis() {
+        for ms in [0_i64, 951_782_400_123, 1_700_000_000_000, 4_102_444_799_999] {
+            let iso = iso_millis(ms);
+            let n = |a: usize, b: usize| iso[a..b].parse::<i64>().unwrap();
+            let back = epoch_millis(
+                n(0, 4),
+                n(5, 7),
+                n(8, 10),
+                n(11, 13),
+                n(14, 16),
+                n(17, 19),
+                n(20, 23),
+            );
+            assert_eq!(back, Some(ms), "{iso}");
+        }
+        assert_eq!(epoch_millis(2023, 2, 29, 0, 0, 0, 0), None);
+        assert_eq!(
+            epoch_millis(2024, 2, 29, 0, 0, 0, 0),
+            Some(1_709_164_800_000)
+        );
+        assert_eq!(epoch_millis(2024, 13, 1, 0, 0, 0, 0), None);
+        assert_eq!(epoch_millis(2024, 1, 1, 24, 0, 0, 0), None);
     }
 }

@@ -7,6 +7,37 @@
 use serde::Serialize;
 
 pub mod rule {
+    /// Every rule id above, for `check`'s documentation and its tests.
+    pub const ALL: [&str; 27] = [
+        FILENAME,
+        ENCODING,
+        NOT_A_FILE,
+        DUPLICATE_VERSION,
+        LEDGER_CORRUPT,
+        LEDGER_FORMAT,
+        LEDGER_MISSING,
+        LEDGER_ORPHAN_ENTRY,
+        LEDGER_MISSING_ENTRY,
+        LEDGER_MISMATCH,
+        LEDGER_NOT_CANONICAL,
+        MERGED_EDITED,
+        MERGED_DELETED,
+        MERGED_LEDGER_ENTRY,
+        VERSION_NOT_NEWER,
+        MODULE_IMPORT,
+        MODULE_EXPORT,
+        MODULE_CONFIG,
+        MODULE_TIMEOUT,
+        SQL_SYNTAX,
+        SQL_EMPTY,
+        SQL_NUL,
+        TX_SINGLE_STATEMENT,
+        TX_REQUIRES_NON_TRANSACTIONAL,
+        TX_CONTROL,
+        COPY_STDIO,
+        UNUSED_IGNORE,
+    ];
+
     pub const FILENAME: &str = "filename-contract";
     pub const ENCODING: &str = "file-encoding";
     pub const NOT_A_FILE: &str = "not-a-regular-file";
@@ -32,11 +63,11 @@ pub mod rule {
     pub const TX_SINGLE_STATEMENT: &str = "non-transactional-single-statement";
     pub const TX_REQUIRES_NON_TRANSACTIONAL: &str = "requires-non-transactional";
     pub const TX_CONTROL: &str = "transaction-control";
-    pub const ISOLATION: &str = "isolation";
-    pub const DESTRUCTIVE: &str = "destructive-undeclared";
+    pub const COPY_STDIO: &str = "copy-stdio";
     pub const UNUSED_IGNORE: &str = "unused-ignore";
 }
 
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -47,9 +78,12 @@ pub enum Severity {
 }
 
 /// Where in the rendered SQL a finding points.
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SqlAt {
     /// `up` or `down`.
+    #[cfg_attr(test, ts(type = "'up' | 'down'"))]
+    #[cfg_attr(test, schemars(with = "String"))]
     pub part: &'static str,
     /// Index of the string, when the module renders an array of strings.
     pub chunk: usize,
@@ -57,6 +91,7 @@ pub struct SqlAt {
     pub line: u32,
 }
 
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
     /// Path of the offending entry relative to the migrations folder (`checksums.json` for the
@@ -69,9 +104,11 @@ pub struct Violation {
     pub hint: String,
     /// 1-based line in the migration file, when the SQL is a literal written in it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub line: Option<u32>,
     /// Where in the rendered SQL, when the finding points into SQL.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub sql: Option<SqlAt>,
 }
 

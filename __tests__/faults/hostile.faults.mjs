@@ -154,7 +154,7 @@ for (const [family, name, arrange, rule, upCode, upMessage] of [...FILES, ...LED
     const { url, template, before: snap } = await sharedSetup()
     const { cwd, dir } = copyProject(t, template)
     await arrange(cwd, dir, t)
-    const check = await godwit(['check', '--frozen', '--json', ...FT], { cwd })
+    const check = await godwit(['check', '--frozen', '--base', 'none', '--json', ...FT], { cwd })
     assert.equal(check.code, 1, check.stdout + check.stderr)
     assert.ok(check.json.violations.some((v) => v.rule === rule && v.message.length > 10 && v.hint.length > 10), `${rule} not among ${JSON.stringify(check.json.violations.map((v) => [v.file, v.rule]))}`)
     const up = await godwit(['up', '--sha', 'hostile', '--json', ...FT], { cwd, env: { DATABASE_URL: url } })
@@ -170,7 +170,7 @@ for (const [family, name, source, rule, message] of MODULES) {
     const { url, template, before: snap } = await sharedSetup()
     const { cwd, dir } = copyProject(t, template)
     await addSealed(cwd, dir, source)
-    const check = await godwit(['check', '--frozen', '--json', ...FT], { cwd })
+    const check = await godwit(['check', '--frozen', '--base', 'none', '--json', ...FT], { cwd })
     assert.equal(check.code, 1, check.stdout + check.stderr)
     const found = check.json.violations.find((v) => v.file === NEW && v.rule === rule)
     assert.ok(found, `${rule} not among ${JSON.stringify(check.json.violations.map((v) => [v.file, v.rule]))}`)
@@ -234,7 +234,7 @@ test('hostile history: the history table dropped while a migration runs', async 
   assert.equal((await godwit(['up', '--sha', 'base'], { cwd: await project(t, BASE), env: { DATABASE_URL: url } })).code, 0)
   const run = godwit(['up', '--sha', 'hostile', '--json'], { cwd, env: { DATABASE_URL: url } })
   for (let i = 0; i < 200; i++) {
-    const n = (await query(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()"))[0].n
+    const n = (await query(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid() AND datname = current_database()"))[0].n
     if (n) break
     await new Promise((r) => setTimeout(r, 25))
   }

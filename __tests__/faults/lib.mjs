@@ -58,7 +58,7 @@ export async function assertWhole(url, n) {
 
 /** Advisory locks held on the server (godwit's is the only kind these tests take). */
 export async function advisoryLocks(url) {
-  return (await query(url, "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted"))[0].n
+  return (await query(url, "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND granted"))[0].n
 }
 
 /** Polls until no advisory lock is held; the milliseconds it took (fails after `limitMs`). */
@@ -87,7 +87,7 @@ export const randomBetween = (lo, hi) => lo + Math.floor(Math.random() * (hi - l
 
 /**
  * Records a suite's figures in `.artifacts/faults/<suite>.json`; `scripts/faults-report.mjs`
- * puts them in the README, so the numbers there are the tests' own.
+ * puts them in docs/reliability.md, so the numbers there are the tests' own.
  */
 export function recordFigures(suite, figures) {
   const dir = path.join(ROOT, '.artifacts', 'faults')

@@ -49,7 +49,7 @@ test('the_server_ends_an_orphaned_statement_within_seconds_of_the_client_dying',
   const cwd = await project(t, { [`${V(1)}_long.mjs`]: sql('CREATE TABLE orphan (id int); SELECT pg_sleep(60)') })
   const run = startUp(cwd, { DATABASE_URL: url })
   const running = async () =>
-    (await query(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()"))[0].n
+    (await query(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid() AND datname = current_database()"))[0].n
   for (let t0 = Date.now(); (await running()) === 0; await sleep(25)) assert.ok(Date.now() - t0 < 20_000, 'the statement never started')
   run.child.kill('SIGKILL')
   await run.done

@@ -1,7 +1,7 @@
 'use strict'
 const path = require('node:path')
 const godwit = require('../../index.js')
-const { displayPath, MODULE_TIMEOUT_OPTION, moduleTimeout, OUTPUT_OPTIONS, output } = require('../cli.js')
+const { displayPath, EXIT, MODULE_TIMEOUT_OPTION, moduleTimeout, OUTPUT_OPTIONS, output } = require('../cli.js')
 
 exports.name = 'check'
 exports.summary =
@@ -15,17 +15,21 @@ exports.options = {
 }
 exports.details = `Locally, new migrations (not in the base) are sealed into checksums.json and reported.
 In CI (CI set, not "false"/"0") or with --frozen nothing is written.
-Errors fail the check (exit 1); warnings do not. Under GitHub Actions (GITHUB_ACTIONS=true) every
-finding is also printed as an ::error/::warning annotation on its file and line.
+Errors fail the check (exit 1); warnings do not. Warnings and waivers on merged, unchanged files are
+counted in one line (--verbose lists them); --quiet prints errors only. Under GitHub Actions
+(GITHUB_ACTIONS=true) each finding on a file new or changed relative to the base is also printed as
+an ::error/::warning annotation on its file and line.
+Migrations up to the configuration's baseline (the legacy history, e.g. after godwit import) keep
+the file contract, ledger and immutability but not the SQL safety rules. down SQL is judged only by
+session-state (it runs on local databases only).
 Policy settings (postgresVersion, destructive, rules) come from package.json#godwit or godwit.config.mjs.`
 
 exports.run = async function run({ values }, out) {
-  const moduleTimeoutMs = moduleTimeout(values)
   const { progress, verbose } = output(values)
-  const report = await godwit.check({ dir: values.dir, frozen: values.frozen, base: values.base, moduleTimeoutMs })
+  const report = await godwit.check({ dir: values.dir, frozen: values.frozen, base: values.base, moduleTimeout: moduleTimeout(values) })
   if (values.json) {
     out.json(report)
-    return report.ok ? 0 : 1
+    return report.ok ? EXIT.OK : EXIT.NOT_CLEAN
   }
   const c = out.colors
   if (process.env.GITHUB_ACTIONS === 'true') annotate(report, out)
@@ -45,18 +49,41 @@ exports.run = async function run({ values }, out) {
       out.status(c.dim(`  ${m.file}: ${how}; sha256 ${m.checksum.slice(0, 12)}`))
     }
   }
+  // What a pull request changed is listed in full; findings on merged, unchanged files (warnings,
+  // waivers) are history, counted in one line unless --verbose. --quiet prints errors only.
+  const changed = new Set(report.changed)
+  const listed = (file) => verbose || changed.has(file)
+  let unlisted = 0
   for (const v of report.violations) {
+    if (v.severity === 'warning' && (values.quiet || !listed(v.file))) {
+      unlisted++
+      continue
+    }
     const where = displayPath(path.join(report.dir, v.file)) + (v.line ? `:${v.line}` : '')
     const sqlAt = v.sql && !v.line ? ` [${v.sql.part} SQL line ${v.sql.line}]` : ''
     const rule = v.severity === 'warning' ? c.yellow(`${v.rule} (warning)`) : c.red(v.rule)
     out.line(`${where}: ${rule}: ${v.message}${sqlAt} (fix: ${v.hint})`)
   }
+  let waived = 0
   for (const w of report.waivers) {
+    if (values.quiet || !listed(w.file)) {
+      waived++
+      continue
+    }
     out.line(`${displayPath(path.join(report.dir, w.file))}: ${c.yellow('ignored')} ${w.rule} (${w.silenced} finding${w.silenced === 1 ? '' : 's'}): ${w.reason}`)
   }
-  for (const f of report.sealed) out.line(`${displayPath(path.join(report.dir, f))}: ${c.green('sealed')} into checksums.json`)
-  for (const f of report.unsealed) out.line(`${f}: ${c.yellow('removed')} from checksums.json (file gone, never merged)`)
-  if (!progress) return report.ok ? 0 : 1
+  if (!values.quiet) {
+    for (const f of report.sealed) out.line(`${displayPath(path.join(report.dir, f))}: ${c.green('sealed')} into checksums.json`)
+    for (const f of report.unsealed) out.line(`${f}: ${c.yellow('removed')} from checksums.json (file gone, never merged)`)
+  }
+  if (!progress) return report.ok ? EXIT.OK : EXIT.NOT_CLEAN
+  if (report.legacy) {
+    out.status(c.dim(`check: legacy history: ${report.legacy.migrations} migration(s) up to ${report.legacy.baseline} (baseline): file contract, ledger and immutability checked; SQL safety rules not applied (they ran before godwit)`))
+  }
+  if (unlisted || waived) {
+    const parts = [unlisted && `${unlisted} warning(s)`, waived && `${waived} waiver(s)`].filter(Boolean).join(' and ')
+    out.status(c.dim(`check: ${parts} on merged, unchanged migrations not listed (--verbose lists them)`))
+  }
   const n = report.migrations.length
   const warn = report.warnings ? `, ${report.warnings} warning${report.warnings === 1 ? '' : 's'}` : ''
   if (report.ok) {
@@ -65,7 +92,7 @@ exports.run = async function run({ values }, out) {
     const files = new Set(report.violations.filter((v) => v.severity === 'error').map((v) => v.file)).size
     out.status(c.red(`check: ${report.errors} error${report.errors === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}${warn} (${report.mode})`))
   }
-  return report.ok ? 0 : 1
+  return report.ok ? EXIT.OK : EXIT.NOT_CLEAN
 }
 
 /** GitHub Actions workflow commands: the finding appears on the file and line in the PR diff. */
@@ -73,7 +100,9 @@ function annotate(report, out) {
   const root = process.env.GITHUB_WORKSPACE || process.cwd()
   const prop = (s) => String(s).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C')
   const data = (s) => String(s).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')
-  for (const v of report.violations) {
+  // only on what the pull request changed: merged files' findings are not its to fix
+  const changed = new Set(report.changed)
+  for (const v of report.violations.filter((x) => changed.has(x.file))) {
     const file = path.relative(root, path.join(report.dir, v.file)).split(path.sep).join('/')
     const props = [`file=${prop(file)}`]
     if (v.line) props.push(`line=${v.line}`)

@@ -1,6 +1,6 @@
 'use strict'
 const godwit = require('../../index.js')
-const { displayPath, UsageError } = require('../cli.js')
+const { displayPath, EXIT, UsageError } = require('../cli.js')
 
 exports.name = 'create'
 exports.summary = 'Create a migration from the template and seal it into checksums.json.'
@@ -15,5 +15,5 @@ exports.run = async function run({ values, positionals: args }, out) {
   const created = await godwit.create(args[0], { dir: values.dir })
   if (values.json) out.json(created)
   else out.line(displayPath(created.path))
-  return 0
+  return EXIT.OK
 }

@@ -1,7 +1,7 @@
 'use strict'
 const { appendFileSync } = require('node:fs')
 const godwit = require('../../index.js')
-const { UsageError } = require('../cli.js')
+const { EXIT, UsageError } = require('../cli.js')
 const { HISTORY_OPTIONS } = require('../run-command.js')
 
 exports.name = 'status'
@@ -12,6 +12,8 @@ exports.options = {
   'github-output': { type: 'boolean', description: 'append requires_migrations=true|false and clean=true|false to the file in $GITHUB_OUTPUT' },
 }
 exports.details = `Exit 0 when clean, 1 when migrations are pending, 4 when the history disagrees with the files.
+Migrations a newer release applied (this is an older release, replayed) are \`ahead\`, exit 0,
+unless the configuration says ahead: 'refuse' (then they are missing files, exit 4).
 With --github-output, a pipeline step's outputs drive a conditional migration job:
   if: needs.<job>.outputs.requires_migrations == 'true'`
 
@@ -20,7 +22,7 @@ exports.run = async function run({ values }, out) {
     throw new UsageError('--github-output needs the GITHUB_OUTPUT variable (set by GitHub Actions to the step-outputs file)')
   }
   const s = await godwit.status({ dir: values.dir, schema: values.schema, table: values.table })
-  const code = s.problems > 0 || s.fileViolations.length > 0 ? 4 : s.pending > 0 ? 1 : 0
+  const code = s.problems > 0 || s.fileViolations.length > 0 ? EXIT.INTEGRITY : s.pending > 0 ? EXIT.NOT_CLEAN : EXIT.OK
   if (values['github-output']) {
     appendFileSync(process.env.GITHUB_OUTPUT, `requires_migrations=${s.requiresMigrations}\nclean=${s.clean}\n`)
   }
@@ -29,15 +31,15 @@ exports.run = async function run({ values }, out) {
     return code
   }
   const c = out.colors
-  const paint = { applied: c.green, pending: c.yellow }
+  const paint = { applied: c.green, pending: c.yellow, ahead: c.yellow }
   for (const m of s.migrations) {
     const state = (paint[m.state] ?? c.red)(m.state.padEnd(12))
-    const when = m.appliedAt ? ` ${m.appliedAt} (${m.executionMs} ms)` : ''
+    const when = m.appliedAt ? ` ${m.appliedAt} (${m.baselined ? 'baseline: ran before godwit' : `${m.executionMs} ms`})` : ''
     out.line(`${m.version}  ${state} ${m.file ?? m.name}${when}${m.fix ? `\n    fix: ${m.fix}` : ''}`)
   }
   for (const v of s.fileViolations) out.line(`${v.file}: ${c.red(v.rule)}: ${v.message}`)
   out.status(
-    code === 0 ? c.green('status: clean') : code === 1 ? c.yellow(`status: ${s.pending} pending`) : c.red(`status: ${s.problems} problem(s), ${s.pending} pending`),
+    code === EXIT.OK ? c.green(s.ahead ? `status: clean; ${s.ahead} applied by a newer release (ahead)` : 'status: clean') : code === EXIT.NOT_CLEAN ? c.yellow(`status: ${s.pending} pending`) : c.red(`status: ${s.problems} problem(s), ${s.pending} pending`),
   )
   return code
 }

@@ -5,7 +5,10 @@ const { runFlags, runOptions, finishRun, count } = require('../run-command.js')
 exports.name = 'up'
 exports.summary = 'Apply pending migrations: locked, time-bounded, checksum-verified, in order, fail-closed; writes a report.'
 exports.positionals = []
-exports.options = runFlags('migration.json')
+exports.options = {
+  ...runFlags('migration.json'),
+  'allow-existing-schema': { type: 'boolean', description: 'run even though godwit\'s history is empty and the database already holds a schema (else refused, exit 4: baseline instead)' },
+}
 exports.details = `Connection: DATABASE_URL, or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE/PGOPTIONS/PGAPPNAME.
 Environment: MIGRATION_TIMEOUT_SECONDS (whole run, default 1800), MIGRATION_LOCK_TIMEOUT (default 5s),
 MIGRATION_STATEMENT_TIMEOUT (default 15min), MIGRATION_LOCK_RETRIES (default 3), MIGRATION_DIR,
@@ -16,9 +19,11 @@ The only production path: run it from the pipeline's migration job, never at API
 
 exports.run = async function run({ values }, out) {
   // the CLI is how the pipeline's migration job runs: never refused under NODE_ENV=production
-  const report = await godwit.up({ ...runOptions(values), migrationJob: true })
+  const report = await godwit.up({ ...runOptions(values), migrationJob: true, allowExistingSchema: values['allow-existing-schema'] })
   return finishRun('up', report, values, out, (r) => {
     const applied = r.migrations.filter((m) => m.state === 'applied').length
-    return applied ? `up: applied ${count(applied, 'migration')}` : 'up: nothing to do'
+    const ahead = r.migrations.filter((m) => m.state === 'ahead').length
+    if (applied) return `up: applied ${count(applied, 'migration')}`
+    return ahead ? `up: nothing to do; the database has ${count(ahead, 'migration')} of a newer release (ahead)` : 'up: nothing to do'
   })
 }

@@ -1,7 +1,7 @@
 'use strict'
 const godwit = require('../../index.js')
 const interrupt = require('../interrupt.js')
-const { OUTPUT_OPTIONS, output } = require('../cli.js')
+const { EXIT, OUTPUT_OPTIONS, output } = require('../cli.js')
 
 exports.name = 'verify'
 exports.summary = 'The migration-safety gate: frozen check, then up, a no-op second up and a clean status on a scratch database, and a reproducible rebuild.'
@@ -9,6 +9,7 @@ exports.positionals = []
 exports.options = {
   sha: { type: 'string', value: '<sha>', description: 'names the report folder (default "verify")' },
   'artifacts-dir': { type: 'string', value: '<path>', description: 'report root (default .artifacts/deploy); the report is <root>/<sha>/verify.json' },
+  'no-round-trip': { type: 'boolean', description: 'skip the down/up round trip (for histories whose downs were never meant to revert in a chain)' },
   ...OUTPUT_OPTIONS,
 }
 exports.details = `DATABASE_URL (or PG*) names a server where the role may create databases. verify creates two
@@ -18,13 +19,16 @@ Passes only when: check has no errors; up applies every migration; a second up a
 the schema fingerprint (tables, columns, types, defaults, constraints, indexes, sequences, functions,
 views, triggers, enums, extensions, privileges) is unchanged; status is clean; and a second database
 built from the same files has the same fingerprint. When every migration has \`down\`, a round trip
-runs too: down all must leave the schema as before the first up, and up again must rebuild it.`
+runs too: down all must leave the schema as before the first up, and up again must rebuild it
+(--no-round-trip skips it). Migrations up to the configuration's baseline (the legacy history) are
+not part of the round trip: the migrations after it are reverted and applied again.`
 
 exports.run = async function run({ values }, out) {
   const report = await godwit.verify({
     dir: values.dir,
     sha: values.sha,
     artifactsDir: values['artifacts-dir'],
+    roundTrip: !values['no-round-trip'],
     ...output(values),
     signal: interrupt.signal,
   })
@@ -39,5 +43,5 @@ exports.run = async function run({ values }, out) {
   }
   if (!report.dropped) out.status(c.red(`verify: a scratch database could not be dropped: ${report.dropError}`))
   out.status(c.dim(`report: ${report.reportPath}`))
-  return report.ok ? 0 : report.error?.exitCode ?? 70
+  return report.ok ? EXIT.OK : report.error?.exitCode ?? EXIT.INTERNAL
 }

@@ -1,0 +1,51 @@
+// Network misbehaviour on loopback, for the tests that try to make godwit wait forever: a server
+// that accepts connections and never answers, and a proxy in front of a real server that can go
+// silent (keeps every connection open, forwards nothing) at a moment the test chooses.
+import net from 'node:net'
+
+/** A TCP server on 127.0.0.1 that accepts and never writes a byte. */
+export async function silentServer(t) {
+  const sockets = new Set()
+  const server = net.createServer((s) => {
+    sockets.add(s)
+    s.on('error', () => {})
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => {
+    for (const s of sockets) s.destroy()
+    server.close()
+  })
+  return server.address().port
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 to `target` (a postgres:// URL's host and port). `silence()` stops
+ * forwarding in both directions on every connection, old and new, without closing any.
+ */
+export async function proxy(t, targetUrl) {
+  const target = new URL(targetUrl)
+  let silent = false
+  const sockets = new Set()
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname)
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('error', () => {})
+      s.on('close', () => sockets.delete(s))
+    }
+    client.on('data', (d) => silent || upstream.write(d))
+    upstream.on('data', (d) => silent || client.write(d))
+    client.on('end', () => silent || upstream.end())
+    upstream.on('end', () => silent || client.end())
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => {
+    for (const s of sockets) s.destroy()
+    server.close()
+  })
+  const via = new URL(targetUrl)
+  via.hostname = '127.0.0.1'
+  via.port = String(server.address().port)
+  return { url: via.toString(), silence: () => (silent = true) }
+}

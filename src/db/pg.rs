@@ -1,0 +1,613 @@
+//! The real `Session`: tokio-postgres, with rustls for TLS. Values travel as parameters (or, for
+//! the advisory lock, as formatted integers); identifiers are quoted by `history::quote_ident`.
+//! Every error is classified here once: a lost session, a missing privilege, a lock not granted,
+//! or the server's verdict.
+
+use std::time::Duration;
+
+use tokio_postgres::{CancelToken, Client, NoTls, SimpleQueryMessage};
+
+use super::conn::{Settings, SslMode};
+use super::history::{HistoryTable, RowWrite};
+use super::{Answer, Backend, DbError, Existing, ResetDone, SessionInfo, ToolEntry, ToolState};
+use crate::error::{Error, Result};
+use crate::plan::{Applied, HistoryStatus};
+
+/// How long a cancel request may take; it opens a connection of its own, which a silent server
+/// would otherwise hold forever.
+const CANCEL_BOUND: Duration = Duration::from_millis(500);
+
+pub struct PgConnector {
+    pub settings: Settings,
+}
+
+pub struct PgSession {
+    client: Client,
+    cancel: PgCancel,
+    info: SessionInfo,
+}
+
+#[derive(Clone)]
+pub struct PgCancel {
+    token: CancelToken,
+    /// The session's TLS connector, so a cancel request travels the way the session did: a
+    /// server (or a proxy in front of it) that accepts only TLS must still get the cancel.
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+}
+
+impl super::Cancel for PgCancel {
+    async fn cancel(&self) {
+        let _ = match &self.tls {
+            Some(tls) => {
+                tokio::time::timeout(CANCEL_BOUND, self.token.cancel_query(tls.clone())).await
+            }
+            None => tokio::time::timeout(CANCEL_BOUND, self.token.cancel_query(NoTls)).await,
+        };
+    }
+}
+
+/// A database error's text with SQLSTATE; connection errors get their cause, never the URL.
+pub fn describe_pg_error(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
+    }
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    msg
+}
+
+fn db_error(e: &tokio_postgres::Error) -> DbError {
+    match e.as_db_error() {
+        Some(db) => DbError {
+            sqlstate: Some(db.code().code().to_string()),
+            message: db.message().to_string(),
+            detail: db.detail().map(str::to_string),
+            hint: db.hint().map(str::to_string),
+            position: match db.position() {
+                Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p),
+                _ => None,
+            },
+        },
+        None => DbError {
+            message: describe_pg_error(e),
+            ..Default::default()
+        },
+    }
+}
+
+impl PgConnector {
+    pub fn new(settings: Settings) -> PgConnector {
+        PgConnector { settings }
+    }
+
+    async fn open(&self) -> Result<PgSession> {
+        use tokio_postgres::config::SslMode as Wire;
+        let settings = &self.settings;
+        let target = settings.display();
+        let mut config = settings.config.clone();
+        // Our side notices a dead server or network within a minute rather than tokio-postgres's
+        // default two hours (unless the URL chose its own keepalive settings).
+        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(Duration::from_secs(30));
+            config.keepalives_interval(Duration::from_secs(10));
+            config.keepalives_retries(3);
+        }
+        config.ssl_mode(match settings.ssl_mode {
+            SslMode::Disable => Wire::Disable,
+            SslMode::Prefer => Wire::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => Wire::Require,
+        });
+        let connect_err = |e: tokio_postgres::Error| {
+            let mut message = describe_pg_error(&e);
+            if let Some((what, fix)) = super::tls::explain(&message) {
+                message = format!("{what} (sslmode={}; {fix})", settings.ssl_mode.as_str());
+            }
+            Error::Connect {
+                target: target.clone(),
+                message,
+            }
+        };
+        // The connection future ends when the client is dropped or the server goes away; errors
+        // surface on the client's next call.
+        let tls = super::tls::connector(&settings.tls())?;
+        let client = match tls.clone() {
+            Some(t) => {
+                let (client, connection) = config.connect(t).await.map_err(connect_err)?;
+                tokio::spawn(connection);
+                client
+            }
+            None => {
+                let (client, connection) = config.connect(NoTls).await.map_err(connect_err)?;
+                tokio::spawn(connection);
+                client
+            }
+        };
+        let cancel = PgCancel {
+            token: client.cancel_token(),
+            tls,
+        };
+        let info = read_info(&client, &target).await?;
+        Ok(PgSession {
+            client,
+            cancel,
+            info,
+        })
+    }
+}
+
+/// Who and what the session is, in one round trip; refuses a server whose strings godwit's own
+/// statements are not written for.
+async fn read_info(client: &Client, target: &str) -> Result<SessionInfo> {
+    let rows = client
+        .simple_query(
+            "SELECT current_setting('server_version'), pg_backend_pid()::text, current_setting('standard_conforming_strings'), \
+             coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)::text, \
+             (SELECT backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()), current_setting('server_version_num'), \
+             (EXISTS (SELECT 1 FROM pg_language WHERE lanname = 'plpgsql') AND has_language_privilege('plpgsql', 'USAGE'))::text, \
+             session_user::text, current_database()::text",
+        )
+        .await
+        .map_err(|e| Error::Connect {
+            target: target.to_string(),
+            message: describe_pg_error(&e),
+        })?;
+    let mut info = SessionInfo::default();
+    for m in rows {
+        if let SimpleQueryMessage::Row(r) = m {
+            info.server_version = r.get(0).unwrap_or("").to_string();
+            info.backend.pid = r.get(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+            info.tls = r.get(3) == Some("true");
+            info.backend.backend_start = r.get(4).unwrap_or("").to_string();
+            info.version_num = r.get(5).and_then(|v| v.parse().ok()).unwrap_or(0);
+            info.plpgsql = r.get(6) == Some("true");
+            info.user = r.get(7).unwrap_or("").to_string();
+            info.database = r.get(8).unwrap_or("").to_string();
+            if r.get(2) != Some("on") {
+                return Err(Error::Config(
+                    "standard_conforming_strings is off on this server (postgresql.conf or ALTER ROLE/DATABASE SET); godwit requires it on".into(),
+                ));
+            }
+        }
+    }
+    Ok(info)
+}
+
+impl super::Connector for PgConnector {
+    type Session = PgSession;
+
+    async fn connect(&self) -> Result<PgSession> {
+        self.open().await
+    }
+
+    fn display(&self) -> String {
+        self.settings.display()
+    }
+
+    fn ssl_mode(&self) -> &'static str {
+        self.settings.ssl_mode.as_str()
+    }
+}
+
+impl PgSession {
+    /// The client, for the read-only commands that are not the runner's (status, fingerprint).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// An error of one of godwit's own statements, classified once: a lost session, a missing
+    /// privilege (with the grant that fixes it), a lock not granted, or the server's verdict.
+    pub fn classify(&self, e: tokio_postgres::Error, what: &str, grant: Option<&str>) -> Error {
+        let fatal = e
+            .as_db_error()
+            .is_none_or(|d| matches!(d.severity(), "FATAL" | "PANIC"));
+        if self.client.is_closed() || fatal {
+            return Error::ConnectionLost(format!("{what}: {}", describe_pg_error(&e)));
+        }
+        match e.code().map(|c| c.code()) {
+            Some("42501") => Error::Privilege(format!(
+                "{what}: {} ; the role `{}` lacks a privilege: {}",
+                describe_pg_error(&e),
+                self.info.user,
+                grant.unwrap_or("ask the database owner for it")
+            )),
+            Some("55P03") => Error::LockNotAcquired(format!(
+                "{what}: {}: another session holds a conflicting lock on it (lock_timeout)",
+                describe_pg_error(&e)
+            )),
+            _ => Error::Db(format!("{what}: {}", describe_pg_error(&e))),
+        }
+    }
+
+    async fn simple_bool(&self, sql: &str, what: &str) -> Result<bool> {
+        let rows = self
+            .client
+            .simple_query(sql)
+            .await
+            .map_err(|e| self.classify(e, what, None))?;
+        Ok(rows
+            .iter()
+            .any(|m| matches!(m, SimpleQueryMessage::Row(r) if r.get(0) == Some("t"))))
+    }
+}
+
+impl super::Session for PgSession {
+    type Cancel = PgCancel;
+
+    fn info(&self) -> &SessionInfo {
+        &self.info
+    }
+
+    fn canceller(&self) -> PgCancel {
+        self.cancel.clone()
+    }
+
+    fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    async fn batch(&mut self, sql: &str) -> Answer {
+        match self.client.batch_execute(sql).await {
+            Ok(()) => Answer::Finished,
+            // An error on a session that is still open is the server's verdict on the SQL; on a
+            // closed one (terminated backend, network) it says nothing about what committed.
+            Err(e)
+                if e.as_db_error()
+                    .is_some_and(|d| !matches!(d.severity(), "FATAL" | "PANIC"))
+                    && !self.client.is_closed() =>
+            {
+                Answer::Error(db_error(&e))
+            }
+            Err(e) => Answer::Lost(describe_pg_error(&e)),
+        }
+    }
+
+    // The key is an integer, formatted, never user text: one simple-protocol round trip.
+    async fn try_lock(&mut self, key: i64) -> Result<bool> {
+        self.simple_bool(
+            &format!("SELECT pg_try_advisory_lock({key})"),
+            "taking the migration lock",
+        )
+        .await
+    }
+
+    async fn lock(&mut self, key: i64) -> Result<()> {
+        self.client
+            .simple_query(&format!("SELECT pg_advisory_lock({key})"))
+            .await
+            .map(|_| ())
+            .map_err(|e| self.classify(e, "waiting for the migration lock", None))
+    }
+
+    async fn unlock(&mut self, key: i64) -> Result<()> {
+        self.client
+            .simple_query(&format!("SELECT pg_advisory_unlock({key})"))
+            .await
+            .map(|_| ())
+            .map_err(|e| self.classify(e, "releasing the migration lock", None))
+    }
+
+    async fn holds_lock(&mut self, h: &HistoryTable) -> Result<bool> {
+        let (hi, lo) = h.lock_parts();
+        self.simple_bool(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND granted AND classid::bigint = {hi} AND objid::bigint = {lo} AND objsubid = 1)"
+            ),
+            "checking the migration lock",
+        )
+        .await
+    }
+
+    async fn lock_holder(&mut self, key: i64) -> Result<Option<String>> {
+        let (hi, lo) = ((key >> 32) as u32 as i64, (key & 0xffff_ffff) as u32 as i64);
+        let rows = self
+            .client
+            .query(
+                "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''), coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1",
+                &[&hi, &lo],
+            )
+            .await
+            .map_err(|e| self.classify(e, "asking who holds the migration lock", None))?;
+        Ok(rows.first().map(|r| {
+            format!(
+                "pid {} ({}), state {}, connected since {}",
+                r.get::<_, i32>(0),
+                r.get::<_, String>(1),
+                r.get::<_, String>(2),
+                r.get::<_, String>(3)
+            )
+        }))
+    }
+
+    async fn waits_for_lock(&mut self, pid: i32, h: &HistoryTable) -> Result<bool> {
+        let (hi, lo) = h.lock_parts();
+        self.simple_bool(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = {pid} AND classid::bigint = {hi} AND objid::bigint = {lo} AND objsubid = 1)"
+            ),
+            "checking the lock queue",
+        )
+        .await
+    }
+
+    async fn schema_exists(&mut self, schema: &str) -> Result<bool> {
+        let rows = self
+            .client
+            .query(HistoryTable::SCHEMA_EXISTS_SQL, &[&schema])
+            .await
+            .map_err(|e| self.classify(e, "looking for the history schema", None))?;
+        Ok(rows.first().is_some_and(|r| r.get::<_, bool>(0)))
+    }
+
+    async fn read_history(&mut self, h: &HistoryTable) -> Result<Option<Vec<Applied>>> {
+        use tokio_postgres::error::SqlState;
+        let messages = match self.client.simple_query(&h.read_sql()).await {
+            Ok(m) => m,
+            Err(e)
+                if e.code().is_some_and(|c| {
+                    *c == SqlState::UNDEFINED_TABLE || *c == SqlState::INVALID_SCHEMA_NAME
+                }) =>
+            {
+                return Ok(None);
+            }
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_COLUMN) => {
+                return Err(Error::Integrity(format!(
+                    "the history table {} does not have the columns this godwit keeps ({}); it was made by an earlier development build or by another tool. In a local database drop or rename it and run up again; elsewhere, point godwit at its own table (--schema/--table)",
+                    h.qualified(),
+                    describe_pg_error(&e)
+                )));
+            }
+            Err(e) => {
+                let grant = format!(
+                    "GRANT SELECT, INSERT, UPDATE ON {} TO {}",
+                    h.qualified(),
+                    super::history::quote_ident(&self.info.user)
+                );
+                return Err(self.classify(
+                    e,
+                    &format!("reading the history table {}", h.qualified()),
+                    Some(&grant),
+                ));
+            }
+        };
+        let mut rows = Vec::with_capacity(messages.len());
+        for m in messages {
+            let SimpleQueryMessage::Row(r) = m else {
+                continue;
+            };
+            // A row godwit cannot read (a hand-edited table) stops the run instead of guessing.
+            let unreadable = |what: &str| {
+                Error::Integrity(format!(
+                    "the history table {} has a row godwit cannot read ({what}: {:?}); restore the table from a backup or fix the row by hand",
+                    h.qualified(),
+                    r.get(0)
+                ))
+            };
+            let text =
+                |i: usize, what: &str| r.get(i).map(str::to_string).ok_or_else(|| unreadable(what));
+            let number = |i: usize, what: &str| {
+                r.get(i)
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .ok_or_else(|| unreadable(what))
+            };
+            rows.push(Applied {
+                version: text(0, "version")?,
+                name: text(1, "name")?,
+                checksum: text(2, "checksum")?,
+                status: HistoryStatus::parse(&text(3, "status")?)
+                    .ok_or_else(|| unreadable("status"))?,
+                applied_at: crate::time::iso_millis(number(4, "applied_at")?),
+                execution_ms: number(5, "execution_ms")?,
+                baselined: r.get(7) == Some("t"),
+            });
+        }
+        Ok(Some(rows))
+    }
+
+    async fn record(&mut self, h: &HistoryTable, write: &RowWrite) -> Result<()> {
+        let grant = format!(
+            "GRANT INSERT, UPDATE ON {} TO {}",
+            h.qualified(),
+            super::history::quote_ident(&self.info.user)
+        );
+        let done = match write {
+            RowWrite::Insert(row) => {
+                let status = row.status.as_str();
+                self.client
+                    .execute(
+                        &h.insert_params_sql(),
+                        &[
+                            &row.version,
+                            &row.name,
+                            &row.file,
+                            &row.checksum,
+                            &row.sql_checksum,
+                            &status,
+                            &row.transactional,
+                            &row.execution_ms,
+                            &row.release_sha,
+                            &row.error,
+                        ],
+                    )
+                    .await
+            }
+            RowWrite::Revert { version } => {
+                self.client
+                    .execute(&h.revert_params_sql(), &[version])
+                    .await
+            }
+            RowWrite::FailLive { version, error } => {
+                self.client
+                    .execute(&h.fail_live_params_sql(), &[version, error])
+                    .await
+            }
+        };
+        done.map(|_| ())
+            .map_err(|e| self.classify(e, "writing the history", Some(&grant)))
+    }
+
+    async fn history_status(
+        &mut self,
+        h: &HistoryTable,
+        version: &str,
+    ) -> Result<Option<HistoryStatus>> {
+        match self.client.query(&h.status_sql(), &[&version]).await {
+            Ok(rows) => Ok(rows
+                .first()
+                .and_then(|r| r.try_get::<_, Option<String>>(0).ok().flatten())
+                .and_then(|s| HistoryStatus::parse(&s))),
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+                Ok(None)
+            }
+            Err(e) => Err(self.classify(e, "reading a history row", None)),
+        }
+    }
+
+    async fn barrier(&mut self, h: &HistoryTable, version: &str) -> Result<()> {
+        self.client
+            .execute(&h.barrier_sql(), &[&version])
+            .await
+            .map(|_| ())
+            .map_err(|e| self.classify(e, "flushing the history", None))
+    }
+
+    async fn index_valid(&mut self, name: &str, table: &str) -> Result<Option<bool>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT i.indisvalid FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
+                 WHERE c.relname = $1 AND c.relnamespace = (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass($2::text))",
+                &[&name, &table],
+            )
+            .await
+            .map_err(|e| self.classify(e, &format!("checking index {name}"), None))?;
+        Ok(rows.first().map(|r| r.get::<_, bool>(0)))
+    }
+
+    async fn invalid_indexes(&mut self) -> Result<Vec<String>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid ORDER BY 1",
+                &[],
+            )
+            .await
+            .map_err(|e| self.classify(e, "listing invalid indexes", None))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn existing_schema(&mut self, h: &HistoryTable) -> Result<Existing> {
+        let history_rows = match self
+            .client
+            .query(
+                &format!("SELECT EXISTS (SELECT 1 FROM {})", h.qualified()),
+                &[],
+            )
+            .await
+        {
+            Ok(rows) => rows.first().is_some_and(|r| r.get::<_, bool>(0)),
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => false,
+            Err(e) => return Err(self.classify(e, "reading the history table", None)),
+        };
+        let rows = self
+            .client
+            .query(super::history::EXISTING_SQL, &[&h.schema, &h.table])
+            .await
+            .map_err(|e| self.classify(e, "looking for an existing schema", None))?;
+        let mut out = Existing {
+            history_rows,
+            ..Existing::default()
+        };
+        for r in rows {
+            let (kind, name, total, tool): (String, String, i64, bool) =
+                (r.get(0), r.get(1), r.get(2), r.get(3));
+            out.total = total;
+            if tool {
+                out.tools.push(name.clone());
+            }
+            out.objects.push(format!("{kind} {name}"));
+        }
+        Ok(out)
+    }
+
+    async fn tool_history(
+        &mut self,
+        tool: crate::import::tool::Tool,
+        table: &str,
+    ) -> Result<Option<(String, Vec<ToolEntry>)>> {
+        // the server resolves the name (search_path, quoting) and names it back, quoted
+        let found = self
+            .client
+            .query_one("SELECT pg_catalog.to_regclass($1)::text", &[&table])
+            .await;
+        let name: Option<String> = match found {
+            Ok(row) => row.get(0),
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_NAME) => {
+                return Err(Error::Usage(format!(
+                    "`{table}` is not a table name PostgreSQL can read (--tool-table)"
+                )));
+            }
+            Err(e) => return Err(self.classify(e, "looking for the tool's history table", None)),
+        };
+        let Some(name) = name else { return Ok(None) };
+        let grant = format!("GRANT SELECT ON {name} TO <this role>");
+        let rows = self
+            .client
+            .query(&tool.history_sql(&name), &[])
+            .await
+            .map_err(|e| {
+                self.classify(
+                    e,
+                    &format!("reading {}'s history table {name}", tool.name()),
+                    Some(&grant),
+                )
+            })?;
+        let entries = rows
+            .iter()
+            .map(|r| ToolEntry {
+                id: r.get::<_, Option<String>>(0).unwrap_or_default(),
+                state: ToolState::parse(&r.get::<_, String>(1)),
+            })
+            .collect();
+        Ok(Some((name, entries)))
+    }
+
+    async fn end_backend(&mut self, b: &Backend) -> Result<()> {
+        let alive = "SELECT pid FROM pg_stat_activity WHERE pid = $1 AND backend_start::text = $2";
+        let rows = self
+            .client
+            .query(
+                &format!("SELECT pg_terminate_backend(pid) FROM ({alive}) s"),
+                &[&b.pid, &b.backend_start],
+            )
+            .await
+            .map_err(|e| self.classify(e, "ending the lost session", None))?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        for _ in 0..100 {
+            let still = self
+                .client
+                .query(alive, &[&b.pid, &b.backend_start])
+                .await
+                .map_err(|e| self.classify(e, "ending the lost session", None))?;
+            if still.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(Error::Db(format!(
+            "backend {} did not end within 5 s of pg_terminate_backend",
+            b.pid
+        )))
+    }
+
+    async fn reset_database(&mut self, h: &HistoryTable) -> Result<ResetDone> {
+        super::reset::reset_database(&self.client, h).await
+    }
+}

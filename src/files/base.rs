@@ -1,0 +1,275 @@
+//! "Immutable after merge": which commit counts as merged (the base ref), and what the migrations
+//! folder held there. The decisions are pure functions of flags and environment; the git reads are
+//! two processes (`ls-tree`, `cat-file --batch`) whatever the number of migrations.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde::Serialize;
+
+use super::checksum::checksum;
+use super::ledger::format::{self as ledger, Ledger};
+use super::scan::{LEDGER_FILE, parse_filename};
+use crate::error::{Error, Result};
+
+/// Where the base ref came from, in the order they are consulted.
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "source", content = "ref", rename_all = "camelCase")]
+pub enum BaseSpec {
+    /// `--base <ref>`
+    Flag(String),
+    /// env `MIGRATION_BASE_REF`
+    Env(String),
+    /// GitHub Actions pull request: `origin/$GITHUB_BASE_REF`
+    GithubBaseRef(String),
+    /// Nothing given: the merge-base of HEAD with the first of `DEFAULT_CANDIDATES` that exists,
+    /// else HEAD itself.
+    Default,
+    /// `--base none` / `MIGRATION_BASE_REF=none`: nothing counts as merged, on purpose.
+    None,
+}
+
+pub const DEFAULT_CANDIDATES: [&str; 5] = [
+    "origin/HEAD",
+    "origin/main",
+    "origin/master",
+    "main",
+    "master",
+];
+
+/// What the migrations folder held at the base commit.
+#[derive(Debug, Clone, Default)]
+pub struct BaseSnapshot {
+    /// The ref as asked for (or `merge-base(HEAD, origin/main)` for the default).
+    pub described: String,
+    pub commit: String,
+    /// Migration files (valid names only) -> checksum of their content at the base.
+    pub files: BTreeMap<String, String>,
+    /// The base's ledger, when it had a readable one.
+    pub ledger: Option<Ledger>,
+}
+
+/// Why there is no base to compare with: the comparison then treats every ledger entry as sealed.
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NoBase {
+    NotAGitRepository,
+    /// git is not installed: like outside a repository, but said apart in messages.
+    GitMissing,
+    NoCommits,
+    /// The base was declared `none`.
+    Declared,
+}
+
+impl NoBase {
+    /// Whether nothing can tell merged from new here (outside git), as opposed to nothing being
+    /// merged yet (no commits, or `none`).
+    pub fn unknown(&self) -> bool {
+        matches!(self, NoBase::NotAGitRepository | NoBase::GitMissing)
+    }
+}
+
+fn git(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.arg("-C").arg(dir);
+    // A user's pager or colour settings must not leak into output we parse.
+    c.env("GIT_PAGER", "cat").env("GIT_TERMINAL_PROMPT", "0");
+    c
+}
+
+fn run(cmd: &mut Command) -> Result<std::process::Output> {
+    cmd.stdin(Stdio::null()).output().map_err(|e| {
+        Error::Git(format!(
+            "could not run git: {e}; install git or run outside a repository"
+        ))
+    })
+}
+
+fn rev_parse_commit(dir: &Path, rev: &str) -> Result<Option<String>> {
+    let out = run(git(dir)
+        .args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
+        .arg(format!("{rev}^{{commit}}")))?;
+    if out.status.success() {
+        Ok(Some(
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        ))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Resolve the spec to a commit and read the folder there. `Ok(Err(NoBase))` when there is no
+/// git history to compare with; `Err` when a ref that was asked for explicitly does not exist.
+pub fn load(dir: &Path, spec: &BaseSpec) -> Result<std::result::Result<BaseSnapshot, NoBase>> {
+    if *spec == BaseSpec::None {
+        return Ok(Err(NoBase::Declared));
+    }
+    let inside = run(git(dir).args(["rev-parse", "--is-inside-work-tree"]));
+    match inside {
+        Ok(o) if o.status.success() => {}
+        Ok(_) => return Ok(Err(NoBase::NotAGitRepository)),
+        // No git binary at all: outside a repository as far as we can tell, but only when no
+        // base was asked for explicitly.
+        Err(e) => {
+            return match spec {
+                BaseSpec::Default => Ok(Err(NoBase::GitMissing)),
+                _ => Err(e),
+            };
+        }
+    }
+    let (described, commit) = match spec {
+        BaseSpec::Flag(r) | BaseSpec::Env(r) | BaseSpec::GithubBaseRef(r) => {
+            match rev_parse_commit(dir, r)? {
+                Some(c) => (r.clone(), c),
+                None => return Err(Error::BaseRefNotFound(r.clone())),
+            }
+        }
+        BaseSpec::None => return Ok(Err(NoBase::Declared)),
+        BaseSpec::Default => {
+            let Some(head) = rev_parse_commit(dir, "HEAD")? else {
+                return Ok(Err(NoBase::NoCommits));
+            };
+            let mut found = None;
+            for cand in DEFAULT_CANDIDATES {
+                if let Some(c) = rev_parse_commit(dir, cand)? {
+                    let mb = run(git(dir).args(["merge-base", "HEAD", &c]))?;
+                    if mb.status.success() {
+                        found = Some((
+                            format!("merge-base(HEAD, {cand})"),
+                            String::from_utf8_lossy(&mb.stdout).trim().to_string(),
+                        ));
+                        break;
+                    }
+                }
+            }
+            found.unwrap_or(("HEAD".to_string(), head))
+        }
+    };
+    let (files, ledger) = read_folder_at(dir, &commit)?;
+    Ok(Ok(BaseSnapshot {
+        described,
+        commit,
+        files,
+        ledger,
+    }))
+}
+
+type FolderAt = (BTreeMap<String, String>, Option<Ledger>);
+
+fn read_folder_at(dir: &Path, commit: &str) -> Result<FolderAt> {
+    // ls-tree with a path inside the work tree lists entries relative to `dir`.
+    let out = run(git(dir).args(["ls-tree", "-z", commit, "--", "./"]))?;
+    if !out.status.success() {
+        return Err(Error::Git(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    let mut wanted: Vec<(String, String)> = Vec::new(); // (name, blob oid)
+    for rec in out.stdout.split(|b| *b == 0).filter(|r| !r.is_empty()) {
+        let rec = String::from_utf8_lossy(rec);
+        let Some((meta, name)) = rec.split_once('\t') else {
+            continue;
+        };
+        let mut parts = meta.split(' ');
+        let (_mode, kind, oid) = (parts.next(), parts.next(), parts.next());
+        if kind != Some("blob") {
+            continue;
+        }
+        let name = name.trim_start_matches("./").to_string();
+        if name == LEDGER_FILE || parse_filename(&name).is_ok() {
+            if let Some(oid) = oid {
+                wanted.push((name, oid.to_string()));
+            }
+        }
+    }
+    let blobs = cat_blobs(dir, wanted.iter().map(|(_, oid)| oid.as_str()))?;
+    let mut files = BTreeMap::new();
+    let mut ledger = None;
+    for ((name, _), bytes) in wanted.into_iter().zip(blobs) {
+        if name == LEDGER_FILE {
+            // A base whose ledger is unreadable gives no ledger entries to protect; the file
+            // contents themselves are still compared.
+            ledger = ledger::parse(&String::from_utf8_lossy(&bytes))
+                .ok()
+                .map(|p| p.ledger);
+        } else {
+            files.insert(name, checksum(&bytes));
+        }
+    }
+    Ok((files, ledger))
+}
+
+/// Contents of many blobs through one `git cat-file --batch`.
+fn cat_blobs<'a>(dir: &Path, oids: impl Iterator<Item = &'a str>) -> Result<Vec<Vec<u8>>> {
+    let input: String = oids.map(|o| format!("{o}\n")).collect();
+    if input.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut child = git(dir)
+        .args(["cat-file", "--batch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| Error::Git(format!("could not run git cat-file: {e}")))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| Error::Internal("git stdin".into()))?;
+    // Write from a thread: a large batch would otherwise fill the stdout pipe and deadlock.
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let mut out = Vec::new();
+    child
+        .stdout
+        .take()
+        .ok_or_else(|| Error::Internal("git stdout".into()))?
+        .read_to_end(&mut out)
+        .map_err(|e| Error::Git(e.to_string()))?;
+    let _ = child.wait();
+    match writer.join() {
+        Ok(Ok(())) => {}
+        _ => return Err(Error::Git("could not feed git cat-file".into())),
+    }
+    parse_batch(&out)
+}
+
+/// Parses `<oid> <type> <size>\n<bytes>\n` records.
+fn parse_batch(mut out: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let mut blobs = Vec::new();
+    while !out.is_empty() {
+        let nl = out
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or_else(|| Error::Git("truncated cat-file output".into()))?;
+        let header = String::from_utf8_lossy(&out[..nl]).to_string();
+        let size: usize = header
+            .rsplit(' ')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Error::Git(format!("unexpected cat-file header: {header}")))?;
+        let start = nl + 1;
+        if out.len() < start + size + 1 {
+            return Err(Error::Git("truncated cat-file output".into()));
+        }
+        blobs.push(out[start..start + size].to_vec());
+        out = &out[start + size + 1..];
+    }
+    Ok(blobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_output_is_split_by_size_not_by_newlines() {
+        let out = b"aaa blob 3\na\nb\nbbb blob 0\n\n";
+        let blobs = parse_batch(out).unwrap();
+        assert_eq!(blobs, vec![b"a\nb".to_vec(), Vec::new()]);
+        assert!(parse_batch(b"aaa blob 10\nshort\n").is_err());
+    }
+}

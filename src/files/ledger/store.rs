@@ -1,0 +1,50 @@
+//! The ledger in the folder: read strictly (a folder, a link or a device under its name is never
+//! followed), written atomically (write, then rename), never over a ledger that could not be read.
+
+use std::path::Path;
+
+use super::format::{self, Ledger, LedgerProblem, Parsed};
+use crate::error::{Error, Result};
+use crate::files::LEDGER_FILE;
+
+pub enum LedgerState {
+    Absent,
+    Problem(LedgerProblem),
+    Read(Parsed),
+}
+
+pub fn read_ledger(dir: &Path) -> Result<LedgerState> {
+    let path = dir.join(LEDGER_FILE);
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta) if !meta.is_file() => {
+            return Ok(LedgerState::Problem(LedgerProblem::Corrupt(
+                "checksums.json is not a regular file".into(),
+            )));
+        }
+        _ => {}
+    }
+    match std::fs::read(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LedgerState::Absent),
+        Err(e) => Err(Error::io(path, e)),
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Err(_) => Ok(LedgerState::Problem(LedgerProblem::Corrupt(
+                "the file is not UTF-8 text".into(),
+            ))),
+            Ok(text) => Ok(match format::parse(&text) {
+                Ok(p) => LedgerState::Read(p),
+                Err(problem) => LedgerState::Problem(problem),
+            }),
+        },
+    }
+}
+
+/// Write-then-rename, so a crash never leaves a half-written ledger.
+pub fn write_ledger(dir: &Path, l: &Ledger) -> Result<()> {
+    let path = dir.join(LEDGER_FILE);
+    let tmp = dir.join(format!(".{LEDGER_FILE}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, format::render(l)).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(&path, e)
+    })
+}

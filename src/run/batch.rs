@@ -1,0 +1,292 @@
+//! The SQL text the runner sends around a migration, pure. Every migration starts from the job's
+//! session state, re-asserted in the same round trip: the authenticated role (a `SET ROLE` of an
+//! earlier migration is undone), every setting reset to the session's start, then the job's
+//! timeouts and the settings godwit relies on. The migration lock is checked after each
+//! migration's SQL, before its history write, so a migration that released it (or reset the
+//! session) stops the run instead of letting a second runner in. One check per migration is
+//! enough: between one migration's check and the next migration's SQL only godwit's own
+//! statements run, and the check reads `pg_locks` (the whole lock table: the costliest part of a
+//! small migration's round trip).
+
+use crate::db::history::HistoryTable;
+use crate::duration::to_pg;
+
+/// The SQLSTATE the lock check raises; the message carries `LOCK_LOST_MARKER` too (the fallback
+/// without PL/pgSQL can only set the message).
+pub const LOCK_LOST_SQLSTATE: &str = "GWLCK";
+pub const LOCK_LOST_MARKER: &str = "godwit: this session no longer holds the migration lock";
+
+/// The job's session settings, as every migration must find them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Job {
+    pub lock_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
+    /// `server_version_num`: `client_connection_check_interval` exists from 14.
+    pub version_num: i32,
+}
+
+impl Job {
+    /// The session's bounds. Besides the job's `lock_timeout` and `statement_timeout`, these bound
+    /// what a run leaves behind when its client dies mid-statement (SIGKILL, a lost node):
+    /// - `client_connection_check_interval` (PostgreSQL 14+): the server notices the dead client
+    ///   within a second while a statement runs, aborts it (rolling back) and ends the session,
+    ///   which releases the advisory lock. Without it the orphan runs until the statement ends.
+    /// - server-side TCP keepalives: a client host that vanished is noticed in about a minute.
+    /// - `idle_in_transaction_session_timeout`: no transaction is left open by a stopped client.
+    /// - `standard_conforming_strings`: on, as godwit's own statements are written for it.
+    pub fn settings(&self) -> String {
+        let mut sql = format!(
+            "SET lock_timeout = '{}'; SET statement_timeout = '{}'; SET idle_in_transaction_session_timeout = '{}'; SET standard_conforming_strings = on; SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3",
+            to_pg(self.lock_timeout_ms),
+            to_pg(self.statement_timeout_ms),
+            to_pg(self.statement_timeout_ms.max(60_000))
+        );
+        if self.version_num >= 140_000 {
+            sql.push_str("; SET client_connection_check_interval = '1s'");
+        }
+        sql
+    }
+
+    /// Back to the job's state: the authenticated role, every setting as the session started,
+    /// then the job's settings.
+    pub fn reassert(&self) -> String {
+        format!(
+            "SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; RESET ALL; {}",
+            self.settings()
+        )
+    }
+}
+
+/// A statement that fails (aborting the rest of its round trip) unless this session holds the
+/// migration lock. A DO block where PL/pgSQL can run; otherwise a cast that fails with the marker
+/// in its message.
+pub fn lock_check(h: &HistoryTable, plpgsql: bool) -> String {
+    let (hi, lo) = h.lock_parts();
+    let held = format!(
+        "EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND granted AND classid::bigint = {hi} AND objid::bigint = {lo} AND objsubid = 1)"
+    );
+    if plpgsql {
+        format!(
+            "DO $godwit$ BEGIN IF NOT {held} THEN RAISE EXCEPTION '{LOCK_LOST_MARKER}' USING ERRCODE = '{LOCK_LOST_SQLSTATE}'; END IF; END $godwit$"
+        )
+    } else {
+        // not a constant expression, so the cast is evaluated only when the lock is gone
+        format!("SELECT (CASE WHEN {held} THEN '1' ELSE '{LOCK_LOST_MARKER}' END)::int")
+    }
+}
+
+/// Whether a server error is the lock check's.
+pub fn is_lock_lost(sqlstate: Option<&str>, message: &str) -> bool {
+    sqlstate == Some(LOCK_LOST_SQLSTATE) || message.contains(LOCK_LOST_MARKER)
+}
+
+/// A migration's own `lockTimeout`/`statementTimeout`, `SET LOCAL` in a transaction.
+fn overrides(local: bool, lock_ms: Option<u64>, statement_ms: Option<u64>) -> String {
+    let scope = if local { "LOCAL " } else { "" };
+    let mut s = String::new();
+    if let Some(ms) = lock_ms {
+        s.push_str(&format!("SET {scope}lock_timeout = '{}';\n", to_pg(ms)));
+    }
+    if let Some(ms) = statement_ms {
+        s.push_str(&format!(
+            "SET {scope}statement_timeout = '{}';\n",
+            to_pg(ms)
+        ));
+    }
+    s
+}
+
+/// One transactional migration as one round trip: its SQL, its history statement and the commit
+/// travel together, so they commit together or not at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxBatch {
+    pub sql: String,
+    /// Characters before the migration's SQL (server error positions count characters).
+    pub body_start: usize,
+    pub body_chars: usize,
+}
+
+impl TxBatch {
+    /// Where a server error position falls: inside the migration's SQL (and where in it), or in
+    /// godwit's own statements around it.
+    pub fn locate(&self, position: u32) -> Located {
+        let p = (position as usize).saturating_sub(1);
+        if p >= self.body_start && p <= self.body_start + self.body_chars {
+            Located::Body((p - self.body_start) as u32 + 1)
+        } else {
+            Located::Ours
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Located {
+    /// 1-based character position inside the migration's SQL.
+    Body(u32),
+    /// godwit's own statements (the session reset, the lock check, the history write).
+    Ours,
+}
+
+pub struct TxParts<'a> {
+    pub job: Job,
+    pub lock_check: &'a str,
+    pub body: &'a str,
+    pub lock_timeout_ms: Option<u64>,
+    pub statement_timeout_ms: Option<u64>,
+    /// All but the run's last transactional migration commit without waiting for the WAL flush;
+    /// the last (synchronous) commit flushes the WAL through every earlier one.
+    pub async_commit: bool,
+    /// The history statement: a new row for up, marking the live row reverted for down.
+    pub history: &'a str,
+}
+
+pub fn transactional(p: &TxParts) -> TxBatch {
+    let prefix = format!(
+        "{};\nBEGIN;\n{}{}",
+        p.job.reassert(),
+        if p.async_commit {
+            "SET LOCAL synchronous_commit = off;\n"
+        } else {
+            ""
+        },
+        overrides(true, p.lock_timeout_ms, p.statement_timeout_ms),
+    );
+    // After the SQL, godwit's own statements run as the job again, whatever role or settings the
+    // migration chose for itself.
+    let suffix = format!(
+        "\n;\nSET SESSION AUTHORIZATION DEFAULT; RESET ROLE; SET LOCAL standard_conforming_strings = on; SET LOCAL lock_timeout = '{}'; SET LOCAL statement_timeout = '{}';\n{};\n{};\nCOMMIT;",
+        to_pg(p.job.lock_timeout_ms),
+        to_pg(p.job.statement_timeout_ms),
+        p.lock_check,
+        p.history
+    );
+    TxBatch {
+        body_start: prefix.chars().count(),
+        body_chars: p.body.chars().count(),
+        sql: format!("{prefix}{}{suffix}", p.body),
+    }
+}
+
+/// Before a non-transactional migration (its one statement cannot share a round trip: a
+/// multi-statement query is an implicit transaction block): the job's state and the migration's
+/// own timeouts for this session until the next reset. The lock is checked after the statement.
+pub fn non_transactional_prelude(
+    job: Job,
+    lock_timeout_ms: Option<u64>,
+    statement_timeout_ms: Option<u64>,
+) -> String {
+    format!(
+        "{};\n{}",
+        job.reassert(),
+        overrides(false, lock_timeout_ms, statement_timeout_ms)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOB: Job = Job {
+        lock_timeout_ms: 5000,
+        statement_timeout_ms: 900_000,
+        version_num: 160_000,
+    };
+
+    fn h() -> HistoryTable {
+        HistoryTable::new("public".into(), "godwit_migrations".into()).unwrap()
+    }
+
+    #[test]
+    fn every_migration_starts_from_the_jobs_session() {
+        let r = JOB.reassert();
+        let order = [
+            "SET SESSION AUTHORIZATION DEFAULT",
+            "RESET ROLE",
+            "RESET ALL",
+            "SET lock_timeout = '5000ms'",
+            "SET statement_timeout = '900000ms'",
+            "SET standard_conforming_strings = on",
+            "SET client_connection_check_interval = '1s'",
+        ];
+        let mut at = 0;
+        for part in order {
+            let i = r[at..]
+                .find(part)
+                .unwrap_or_else(|| panic!("{part} after {at} in {r}"));
+            at += i;
+        }
+        let old = Job {
+            version_num: 130_000,
+            ..JOB
+        };
+        assert!(!old.reassert().contains("client_connection_check_interval"));
+    }
+
+    #[test]
+    fn the_lock_is_checked_after_the_sql_and_before_the_history_write() {
+        let check = lock_check(&h(), true);
+        let b = transactional(&TxParts {
+            job: JOB,
+            lock_check: &check,
+            body: "CREATE TABLE t (id int)",
+            lock_timeout_ms: Some(100),
+            statement_timeout_ms: None,
+            async_commit: true,
+            history: "INSERT INTO h VALUES (1)",
+        });
+        let s = &b.sql;
+        let begin = s.find("BEGIN;").unwrap();
+        let body = s.find("CREATE TABLE t").unwrap();
+        let check_at = s.find("DO $godwit$").unwrap();
+        assert_eq!(
+            s.matches("DO $godwit$").count(),
+            1,
+            "one check per migration"
+        );
+        let history = s.find("INSERT INTO h").unwrap();
+        assert!(s.find("RESET ALL").unwrap() < begin);
+        assert!(begin < body && body < check_at);
+        assert!(check_at < history && history < s.find("COMMIT;").unwrap());
+        assert!(s.contains("SET LOCAL synchronous_commit = off"));
+        assert!(s.contains("SET LOCAL lock_timeout = '100ms'"));
+        // godwit's own statements run as the job, whatever the migration did to its role
+        let reset_role = s.rfind("RESET ROLE").unwrap();
+        assert!(body < reset_role && reset_role < history);
+        // the body is where `locate` says
+        assert_eq!(
+            &s[b.body_start..b.body_start + b.body_chars],
+            "CREATE TABLE t (id int)"
+        );
+        assert_eq!(b.locate(b.body_start as u32 + 1), Located::Body(1));
+        assert_eq!(b.locate(1), Located::Ours);
+        assert_eq!(b.locate((s.chars().count() - 3) as u32), Located::Ours);
+    }
+
+    #[test]
+    fn positions_count_characters_not_bytes() {
+        let check = lock_check(&h(), false);
+        let b = transactional(&TxParts {
+            job: JOB,
+            lock_check: &check,
+            body: "SELECT 'é'; SELECT nope",
+            lock_timeout_ms: None,
+            statement_timeout_ms: None,
+            async_commit: false,
+            history: "SELECT 1",
+        });
+        // "nope" is the 20th character of the body
+        assert_eq!(b.locate(b.body_start as u32 + 20), Located::Body(20));
+        assert!(!b.sql.contains("synchronous_commit"));
+    }
+
+    #[test]
+    fn the_fallback_lock_check_is_recognised() {
+        assert!(lock_check(&h(), false).contains(LOCK_LOST_MARKER));
+        assert!(is_lock_lost(Some("GWLCK"), ""));
+        assert!(is_lock_lost(
+            Some("22P02"),
+            &format!("invalid input syntax for type integer: \"{LOCK_LOST_MARKER}\"")
+        ));
+        assert!(!is_lock_lost(Some("42P01"), "relation does not exist"));
+    }
+}

@@ -1,0 +1,426 @@
+//! The run's report: what every locked run writes on every path, its typed states and outcomes,
+//! and where it is kept. Every attempt is kept: `<root>/<sha>/<command>.json` is the latest, and
+//! each attempt also stays as `<root>/<sha>/attempts/<started>-<command>.json`, so a rerun on
+//! the same sha (a `nothing-to-do` after the real apply) never replaces the record of what
+//! happened.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::db::ResetDone;
+use crate::error::{Error, ErrorDoc};
+use crate::plan;
+use crate::settings::Effective;
+use crate::violation::Violation;
+
+/// A migration's state in a run's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[cfg_attr(test, ts(rename = "MigrationState"))]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryState {
+    /// Applied by this run.
+    Applied,
+    /// Applied by an earlier run.
+    AlreadyApplied,
+    #[default]
+    Pending,
+    Failed,
+    Changed,
+    MissingFile,
+    OutOfOrder,
+    /// Reverted by this run (`down`).
+    Reverted,
+    /// Stopped and rolled back.
+    Cancelled,
+    /// The session was lost and no second session could tell what happened.
+    Unknown,
+    /// Recorded as applied by this run without running (`baseline`).
+    Baselined,
+    /// Applied by a newer release; this release has no file for it.
+    Ahead,
+}
+
+impl From<plan::State> for EntryState {
+    fn from(s: plan::State) -> Self {
+        match s {
+            plan::State::Applied => EntryState::AlreadyApplied,
+            plan::State::Pending => EntryState::Pending,
+            plan::State::Changed => EntryState::Changed,
+            plan::State::MissingFile => EntryState::MissingFile,
+            plan::State::Failed => EntryState::Failed,
+            plan::State::OutOfOrder => EntryState::OutOfOrder,
+            plan::State::Ahead => EntryState::Ahead,
+        }
+    }
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// At least one migration applied.
+    Applied,
+    /// `down` reverted at least one migration.
+    Reverted,
+    /// All were applied already.
+    NothingToDo,
+    /// All were applied already, and the database has migrations of a newer release.
+    DatabaseAhead,
+    /// `baseline` recorded migrations as applied without running them.
+    Baselined,
+    /// Files, ledger or history disagree; nothing ran.
+    Refused,
+    /// A migration failed (earlier ones stay applied).
+    Failed,
+    /// MIGRATION_TIMEOUT_SECONDS ran out waiting for the lock.
+    LockTimeout,
+    /// MIGRATION_TIMEOUT_SECONDS ran out while applying.
+    BudgetExhausted,
+    /// SIGINT or SIGTERM.
+    Interrupted,
+    /// The session died mid-run (the running migration's fate is in its state).
+    ConnectionLost,
+    /// The migration lock was released under the run.
+    LockLost,
+    /// Configuration, connection or internal error.
+    Error,
+}
+
+impl Outcome {
+    /// The outcome a run that stopped with `e` has.
+    pub fn of(e: &Error) -> Outcome {
+        match e {
+            Error::Integrity(_) | Error::DatabaseNotEmpty(_) | Error::BaselineRefused(_) => {
+                Outcome::Refused
+            }
+            Error::LockNotAcquired(_) => Outcome::LockTimeout,
+            Error::BudgetExhausted(_) => Outcome::BudgetExhausted,
+            Error::Interrupted(_) => Outcome::Interrupted,
+            Error::MigrationFailed(_) => Outcome::Failed,
+            Error::ConnectionLost(_) => Outcome::ConnectionLost,
+            Error::LockLost(_) => Outcome::LockLost,
+            _ => Outcome::Error,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[cfg_attr(test, schemars(deny_unknown_fields))]
+#[serde(rename_all = "camelCase")]
+pub struct MigrationEntry {
+    #[cfg_attr(test, schemars(regex(pattern = r"^\d{13}$")))]
+    pub version: String,
+    pub name: String,
+    pub file: Option<String>,
+    pub state: EntryState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub transactional: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub sql_checksum: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub attempts: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[cfg_attr(test, schemars(deny_unknown_fields))]
+#[serde(rename_all = "camelCase")]
+pub struct FailureDetail {
+    pub file: String,
+    pub sqlstate: Option<String>,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+    pub statement: Option<String>,
+    /// 1-based line of the failing position in the migration file when its SQL is written there
+    /// literally, else inside the rendered SQL string `chunk`.
+    pub line: Option<u32>,
+    /// 1-based line inside the rendered SQL string `chunk`.
+    pub sql_line: Option<u32>,
+    pub chunk: Option<u32>,
+    pub position: Option<u32>,
+    pub invalid_indexes: Vec<String>,
+}
+
+/// Why `up` refused: one shape for file/ledger findings and history disagreements.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[cfg_attr(test, schemars(deny_unknown_fields))]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// The migration file (or `checksums.json`); `null` for a history row whose file is gone.
+    pub file: Option<String>,
+    #[cfg_attr(test, schemars(regex(pattern = r"^\d{13}$")))]
+    pub version: Option<String>,
+    /// A `check` rule (e.g. `ledger-mismatch`) or a plan state (e.g. `changed`).
+    #[cfg_attr(test, schemars(regex(pattern = r"^[a-z0-9-]+$")))]
+    pub kind: String,
+    pub message: String,
+    pub fix: String,
+}
+
+impl Problem {
+    pub fn from_violation(v: &Violation) -> Self {
+        Problem {
+            file: Some(v.file.clone()),
+            version: crate::files::scan::parse_filename(&v.file)
+                .ok()
+                .map(|(ver, _)| ver),
+            kind: v.rule.to_string(),
+            message: v.message.clone(),
+            fix: v.hint.clone(),
+        }
+    }
+
+    pub fn from_row(r: &plan::Row) -> Self {
+        Problem {
+            file: r.file.clone(),
+            version: Some(r.version.clone()),
+            kind: r.state.as_str().into(),
+            message: format!("{} {}", r.version, r.state.describe()),
+            fix: r.fix.clone().unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[cfg_attr(test, schemars(deny_unknown_fields))]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseInfo {
+    /// postgres://user@host:port/db, never the password.
+    #[cfg_attr(test, schemars(extend("not" = { "type": "string", "pattern": "://[^/@]*:[^/@]*@" })))]
+    pub connection: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub ssl_mode: Option<String>,
+    /// Whether the session is encrypted (pg_stat_ssl).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub tls: Option<bool>,
+    pub server_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub backend_pid: Option<i32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[cfg_attr(test, schemars(deny_unknown_fields))]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Command {
+    Up,
+    Down,
+    Reset,
+    Baseline,
+}
+
+/// The report of a locked run (`up`, `down`, `reset`).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[cfg_attr(test, schemars(deny_unknown_fields))]
+#[cfg_attr(test, ts(rename = "UpReport"))]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    #[cfg_attr(test, schemars(range(min = 1, max = 1)))]
+    pub report_version: u32,
+    pub tool: ToolInfo,
+    pub command: Command,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: u64,
+    pub outcome: Outcome,
+    pub ok: bool,
+    pub error: Option<ErrorDoc>,
+    pub database: DatabaseInfo,
+    pub settings: Option<Effective>,
+    pub lock_wait_ms: Option<u64>,
+    pub problems: Vec<Problem>,
+    pub migrations: Vec<MigrationEntry>,
+    pub failure: Option<FailureDetail>,
+    /// What a local `reset` dropped and recreated before applying everything again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub reset: Option<ResetDone>,
+    /// The latest report of this command for this sha.
+    pub report_path: Option<String>,
+    /// This attempt's own copy, kept when later runs on the same sha write the latest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub attempt_path: Option<String>,
+    /// Why the report could not be written (it is still printed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub report_error: Option<String>,
+}
+
+impl Report {
+    pub fn new(command: Command, started_at: String) -> Report {
+        Report {
+            report_version: 1,
+            tool: ToolInfo {
+                name: "godwit".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            command,
+            started_at,
+            finished_at: None,
+            duration_ms: 0,
+            outcome: Outcome::Error,
+            ok: false,
+            error: None,
+            database: DatabaseInfo::default(),
+            settings: None,
+            lock_wait_ms: None,
+            problems: Vec::new(),
+            migrations: Vec::new(),
+            failure: None,
+            reset: None,
+            report_path: None,
+            attempt_path: None,
+            report_error: None,
+        }
+    }
+
+    /// Records the error and the outcome it means.
+    pub fn fail(&mut self, e: &Error) {
+        self.outcome = Outcome::of(e);
+        self.ok = false;
+        self.error = Some(e.doc());
+    }
+
+    pub fn entry_mut(&mut self, version: &str) -> Option<&mut MigrationEntry> {
+        self.migrations.iter_mut().find(|m| m.version == version)
+    }
+}
+
+/// Keeps a release sha usable as one path segment.
+pub fn sanitize_sha(s: &str) -> String {
+    let clean: String = s
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean.is_empty() || clean.chars().all(|c| c == '.') {
+        "local".into()
+    } else {
+        clean
+    }
+}
+
+/// Where the latest report and this attempt's copy go.
+pub fn paths(root: &Path, sha: &str, command: &str, started_at: &str) -> (PathBuf, PathBuf) {
+    let dir = root.join(sanitize_sha(sha));
+    let latest = dir.join(match command {
+        "up" => "migration.json".to_string(),
+        other => format!("{other}.json"),
+    });
+    let stamp: String = started_at
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let attempt = dir
+        .join("attempts")
+        .join(format!("{stamp}-{}-{command}.json", std::process::id()));
+    (latest, attempt)
+}
+
+/// Writes the attempt's copy, then the latest (write-then-rename, so a reader never sees half a
+/// report). Returns the text written.
+pub fn write(report: &mut Report, latest: &Path, attempt: &Path) -> Result<String, Error> {
+    report.report_path = Some(latest.display().to_string());
+    report.attempt_path = Some(attempt.display().to_string());
+    let text =
+        serde_json::to_string_pretty(report).map_err(|e| Error::Internal(e.to_string()))? + "\n";
+    for path in [attempt, latest] {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, &text).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(path, e)
+        })?;
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha_is_one_safe_path_segment() {
+        assert_eq!(sanitize_sha("abc123"), "abc123");
+        assert_eq!(sanitize_sha("../../etc"), ".._.._etc");
+        assert_eq!(sanitize_sha(".."), "local");
+        assert_eq!(sanitize_sha(""), "local");
+    }
+
+    #[test]
+    fn every_error_has_its_outcome() {
+        let cases = [
+            (Error::Integrity("x".into()), Outcome::Refused),
+            (Error::DatabaseNotEmpty("x".into()), Outcome::Refused),
+            (Error::LockNotAcquired("x".into()), Outcome::LockTimeout),
+            (Error::BudgetExhausted("x".into()), Outcome::BudgetExhausted),
+            (Error::Interrupted("x".into()), Outcome::Interrupted),
+            (Error::MigrationFailed("x".into()), Outcome::Failed),
+            (Error::ConnectionLost("x".into()), Outcome::ConnectionLost),
+            (Error::LockLost("x".into()), Outcome::LockLost),
+            (Error::Config("x".into()), Outcome::Error),
+            (Error::Privilege("x".into()), Outcome::Error),
+        ];
+        for (e, want) in cases {
+            assert_eq!(Outcome::of(&e), want, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn every_attempt_is_kept_and_the_latest_is_replaced() {
+        let root = std::env::temp_dir().join(format!("godwit-report-{}", std::process::id()));
+        let mut paths_seen = Vec::new();
+        for (i, started) in ["2026-01-01T00:00:00.000Z", "2026-01-01T00:00:01.000Z"]
+            .iter()
+            .enumerate()
+        {
+            let mut r = Report::new(Command::Up, started.to_string());
+            r.duration_ms = i as u64;
+            let (latest, attempt) = paths(&root, "abc", "up", started);
+            write(&mut r, &latest, &attempt).unwrap();
+            paths_seen.push(attempt);
+        }
+        for p in &paths_seen {
+            assert!(p.is_file(), "{p:?}");
+        }
+        let latest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join("abc").join("migration.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(latest["durationMs"], 1);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -1,0 +1,174 @@
+//! What a run will do, pure: whether the files or the history refuse it, and which migrations it
+//! runs, in which order, for each mode.
+
+use crate::error::Error;
+use crate::plan::{Plan, Row, State};
+use crate::settings::Mode;
+use crate::violation::Violation;
+
+use super::report::{EntryState, MigrationEntry, Problem};
+
+/// The report's first view of every migration: the plan's states, before anything runs.
+pub fn entries(plan: &Plan) -> Vec<MigrationEntry> {
+    plan.rows
+        .iter()
+        .map(|r| MigrationEntry {
+            version: r.version.clone(),
+            name: r.name.clone(),
+            file: r.file.clone(),
+            state: EntryState::from(r.state),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// Problem lines for a message: the first 20 and a count of the rest (a tampered ledger can
+/// produce thousands; the report's `problems` always has every one).
+pub fn listed(lines: Vec<String>) -> String {
+    const SHOWN: usize = 20;
+    let more = lines.len().saturating_sub(SHOWN);
+    let mut shown: Vec<String> = lines.into_iter().take(SHOWN).collect();
+    if more > 0 {
+        shown.push(format!(
+            "... and {more} more (every one is in the report's `problems`)"
+        ));
+    }
+    shown.join("\n  ")
+}
+
+/// Files and ledger first: `up` never writes the ledger, so any finding refuses the run (also
+/// when the database could not be reached: the files are the first thing to fix).
+pub fn files_refusal(findings: &[Violation]) -> Option<(Vec<Problem>, Error)> {
+    if findings.is_empty() {
+        return None;
+    }
+    let lines = findings
+        .iter()
+        .map(|v| format!("{}: {} ({})", v.file, v.message, v.rule))
+        .collect();
+    Some((
+        findings.iter().map(Problem::from_violation).collect(),
+        Error::Integrity(format!(
+            "the migration files do not match the contract or the ledger; run `pnpm db:migrate:check` and commit:\n  {}",
+            listed(lines)
+        )),
+    ))
+}
+
+/// History rows that disagree with the files refuse every mode but `reset` (which rebuilds
+/// everything, so what the history says cannot stop it).
+pub fn history_refusal(plan: &Plan, mode: &Mode) -> Option<(Vec<Problem>, Error)> {
+    let problems: Vec<&Row> = plan.problems().collect();
+    if problems.is_empty() || *mode == Mode::Reset {
+        return None;
+    }
+    let lines = problems
+        .iter()
+        .map(|r| {
+            // the file when there is one; a row whose file is gone by version and name
+            let what = r
+                .file
+                .clone()
+                .unwrap_or_else(|| format!("{} {}", r.version, r.name));
+            format!(
+                "{what}: {} ({}); {}",
+                r.state.describe(),
+                r.state.as_str(),
+                r.fix.clone().unwrap_or_default()
+            )
+        })
+        .collect();
+    Some((
+        problems.iter().map(|r| Problem::from_row(r)).collect(),
+        Error::Integrity(format!(
+            "refusing to apply anything: the database history disagrees with the files:\n  {}",
+            listed(lines)
+        )),
+    ))
+}
+
+/// The versions to run, in the order to run them: pending ones oldest first (up), every file
+/// (reset), or the newest applied ones, newest first (down; `count` 0 means all).
+pub fn chosen(plan: &Plan, mode: &Mode) -> Vec<String> {
+    let versions = |rows: Vec<&Row>| rows.into_iter().map(|r| r.version.clone()).collect();
+    match mode {
+        Mode::Up => versions(plan.pending().collect()),
+        // decided by `baseline` (it may need another tool's history)
+        Mode::Baseline(_) => Vec::new(),
+        Mode::Reset => versions(plan.rows.iter().filter(|r| r.file.is_some()).collect()),
+        Mode::Down { count } => {
+            let applied = plan.rows.iter().rev().filter(|r| r.state == State::Applied);
+            if *count == 0 {
+                versions(applied.collect())
+            } else {
+                versions(applied.take(*count).collect())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::MigrationFile;
+    use crate::plan::{Applied, HistoryStatus, plan};
+
+    fn f(v: &str) -> MigrationFile {
+        MigrationFile {
+            file: format!("{v}_m.mjs"),
+            version: v.into(),
+            name: "m".into(),
+            checksum: "x".into(),
+        }
+    }
+    fn a(v: &str, sum: &str) -> Applied {
+        Applied {
+            version: v.into(),
+            name: "m".into(),
+            checksum: sum.into(),
+            status: HistoryStatus::Applied,
+            applied_at: "t".into(),
+            execution_ms: 1,
+            baselined: false,
+        }
+    }
+    const V1: &str = "1700000000001";
+    const V2: &str = "1700000000002";
+    const V3: &str = "1700000000003";
+
+    #[test]
+    fn what_each_mode_runs() {
+        let files = [f(V1), f(V2), f(V3)];
+        let p = plan(&files, &[a(V1, "x"), a(V2, "x")]);
+        let table: [(Mode, Vec<&str>); 5] = [
+            (Mode::Up, vec![V3]),
+            (Mode::Reset, vec![V1, V2, V3]),
+            (Mode::Down { count: 1 }, vec![V2]),
+            (Mode::Down { count: 0 }, vec![V2, V1]),
+            (Mode::Down { count: 9 }, vec![V2, V1]),
+        ];
+        for (mode, want) in table {
+            assert_eq!(chosen(&p, &mode), want, "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn a_disagreeing_history_refuses_all_but_reset() {
+        let files = [f(V1), f(V2)];
+        let p = plan(&files, &[a(V1, "edited")]);
+        for mode in [Mode::Up, Mode::Down { count: 1 }] {
+            let (problems, e) = history_refusal(&p, &mode).expect("refused");
+            assert_eq!(problems[0].kind, "changed");
+            assert_eq!(e.code(), crate::error::Code::Integrity);
+        }
+        assert!(history_refusal(&p, &Mode::Reset).is_none());
+        assert!(history_refusal(&plan(&files, &[a(V1, "x")]), &Mode::Up).is_none());
+    }
+
+    #[test]
+    fn long_problem_lists_are_cut_with_a_count() {
+        let lines: Vec<String> = (0..25).map(|i| format!("p{i}")).collect();
+        let s = listed(lines);
+        assert!(s.contains("p19") && !s.contains("p20") && s.contains("and 5 more"));
+    }
+}

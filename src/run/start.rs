@@ -1,0 +1,382 @@
+//! Starting a run: the files and the ledger (read once, kept), and at the same time the database
+//! side (connect, the job's session, the lock, the history under it); then the guard against an
+//! existing schema, the history table when missing, and the plan.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::*;
+
+impl<C: Connector> Runner<C> {
+    pub(super) async fn start_inner(&mut self) -> Result<Vec<ToRender>> {
+        let resolved = match &self.settings.resolved {
+            Ok(r) => r.clone(),
+            Err(e) => return Err(Error::Config(e.to_string())),
+        };
+        let mut effective = resolved.effective.clone();
+        effective.release_sha = report::sanitize_sha(&release_sha(self.settings.sha.clone()).await);
+        self.report.settings = Some(effective.clone());
+        self.effective = Some(effective.clone());
+        // The files (on a blocking thread) and the database side run at the same time; whichever
+        // finishes first decides: files with problems refuse the run at once, even while the
+        // lock is held elsewhere, and the database side is then abandoned.
+        let dir = self.settings.dir.clone();
+        let mut reading = AbortOnDrop(tokio::task::spawn_blocking(move || read_files(&dir)));
+        let refused_here = resolved.local_only_refusal.clone();
+        let ((scan, sources, findings), history) = if refused_here.is_some() {
+            (reading.wait().await?, None)
+        } else {
+            let h = effective.history_table.clone();
+            let chain = self.open_locked(h);
+            tokio::pin!(chain);
+            tokio::select! {
+                files = reading.wait() => {
+                    let files = files?;
+                    let history = if files.2.is_empty() { Some(chain.await) } else { None };
+                    (files, history)
+                }
+                history = &mut chain => (reading.wait().await?, Some(history)),
+            }
+        };
+        if let Some((problems, e)) = select::files_refusal(&findings) {
+            self.report.problems = problems;
+            return Err(e);
+        }
+        let Some(history) = history else {
+            return Err(Error::Config(refused_here.unwrap_or_default()));
+        };
+        let applied = history?;
+        if applied.as_ref().is_none_or(Vec::is_empty)
+            && self.settings.mode == Mode::Up
+            && !resolved.allow_existing_schema
+        {
+            self.refuse_existing_schema().await?;
+        }
+        // a baseline creates godwit's history only once it knows what to record: a refused one
+        // leaves the database as it was
+        let baseline = matches!(self.settings.mode, Mode::Baseline(_));
+        let missing = applied.is_none();
+        let applied = applied.unwrap_or_default();
+        if missing && !baseline {
+            self.ensure_history().await?;
+        }
+        let to_render = self.plan(scan, sources, &applied).await?;
+        if missing && baseline {
+            self.ensure_history().await?;
+        }
+        Ok(to_render)
+    }
+
+    /// The project's `ahead: 'refuse'`.
+    fn ahead_refused(&self) -> bool {
+        self.settings
+            .resolved
+            .as_ref()
+            .is_ok_and(|r| r.common.project.run.ahead_refuse == Some(true))
+    }
+
+    /// The plan against the history: refuse, or choose what to run.
+    async fn plan(
+        &mut self,
+        files: Vec<MigrationFile>,
+        mut sources: HashMap<String, String>,
+        applied: &[Applied],
+    ) -> Result<Vec<ToRender>> {
+        let mut plan = plan::plan(&files, applied);
+        if self.ahead_refused() {
+            plan.refuse_ahead();
+        }
+        self.report.migrations = select::entries(&plan);
+        if let Some((problems, e)) = select::history_refusal(&plan, &self.settings.mode) {
+            self.report.problems = problems;
+            return Err(e);
+        }
+        let chosen = match self.settings.mode.clone() {
+            Mode::Baseline(b) => self.baseline_choice(&b, &plan, &sources).await?,
+            mode => select::chosen(&plan, &mode),
+        };
+        let by_version: HashMap<&str, &MigrationFile> =
+            files.iter().map(|f| (f.version.as_str(), f)).collect();
+        self.pending = chosen
+            .iter()
+            .filter_map(|v| by_version.get(v.as_str()).map(|f| (*f).clone()))
+            .collect();
+        if matches!(self.settings.mode, Mode::Baseline(_)) {
+            // nothing runs, so nothing is rendered
+            return Ok(Vec::new());
+        }
+        self.sources = self
+            .pending
+            .iter()
+            .filter_map(|f| sources.remove(&f.file).map(|s| (f.file.clone(), s)))
+            .collect();
+        Ok(self
+            .pending
+            .iter()
+            .map(|f| ToRender {
+                file: f.file.clone(),
+                source: self.sources.get(&f.file).cloned(),
+                checksum: f.checksum.clone(),
+            })
+            .collect())
+    }
+
+    /// Connect, set the job's session state, take the migration lock, and read the history
+    /// under it (`None`: no history table yet). Each step inside the budget and the signal.
+    async fn open_locked(&mut self, h: HistoryTable) -> Result<Option<Vec<Applied>>> {
+        let Some(connector) = self.connector.as_ref() else {
+            return Err(Error::Internal("no connection settings".into()));
+        };
+        let session = match self.guard.race(connect_bounded(connector)).await {
+            Ok(s) => s?,
+            Err(stop) => return Err(self.guard.error(stop, "while connecting to the database")),
+        };
+        let info = session.info().clone();
+        self.report.database = DatabaseInfo {
+            connection: Some(connector.display()),
+            ssl_mode: Some(connector.ssl_mode().into()),
+            tls: Some(info.tls),
+            server_version: Some(info.server_version.clone()),
+            backend_pid: Some(info.backend.pid),
+        };
+        let eff = self
+            .effective
+            .clone()
+            .ok_or_else(|| Error::Internal("no settings".into()))?;
+        let job = Job {
+            lock_timeout_ms: eff.lock_timeout_ms,
+            statement_timeout_ms: eff.statement_timeout_ms,
+            version_num: info.version_num,
+        };
+        self.job = Some(job);
+        let s = self.session.insert(session);
+        match self.guard.race(s.batch(&job.settings())).await {
+            Ok(Answer::Finished) => {}
+            Ok(Answer::Error(e)) => {
+                return Err(Error::Db(format!(
+                    "setting the session's timeouts: {}",
+                    e.describe()
+                )));
+            }
+            Ok(Answer::Lost(why)) => {
+                return Err(Error::ConnectionLost(format!(
+                    "while setting the session's timeouts: {why}"
+                )));
+            }
+            Err(stop) => return Err(self.guard.error(stop, "while preparing the session")),
+        }
+        self.progress.verbose(|| {
+            format!(
+                "connected to {} (PostgreSQL {}, backend {}{}); lock_timeout {} ms, statement_timeout {} ms, budget {} s, {} lock retries, history {}",
+                self.report.database.connection.clone().unwrap_or_default(),
+                info.server_version,
+                info.backend.pid,
+                if info.tls { ", TLS" } else { "" },
+                eff.lock_timeout_ms,
+                eff.statement_timeout_ms,
+                eff.budget_seconds,
+                eff.lock_retries,
+                h.qualified()
+            )
+        });
+        let s = self
+            .session
+            .as_mut()
+            .ok_or_else(|| Error::Internal("no session".into()))?;
+        let waited = lock::acquire(s, &h, &self.guard, &self.progress).await;
+        self.report.lock_wait_ms = Some(match &waited {
+            Ok(ms) => *ms,
+            Err(_) => self.started.elapsed().as_millis() as u64,
+        });
+        waited?;
+        self.locked = true;
+        match self.guard.race(s.read_history(&h)).await {
+            Ok(rows) => rows,
+            Err(stop) => Err(self.guard.error(stop, "while reading the history")),
+        }
+    }
+
+    /// The guard: godwit's history is absent or empty, so a database that already holds a schema
+    /// (built by hand, or by another tool whose history is here) was not built by these
+    /// migrations; running them over it would fail half-way or worse. Nothing has been written.
+    async fn refuse_existing_schema(&mut self) -> Result<()> {
+        let h = self.history()?;
+        let s = self
+            .session
+            .as_mut()
+            .ok_or_else(|| Error::Internal("no session".into()))?;
+        let existing = match self.guard.race(s.existing_schema(&h)).await {
+            Ok(e) => e?,
+            Err(stop) => return Err(self.guard.error(stop, "while looking at the database")),
+        };
+        if existing.history_rows || existing.total == 0 {
+            return Ok(());
+        }
+        let more = existing.total - existing.objects.len() as i64;
+        let listed = existing
+            .objects
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let tools = if existing.tools.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Another migration tool's history is here ({}): convert its migrations with `godwit import <tool> <dir>`, then record what it applied with `godwit baseline --from <tool>`.",
+                existing.tools.join(", ")
+            )
+        };
+        Err(Error::DatabaseNotEmpty(format!(
+            "refusing to run migrations over an existing schema: godwit's history {} is empty, but the database already holds {} object(s): {listed}{}.{tools} If these migrations built it, record them without running them: `godwit baseline <version>`. If the schema is meant to be there and the migrations account for it, pass --allow-existing-schema (or allowExistingSchema: true in the configuration). Nothing was changed",
+            h.qualified(),
+            existing.total,
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        )))
+    }
+
+    /// The history table, created only when missing (a no-op run takes no DDL lock at all); its
+    /// schema only when that is missing too.
+    async fn ensure_history(&mut self) -> Result<()> {
+        let h = self.history()?;
+        let s = self
+            .session
+            .as_mut()
+            .ok_or_else(|| Error::Internal("no session".into()))?;
+        let user = s.info().user.clone();
+        let database = s.info().database.clone();
+        let exists = match self.guard.race(s.schema_exists(&h.schema)).await {
+            Ok(r) => r?,
+            Err(stop) => return Err(self.guard.error(stop, "while creating the history table")),
+        };
+        match self.guard.race(s.batch(&h.ensure_sql(!exists))).await {
+            Ok(Answer::Finished) => Ok(()),
+            Ok(Answer::Error(e)) if e.sqlstate.as_deref() == Some("42501") => {
+                Err(Error::Privilege(privilege_message(
+                    &h,
+                    exists,
+                    &user,
+                    &database,
+                    &e.describe(),
+                )))
+            }
+            Ok(Answer::Error(e)) => Err(Error::Db(format!(
+                "creating the history table {}: {}",
+                h.qualified(),
+                e.describe()
+            ))),
+            Ok(Answer::Lost(why)) => Err(Error::ConnectionLost(format!(
+                "while creating the history table: {why}"
+            ))),
+            Err(stop) => Err(self.guard.error(stop, "while creating the history table")),
+        }
+    }
+}
+
+/// The database connection, bounded on its own: a server (or a proxy) that accepts TCP and never
+/// answers must not hold start-up, TLS or authentication for the whole budget.
+async fn connect_bounded<C: Connector>(connector: &C) -> Result<C::Session> {
+    const CONNECT_BOUND: Duration = Duration::from_secs(10);
+    tokio::time::timeout(CONNECT_BOUND, connector.connect())
+        .await
+        .map_err(|_| Error::Connect {
+            target: connector.display(),
+            message: format!(
+                "no answer within {} s: the server accepted the connection but did not complete start-up, TLS or authentication",
+                CONNECT_BOUND.as_secs()
+            ),
+        })?
+}
+
+/// The privilege an application role lacks to create the history table, named with its grant.
+fn privilege_message(
+    h: &HistoryTable,
+    schema_exists: bool,
+    user: &str,
+    database: &str,
+    why: &str,
+) -> String {
+    let role = crate::db::history::quote_ident(user);
+    if schema_exists {
+        format!(
+            "creating the history table {} needs CREATE on schema {}: {why}. Run once as its owner: GRANT CREATE ON SCHEMA {} TO {role}; or create the table in a schema the role owns (--schema, MIGRATION_HISTORY_SCHEMA)",
+            h.qualified(),
+            crate::db::history::quote_ident(&h.schema),
+            crate::db::history::quote_ident(&h.schema)
+        )
+    } else {
+        format!(
+            "the history schema {} does not exist and creating it needs CREATE on database {}: {why}. Create it once as an owner: CREATE SCHEMA {} AUTHORIZATION {role}; or choose an existing schema (--schema, MIGRATION_HISTORY_SCHEMA)",
+            crate::db::history::quote_ident(&h.schema),
+            crate::db::history::quote_ident(database),
+            crate::db::history::quote_ident(&h.schema)
+        )
+    }
+}
+
+/// The release sha: the flag or the environment, else git HEAD (asked off the JS thread), else
+/// `local`.
+async fn release_sha(given: Option<String>) -> String {
+    if let Some(s) = given {
+        return s;
+    }
+    tokio::task::spawn_blocking(|| {
+        let out = std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| "local".into())
+}
+
+type FilesRead = (
+    Vec<MigrationFile>,
+    HashMap<String, String>,
+    Vec<crate::violation::Violation>,
+);
+
+/// The folder and the ledger, read once: each migration's text is kept, so what Node renders is
+/// exactly what was hashed and compared with the ledger.
+fn read_files(dir: &std::path::Path) -> Result<FilesRead> {
+    let (scan, sources) = files::scan::scan_keeping_sources(dir)?;
+    let ledger = files::ledger::read_ledger(dir)?;
+    let mut findings = scan.violations.clone();
+    findings.extend(integrity::ledger_matches(&scan.migrations, &ledger));
+    let sources = scan
+        .migrations
+        .iter()
+        .zip(sources)
+        .filter_map(|(m, s)| s.map(|s| (m.file.clone(), s)))
+        .collect();
+    Ok((scan.migrations, sources, findings))
+}
+
+/// A spawned task that is aborted when its handle is dropped, so an early return cancels it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<Result<T>> {
+    /// Waits for the task without giving up the handle (so it can be raced with `select!`).
+    async fn wait(&mut self) -> Result<T> {
+        (&mut self.0)
+            .await
+            .map_err(|e| Error::Internal(format!("a background task failed: {e}")))?
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,158 @@
+//! The read-only commands: `status` (and `assertSchemaCurrent()`, which is status at API
+//! start-up), the schema fingerprint, and verify's scratch databases. No lock is taken, and
+//! everything is bounded by the status timeout (default 10 s): connecting, and each query's
+//! `lock_timeout` and `statement_timeout`, so a session holding ACCESS EXCLUSIVE on the history
+//! table can never hold an API's start-up.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::db::conn::Settings;
+use crate::db::history::HistoryTable;
+use crate::db::pg::{PgConnector, PgSession};
+use crate::db::{Connector, Session};
+use crate::error::{Error, Result};
+use crate::files::checksum::sha256_raw;
+use crate::files::scan;
+use crate::plan::{self, Row};
+use crate::settings::StatusSettings;
+use crate::violation::Violation;
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StatusDatabase {
+    pub connection: String,
+    pub ssl_mode: String,
+    pub tls: bool,
+    pub server_version: String,
+}
+
+/// `status --json`.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StatusReport {
+    pub clean: bool,
+    pub requires_migrations: bool,
+    /// The playbook's pipeline variable, by its own name, for pipelines that read it as such.
+    #[serde(rename = "requires_migrations")]
+    pub requires_migrations_snake: bool,
+    pub pending: usize,
+    pub problems: usize,
+    /// Applied by a newer release (this is an older one): not a problem unless the project
+    /// says `ahead: 'refuse'`.
+    pub ahead: usize,
+    pub history_table: HistoryTable,
+    pub history_table_exists: bool,
+    pub database: StatusDatabase,
+    pub file_violations: Vec<Violation>,
+    pub migrations: Vec<Row>,
+}
+
+/// Opens a session bounded by `timeout` as a whole, with `lock_timeout` and `statement_timeout`
+/// set to it for everything that follows.
+async fn open(settings: &Settings, timeout: Duration) -> Result<PgSession> {
+    let connector = PgConnector::new(settings.clone().with_connect_timeout(timeout));
+    let mut s = tokio::time::timeout(timeout, connector.connect())
+        .await
+        .map_err(|_| Error::Connect {
+            target: settings.display(),
+            message: format!(
+                "no answer within {} ms (MIGRATION_STATUS_TIMEOUT): the server did not complete start-up, TLS or authentication",
+                timeout.as_millis()
+            ),
+        })??;
+    let ms = timeout.as_millis() as u64;
+    // a lock wait answers first (with its reason), before the statement's own bound
+    let lock = crate::duration::to_pg(ms - (ms / 5).min(200));
+    let statement = crate::duration::to_pg(ms);
+    let set = format!("SET lock_timeout = '{lock}'; SET statement_timeout = '{statement}'");
+    match tokio::time::timeout(timeout, s.batch(&set)).await {
+        Ok(crate::db::Answer::Finished) => Ok(s),
+        Ok(other) => Err(Error::Db(format!(
+            "setting the session's timeouts: {other:?}"
+        ))),
+        Err(_) => Err(Error::ConnectionLost(format!(
+            "no answer within {ms} ms (MIGRATION_STATUS_TIMEOUT)"
+        ))),
+    }
+}
+
+/// `status`: the plan against the database, read-only, no lock.
+pub async fn status(settings: &StatusSettings) -> Result<StatusReport> {
+    let timeout = Duration::from_millis(settings.timeout_ms);
+    // Reading the files and the database side run at the same time, as in `up`.
+    let dir = settings.common.dir.clone();
+    let reading = tokio::task::spawn_blocking(move || scan::scan(&dir));
+    let h = settings.history.clone();
+    let from_db = async {
+        let mut s = open(&settings.connection, timeout).await?;
+        // the server's own lock_timeout and statement_timeout answer first, with the reason
+        let applied = tokio::time::timeout(timeout + Duration::from_millis(500), s.read_history(&h))
+            .await
+            .map_err(|_| {
+                Error::LockNotAcquired(format!(
+                    "reading the history table {} took longer than {} ms (MIGRATION_STATUS_TIMEOUT): is it locked by another session?",
+                    h.qualified(),
+                    timeout.as_millis()
+                ))
+            })??;
+        Ok::<_, Error>((s, applied))
+    };
+    let (scan, from_db) = tokio::join!(reading, from_db);
+    let scan = scan.map_err(|e| Error::Internal(format!("scanning failed: {e}")))??;
+    let (s, applied) = from_db?;
+    let mut plan = plan::plan(&scan.migrations, applied.as_deref().unwrap_or_default());
+    if settings.common.project.run.ahead_refuse == Some(true) {
+        plan.refuse_ahead();
+    }
+    let pending = plan.pending().count();
+    let problems = plan.problems().count();
+    let ahead = plan.ahead().count();
+    Ok(StatusReport {
+        ahead,
+        clean: pending == 0 && problems == 0 && scan.violations.is_empty(),
+        requires_migrations: pending > 0,
+        requires_migrations_snake: pending > 0,
+        pending,
+        problems,
+        history_table: settings.history.clone(),
+        history_table_exists: applied.is_some(),
+        database: StatusDatabase {
+            connection: settings.connection.display(),
+            ssl_mode: settings.connection.ssl_mode.as_str().into(),
+            tls: s.info().tls,
+            server_version: s.info().server_version.clone(),
+        },
+        file_violations: scan.violations,
+        migrations: plan.rows,
+    })
+}
+
+/// The schema fingerprint: `{ hash, objects, lines }`.
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[derive(Debug, Clone, Serialize)]
+pub struct Fingerprint {
+    pub hash: String,
+    pub objects: usize,
+    pub lines: Vec<String>,
+}
+
+pub async fn fingerprint(settings: &Settings, timeout: Duration) -> Result<Fingerprint> {
+    let s = open(settings, timeout.max(Duration::from_secs(30))).await?;
+    let lines = crate::db::fingerprint::fingerprint(s.client()).await?;
+    Ok(Fingerprint {
+        hash: sha256_raw(lines.join("\n").as_bytes()),
+        objects: lines.len(),
+        lines,
+    })
+}
+
+/// Creates or drops one of verify's scratch databases through the configured connection, which
+/// is used for nothing else.
+pub async fn scratch(settings: &Settings, create: bool, name: &str) -> Result<()> {
+    let s = open(settings, Duration::from_secs(60)).await?;
+    crate::db::reset::scratch(s.client(), create, name).await
+}
