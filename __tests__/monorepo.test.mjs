@@ -1,43 +1,40 @@
-// examples/monorepo as a team uses it: a pnpm workspace whose app depends on godwit through
-// `workspace:*`. A packed build of this repository goes where the example keeps godwit
-// (packages/godwit); then `pnpm install`, `pnpm --filter app db:migrate:up` and the app's start-up
-// check run for real. pnpm's store already holds godwit's one runtime dependency (the root install
-// put it there), so the install rarely needs the registry.
+// examples/monorepo as a team uses it: a pnpm workspace whose app depends on `godwit` by version.
+// The packages a registry would serve (the root package and this machine's platform package,
+// packed by scripts/pack-all.mjs from the addon the test command built) stand in for the registry
+// through pnpm `overrides`; then `pnpm install` with no Rust on PATH, `pnpm --filter app
+// db:migrate:up` and the app's start-up check run for real. pnpm's store already holds godwit's one
+// runtime dependency (the root install put it there), so the install rarely needs the registry.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdirSync, readdirSync } from 'node:fs'
+import { cpSync, readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { ROOT, cleanEnv, tmpDir } from './helpers.mjs'
 import { freshDatabase, query, stopServer } from './db.mjs'
+import { devPack, overrides, pathWithoutRust, pnpm, writeJson } from './packages.mjs'
 
 after(stopServer)
-
-/** pnpm as the test runner was started (`pnpm test` sets npm_execpath), else from PATH. */
-function pnpm(args, opts) {
-  const exec = process.env.npm_execpath
-  const [cmd, pre] = exec && /pnpm/.test(exec) ? [process.execPath, [exec]] : ['pnpm', []]
-  return spawnSync(cmd, [...pre, ...args], { encoding: 'utf8', ...opts, env: cleanEnv(opts.env) })
-}
 
 test('the_monorepo_example_migrates_through_pnpm_filter_and_its_app_checks_the_schema_at_start_up', async (t) => {
   const url = await freshDatabase(t)
   const repo = tmpDir(t, 'godwit-monorepo-')
   cpSync(path.join(ROOT, 'examples', 'monorepo'), repo, { recursive: true })
 
-  // godwit as the example keeps it: the package exactly as published (its `files`), addon built
-  const packed = tmpDir(t, 'godwit-pack-')
-  const pack = pnpm(['pack', '--pack-destination', packed], { cwd: ROOT, env: {} })
-  assert.equal(pack.status, 0, pack.stderr)
-  const tarball = readdirSync(packed).find((f) => f.endsWith('.tgz'))
-  mkdirSync(path.join(repo, 'packages', 'godwit'))
-  const untar = spawnSync('tar', ['-xzf', path.join(packed, tarball), '-C', path.join(repo, 'packages', 'godwit'), '--strip-components=1'])
-  assert.equal(untar.status, 0, String(untar.stderr))
+  // godwit as a registry would serve it: the packed root and platform packages
+  const pack = devPack(t)
+  const rootJson = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8'))
+  writeJson(path.join(repo, 'package.json'), { ...rootJson, pnpm: { overrides: overrides(pack) } })
+  const noRust = { PATH: pathWithoutRust() }
 
-  const install = pnpm(['install', '--prefer-offline', '--prod', '--no-frozen-lockfile'], { cwd: repo, env: {} })
+  const install = pnpm(['install', '--prefer-offline', '--prod', '--no-frozen-lockfile'], { cwd: repo, env: noRust })
   assert.equal(install.status, 0, install.stdout + install.stderr)
+  // the one platform package this machine needs, its binary inside it; none in godwit's root
+  const store = readdirSync(path.join(repo, 'node_modules', '.pnpm'))
+  assert.deepEqual(store.filter((d) => d.startsWith('godwit-')).map((d) => d.split('@')[0]), [`godwit-${pack.built[0].platform}`])
+  const godwitDir = path.join(repo, 'node_modules', '.pnpm', store.find((d) => d.startsWith('godwit@')), 'node_modules', 'godwit')
+  assert.deepEqual(readdirSync(godwitDir).filter((f) => f.endsWith('.node')), [])
 
-  const env = { DATABASE_URL: url, GIT_SHA: 'monorepo' }
+  const env = { DATABASE_URL: url, GIT_SHA: 'monorepo', ...noRust }
   // before the migration job: the app refuses to start
   const early = spawnSync(process.execPath, ['src/server.mjs', '--check-only'], { cwd: path.join(repo, 'apps', 'app'), env: cleanEnv(env), encoding: 'utf8' })
   assert.equal(early.status, 1, early.stdout + early.stderr)

@@ -21,3 +21,18 @@ export function kubernetesValidate() {
   }
   return local().status === 0 ? { cmd: 'python3', pre: ['-m', 'kubernetes_validate'], env } : null
 }
+
+/** zizmor (PyPI; GitHub Actions security audits) as a command path, or null when it cannot be had. */
+export function zizmor() {
+  const onPath = spawnSync('zizmor', ['--version'], { encoding: 'utf8' })
+  if (onPath.status === 0) return 'zizmor'
+  // its own folder: pip --target will not add to a bin/ another tool's install made
+  const dir = path.join(ROOT, '.tools', 'zizmor')
+  const bin = path.join(dir, 'bin', 'zizmor')
+  if (!existsSync(bin)) {
+    mkdirSync(dir, { recursive: true })
+    const pip = spawnSync('python3', ['-m', 'pip', 'install', '--quiet', '--target', dir, 'zizmor==1.32.0'], { encoding: 'utf8' })
+    if (pip.status !== 0) return null
+  }
+  return existsSync(bin) ? bin : null
+}

@@ -5,7 +5,29 @@
 // ES module entry costs Node ~15 ms more to start, a tenth of a no-op `up`.
 // First, before anything else loads: a signal from here on is a clean cancel (see interrupt.js).
 require('./interrupt.js').install(process.argv[2])
-const { parse, helpText, colors, EXIT, EXIT_CODES } = require('./cli.js')
+
+/** Every error that ends the run: printed (and as the --json document), its exit code set. */
+function fail(err) {
+  const json = process.argv.includes('--json')
+  const code = typeof err.exitCode === 'number' ? err.exitCode : 70
+  if (json) {
+    process.stdout.write(JSON.stringify({ ok: false, exitCode: code, error: { code: err.code ?? 'INTERNAL', exitCode: code, message: err.message } }, null, 2) + '\n')
+  }
+  process.stderr.write(`godwit: ${err.code ? `[${err.code}] ` : ''}${err.message}\n`)
+  // A stack helps with a bug, not with a known condition that has its own code and fix.
+  if (code === 70 && (!err.code || err.code === 'INTERNAL') && err.stack) process.stderr.write(err.stack + '\n')
+  process.exitCode = code
+}
+
+// cli.js reads the exit-code table from the native core: a missing binary surfaces here, as
+// godwit's NATIVE_MISSING message rather than an uncaught loader error.
+let cli
+try {
+  cli = require('./cli.js')
+} catch (err) {
+  fail(err)
+}
+const { parse, helpText, colors, EXIT, EXIT_CODES } = cli ?? {}
 
 // Loaded on demand: a run pays only for the command it runs (start-up is most of a no-op `up`).
 const COMMANDS = {
@@ -31,7 +53,7 @@ async function topHelp() {
   return lines.join('\n') + '\n'
 }
 
-const out = {
+const out = cli && {
   colors: colors(process.stdout),
   line: (s) => process.stdout.write(s + '\n'),
   raw: (s) => process.stdout.write(s),
@@ -63,18 +85,8 @@ async function main(argv) {
   return command.run(parsed, out)
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
+if (cli) {
+  main(process.argv.slice(2)).then((code) => {
     process.exitCode = code
-  },
-  (err) => {
-    const json = process.argv.includes('--json')
-    const code = typeof err.exitCode === 'number' ? err.exitCode : EXIT.INTERNAL
-    if (json) {
-      process.stdout.write(JSON.stringify({ ok: false, exitCode: code, error: { code: err.code ?? 'INTERNAL', exitCode: code, message: err.message } }, null, 2) + '\n')
-    }
-    process.stderr.write(`godwit: ${err.code ? `[${err.code}] ` : ''}${err.message}\n`)
-    if (code === EXIT.INTERNAL && err.stack) process.stderr.write(err.stack + '\n')
-    process.exitCode = code
-  },
-)
+  }, fail)
+}

@@ -65,7 +65,9 @@ impl Exit {
             Exit::SomeTargetsFailed => {
                 "some targets of a fleet run failed (the fleet summary names them)"
             }
-            Exit::Internal => "internal error (I/O, git missing, a bug)",
+            Exit::Internal => {
+                "internal error (I/O, git missing, no native binary for this platform, a bug)"
+            }
         }
     }
 }
