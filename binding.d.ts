@@ -95,6 +95,10 @@ export interface Options {
   database?: string
   /** `down`: how many to revert (0: all). */
   down?: number
+  /** `up`/`down`: the target version. */
+  to?: string
+  /** `plan` (`up --dry-run`). */
+  dryRun?: boolean
   reset?: boolean
   allowNonLocal?: boolean
   /** `status`'s bound. */
@@ -132,6 +136,9 @@ export declare function scan(options: Options): Promise<string>
 
 /** Creates (`create: true`) or drops one of verify's `godwit_verify_*` scratch databases. */
 export declare function scratchDatabase(create: boolean, name: string): Promise<void>
+
+/** The server's major version (`"15"`), connecting as `status` does (bounded by its timeout). */
+export declare function serverVersion(options: Options): Promise<string>
 
 /** `status`. JSON text. */
 export declare function status(options: Options): Promise<string>

@@ -849,4 +849,5 @@ module.exports.ruleIds = nativeBinding.ruleIds
 module.exports.sanitizeSha = nativeBinding.sanitizeSha
 module.exports.scan = nativeBinding.scan
 module.exports.scratchDatabase = nativeBinding.scratchDatabase
+module.exports.serverVersion = nativeBinding.serverVersion
 module.exports.status = nativeBinding.status

@@ -45,6 +45,8 @@ export interface CheckOptions extends DirOptions {
   /** Bound for importing and rendering one module in ms (default 10000; or `moduleTimeout` as a duration). */
   moduleTimeoutMs?: number
   moduleTimeout?: Duration
+  /** Judge SQL for this PostgreSQL major version when the configuration sets none (the CLI passes the server's). */
+  postgresVersion?: string | number
 }
 
 export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
@@ -59,6 +61,8 @@ export interface HistoryOptions extends DirOptions {
 }
 
 export interface UpOptions extends HistoryOptions {
+  /** `up`: apply pending migrations up to and including this version; `down`: revert every applied migration newer than it. Not for `reset`. */
+  to?: string
   /** Release sha: names the report folder (else `GIT_SHA`, `GITHUB_SHA`, `git rev-parse HEAD`, `local`). */
   sha?: string
   /** Report root, default `.artifacts/deploy`. */
@@ -90,6 +94,8 @@ export declare class GodwitError extends Error {
 export declare function create(name: string, options?: DirOptions): Promise<Created>
 export declare function scan(options?: DirOptions): Promise<ScanResult>
 export declare function check(options?: CheckOptions): Promise<CheckReport>
+/** The major version (`"15"`) of the server the connection settings name; bounded by `timeoutMs` (default 3000). */
+export declare function serverVersion(options?: DirOptions & { timeoutMs?: number }): Promise<string>
 /** Resolves to the report also on failure (`ok: false`, `error.code`); rejects only when no report can be written. */
 export declare function up(options?: UpOptions): Promise<UpReport>
 
@@ -127,6 +133,13 @@ export interface DownOptions extends UpOptions {
   /** Run even under NODE_ENV=production, in CI, or against a non-local server. */
   allowNonLocal?: boolean
 }
+
+/**
+ * What `up` would do, without doing it: no lock, a read-only session; the report's `plan` lists
+ * each pending migration with the settings it would run with and its exact SQL. Report file
+ * `plan.json`.
+ */
+export declare function plan(options?: UpOptions): Promise<UpReport>
 
 /** Local development only; see `godwit down --help`. */
 export declare function down(options?: DownOptions): Promise<UpReport>

@@ -41,6 +41,14 @@ async function nativeOptions(options, extra = {}) {
   }
 }
 
+/**
+ * The major version of the server the connection settings name (`"15"`), bounded by
+ * `timeoutMs` (default 3000).
+ */
+async function serverVersion(options = {}) {
+  return callNative(native.serverVersion, { ...(await nativeOptions(options)), timeout: duration(options.timeoutMs ?? 3000) })
+}
+
 /** Create a migration from the template and seal it into the ledger. */
 async function create(name, options = {}) {
   return callNativeJson(native.create, await nativeOptions(options), String(name))
@@ -58,6 +66,8 @@ async function scan(options = {}) {
  */
 async function check(options = {}) {
   const opts = await nativeOptions(options, { frozen: Boolean(options.frozen), base: options.base })
+  // the server's version, when the caller learned it: judged as configured, else as given
+  if (options.postgresVersion !== undefined) opts.config = { postgresVersion: String(options.postgresVersion), ...opts.config }
   const session = await callNative(async () => new native.CheckSession(opts))
   try {
     // the folder is read once, in Rust; each module is rendered from the text that was hashed
@@ -83,7 +93,22 @@ async function check(options = {}) {
  */
 async function up(options = {}) {
   refuseOutsideMigrationJob(options, 'up()')
-  return run(options, {})
+  return run(options, { to: target(options.to) })
+}
+
+/**
+ * What `up` would do, without doing it: the same verification and plan, on a read-only session
+ * without the migration lock; each pending migration (up to `to`) rendered and judged as `up`
+ * would, listed in the report's `plan` with the settings it would run with and its exact SQL.
+ * Nothing runs and nothing is written in the database; the report goes to `plan.json`.
+ */
+async function plan(options = {}) {
+  return run(options, { dryRun: true, to: target(options.to), allowExistingSchema: options.allowExistingSchema })
+}
+
+/** `to`: a version as text (13 digits; the core checks it against the files and history). */
+function target(to) {
+  return to === undefined || to === null ? undefined : String(to)
 }
 
 /**
@@ -156,17 +181,21 @@ async function assertSchemaCurrent(options = {}) {
 }
 
 /**
- * Local development only: revert the newest `count` applied migrations (default 1; 0 = all) by
+ * Local development only: revert the newest `count` applied migrations (default 1; 0 = all), or
+ * with `to`, every applied migration newer than that version, by
  * running their `down`, newest first, each with its history row marked `reverted`. Refuses under
  * NODE_ENV=production, in CI and against a non-local server unless `allowNonLocal` is set.
  * Resolves to a report like `up`'s (`command: 'down'`).
  */
 async function down(options = {}) {
+  if (options.to !== undefined && options.count !== undefined) {
+    throw new GodwitError('USAGE', 'down takes count or to, not both: to reverts every applied migration newer than that version')
+  }
   const count = options.count ?? 1
   if (!Number.isInteger(count) || count < 0) {
     throw new GodwitError('USAGE', `count must be a whole number of migrations (0 for all), got ${count}`)
   }
-  return run(options, { down: count, allowNonLocal: Boolean(options.allowNonLocal) })
+  return run(options, { down: count, to: target(options.to), allowNonLocal: Boolean(options.allowNonLocal) })
 }
 
 /**
@@ -265,6 +294,8 @@ module.exports = {
   create,
   scan,
   status,
+  plan,
+  serverVersion,
   up,
   baseline,
   importMigrations,

@@ -1,7 +1,7 @@
 // Generated from godwit's Rust types by `src/generated.rs`; do not edit.
 // `GODWIT_BLESS=1 cargo test generated` rewrites it.
 
-export type ErrorCode = "USAGE" | "CONFIG" | "IO" | "DIR_NOT_FOUND" | "BASE_REF_NOT_FOUND" | "BASE_UNKNOWN" | "GIT_FAILED" | "INVALID_NAME" | "LEDGER_INVALID" | "INTERNAL" | "CONNECT_FAILED" | "CONNECTION_LOST" | "INSUFFICIENT_PRIVILEGE" | "LOCK_NOT_ACQUIRED" | "LOCK_LOST" | "BUDGET_EXHAUSTED" | "INTEGRITY" | "DATABASE_NOT_EMPTY" | "MIGRATION_FAILED" | "INTERRUPTED" | "DB_ERROR" | "REPORT_NOT_WRITTEN" | "SCHEMA_NOT_CURRENT" | "NOT_MIGRATION_JOB" | "NATIVE_MISSING" | "CHECK_FAILED" | "NOT_IDEMPOTENT" | "STATUS_NOT_CLEAN" | "NOT_REVERSIBLE" | "NOT_REPRODUCIBLE" | "SCHEMA_FILE_STALE" | "TARGETS_FAILED" | "IMPORT_INVALID" | "BASELINE_REFUSED";
+export type ErrorCode = "USAGE" | "CONFIG" | "IO" | "DIR_NOT_FOUND" | "BASE_REF_NOT_FOUND" | "BASE_UNKNOWN" | "GIT_FAILED" | "INVALID_NAME" | "LEDGER_INVALID" | "INTERNAL" | "CONNECT_FAILED" | "CONNECTION_LOST" | "INSUFFICIENT_PRIVILEGE" | "LOCK_NOT_ACQUIRED" | "LOCK_LOST" | "BUDGET_EXHAUSTED" | "INTEGRITY" | "DATABASE_NOT_EMPTY" | "MIGRATION_FAILED" | "MIGRATION_INVALID" | "INTERRUPTED" | "DB_ERROR" | "REPORT_NOT_WRITTEN" | "SCHEMA_NOT_CURRENT" | "NOT_MIGRATION_JOB" | "NATIVE_MISSING" | "CHECK_FAILED" | "NOT_IDEMPOTENT" | "STATUS_NOT_CLEAN" | "NOT_REVERSIBLE" | "NOT_REPRODUCIBLE" | "SCHEMA_FILE_STALE" | "TARGETS_FAILED" | "IMPORT_INVALID" | "BASELINE_REFUSED";
 
 export type ErrorDoc = { code: ErrorCode, exitCode: number, message: string, };
 
@@ -201,9 +201,9 @@ export type RunSettings = { budgetSeconds: number, lockTimeoutMs: number, statem
 
 export type MigrationState = "applied" | "already-applied" | "pending" | "failed" | "changed" | "missing-file" | "out-of-order" | "reverted" | "cancelled" | "unknown" | "baselined" | "ahead";
 
-export type Outcome = "applied" | "reverted" | "nothing-to-do" | "database-ahead" | "baselined" | "refused" | "failed" | "lock-timeout" | "budget-exhausted" | "interrupted" | "connection-lost" | "lock-lost" | "error";
+export type Outcome = "applied" | "reverted" | "nothing-to-do" | "database-ahead" | "baselined" | "planned" | "refused" | "failed" | "lock-timeout" | "budget-exhausted" | "interrupted" | "connection-lost" | "lock-lost" | "error";
 
-export type Command = "up" | "down" | "reset" | "baseline";
+export type Command = "up" | "down" | "reset" | "baseline" | "plan";
 
 export type ToolInfo = { name: string, version: string, };
 
@@ -242,11 +242,38 @@ kind: string, message: string, fix: string, };
 
 export type ResetDone = { droppedSchemas: Array<string>, recreatedSchemas: Array<string>, revertedRows: number, };
 
+export type PlannedMigration = { version: string, file: string, 
+/**
+ * In one transaction with its history row (else each statement on its own).
+ */
+transactional: boolean, 
+/**
+ * `lock_timeout` and `statement_timeout` it runs with: its own `config`, else the job's.
+ */
+lockTimeoutMs: number, statementTimeoutMs: number, 
+/**
+ * Whether those are the migration's own (`config`) rather than the job's.
+ */
+ownTimeouts: boolean, 
+/**
+ * The SQL strings the module rendered, in order, exactly as they would be sent.
+ */
+sql: Array<string>, 
+/**
+ * The SQL's sha256, as the history row would record it.
+ */
+sqlChecksum: string, };
+
 export type UpReport = { reportVersion: number, tool: ToolInfo, command: Command, startedAt: string, finishedAt: string | null, durationMs: number, outcome: Outcome, ok: boolean, error: ErrorDoc | null, database: DatabaseInfo, settings: RunSettings | null, lockWaitMs: number | null, problems: Array<Problem>, migrations: Array<MigrationEntry>, failure: FailureDetail | null, 
 /**
  * What a local `reset` dropped and recreated before applying everything again.
  */
 reset?: ResetDone, 
+/**
+ * `plan`: each migration `up` would apply, in order, with the settings it would run with
+ * and its SQL exactly as rendered.
+ */
+plan?: Array<PlannedMigration>, 
 /**
  * The latest report of this command for this sha.
  */

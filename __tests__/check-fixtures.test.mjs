@@ -113,14 +113,20 @@ test('crlf_and_bom_copies_are_not_edits', async (t) => {
   assert.equal(r.code, 0, r.stdout)
 })
 
-test('any_other_byte_change_is_an_edit_outside_git', async (t) => {
+test('any_other_byte_change_is_an_edit_outside_git_frozen_and_resealed_locally', async (t) => {
   const dir = fixtureCopy(t, 'good')
   const p = path.join(dir, '1700000000000_create_users.mjs')
   writeFileSync(p, readFileSync(p, 'utf8') + ' ')
-  const r = await godwit(['check', '--dir', dir, '--json'])
-  assert.equal(r.code, 1)
+  // frozen without git needs `--base none` (else BASE_UNKNOWN), and then the ledger is strict
+  const r = await godwit(['check', '--dir', dir, '--json', '--frozen', '--base', 'none'])
+  assert.equal(r.code, 1, r.stdout)
   assert.deepEqual(rules(r.json), [['1700000000000_create_users.mjs', 'ledger-mismatch']])
-  assert.match(r.json.violations[0].message, /outside a git repository every ledger entry counts as sealed/)
+  assert.equal((await godwit(['check', '--dir', dir, '--json', '--frozen'])).code, 2)
+  // locally, the author loop (create, edit, check) re-seals: nothing tells merged from new here
+  const local = await godwit(['check', '--dir', dir, '--json'])
+  assert.equal(local.code, 0, local.stdout)
+  assert.deepEqual(local.json.sealed, ['1700000000000_create_users.mjs'])
+  assert.equal((await godwit(['check', '--dir', dir, '--json', '--frozen', '--base', 'none'])).code, 0)
 })
 
 test('missing_folder_is_a_usage_error', async () => {

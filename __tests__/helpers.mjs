@@ -41,7 +41,7 @@ export function godwit(args, { cwd = ROOT, env = {} } = {}) {
           json = undefined
         }
         // every `up --json` document is a report: hold it to the shipped schema
-        if (json && (args[0] === 'up' || args[0] === 'down')) validateReport(json)
+        if (json && ['up', 'down', 'plan'].includes(args[0]) && json.command) validateReport(json)
       }
       resolve({ code, stdout, stderr, json })
     })

@@ -281,8 +281,8 @@ test('a_module_that_throws_when_rendered_fails_the_run_before_any_ddl', async (t
     [`${V(2)}_b.mjs`]: "export const up = () => { if (process.env.BOOM) throw new Error('no secret here'); return 'CREATE TABLE b (id int)' }\n",
   })
   const r = await godwit(['up', '--sha', 'test', '--json'], { cwd, env: { DATABASE_URL: url, BOOM: '1' } })
-  assert.equal(r.code, 5, r.stderr)
-  assert.equal(r.json.error.code, 'MIGRATION_FAILED')
+  assert.equal(r.code, 2, r.stderr)
+  assert.equal(r.json.error.code, 'MIGRATION_INVALID')
   assert.match(r.json.error.message, new RegExp(`${V(2)}_b\\.mjs: .*threw: no secret here.*nothing was run`))
   assert.deepEqual(r.json.migrations.map((m) => m.state), ['pending', 'pending'])
   assert.deepEqual(await tables(url), ['godwit_migrations'], 'the first migration did not run either')

@@ -7,7 +7,10 @@ const path = require('node:path')
 const { EXIT, EXIT_CODES } = require('../lib/exit.js')
 
 const COMMON_OPTIONS = {
-  dir: { type: 'string', value: '<path>', description: 'migrations folder (default: db/migrations under the current directory)' },
+  dir: { type: 'string', path: true, value: '<path>', description: 'migrations folder (default: db/migrations in the package root: the current folder, or the nearest one above with a package.json)' },
+  // not --env-file: Node reads that flag anywhere on its command line and exits 9 when the file is missing
+  dotenv: { type: 'string', path: true, value: '<path>', description: 'read variables from this file (default: .env in the package root, when present; never in production unless named here)' },
+  'no-dotenv': { type: 'boolean', description: 'do not read .env' },
   json: { type: 'boolean', description: 'print one JSON document on stdout; progress goes to stderr' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 }
@@ -29,15 +32,64 @@ function parse(command, argv) {
   try {
     parsed = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true })
   } catch (err) {
-    throw new UsageError(`${err.message}\nrun \`godwit ${command.name} --help\` for usage`)
+    throw new UsageError(`${parseProblem(err, command, options)}\nrun \`godwit ${command.name} --help\` for usage`)
   }
   const max = command.positionals?.length ?? 0
   if (!parsed.values.help && parsed.positionals.length > max) {
-    throw new UsageError(
-      `unexpected argument \`${parsed.positionals[max]}\`\nrun \`godwit ${command.name} --help\` for usage`,
-    )
+    const why = command.tooManyArguments?.(parsed.positionals) ?? `unexpected argument \`${parsed.positionals[max]}\``
+    throw new UsageError(`${why}\nrun \`godwit ${command.name} --help\` for usage`)
   }
   return parsed
+}
+
+/**
+ * parseArgs' error in godwit's words: which option, for which command, the nearest real one, and
+ * the list (its own text suggests `--` quoting, which is never what was meant here).
+ */
+function parseProblem(err, command, options) {
+  const flags = Object.keys(options).map((k) => `--${k}`)
+  const named = /'(-[^' ]+)/.exec(err.message)?.[1]
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && named) {
+    const flag = named.split('=')[0]
+    const near = closest(flag, flags)
+    return `unknown option \`${flag}\` for \`godwit ${command.name}\`${near ? `; did you mean \`${near}\`?` : '.'} Its options: ${flags.join(', ')}`
+  }
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && named) {
+    const name = named.replace(/^-+/, '')
+    const entry = Object.entries(options).find(([k, o]) => k === name || o.short === name)
+    if (entry) {
+      const [k, o] = entry
+      return o.type === 'string' ? `option \`--${k}\` needs a value: \`--${k} ${o.value ?? '<value>'}\`` : `option \`--${k}\` takes no value`
+    }
+  }
+  return err.message
+}
+
+/** The candidate nearest to `word` (edit distance at most 2, or a unique prefix), else null. */
+function closest(word, candidates) {
+  const prefixed = candidates.filter((c) => word.length >= 3 && c.startsWith(word))
+  if (prefixed.length === 1) return prefixed[0]
+  let best = null
+  let bestDistance = 3
+  for (const c of candidates) {
+    const d = distance(word, c)
+    if (d < bestDistance) [best, bestDistance] = [c, d]
+  }
+  return best
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps. */
+function distance(a, b) {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)])
+  for (let j = 1; j <= b.length; j++) d[0][j] = j
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
+    }
+  }
+  return d[a.length][b.length]
 }
 
 function helpText(command) {
@@ -95,4 +147,4 @@ function displayPath(p) {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p
 }
 
-module.exports = { COMMON_OPTIONS, OUTPUT_OPTIONS, output, MODULE_TIMEOUT_OPTION, EXIT, EXIT_CODES, UsageError, parse, helpText, colors, displayPath, moduleTimeout }
+module.exports = { closest, COMMON_OPTIONS, OUTPUT_OPTIONS, output, MODULE_TIMEOUT_OPTION, EXIT, EXIT_CODES, UsageError, parse, helpText, colors, displayPath, moduleTimeout }

@@ -27,13 +27,17 @@ try {
 } catch (err) {
   fail(err)
 }
-const { parse, helpText, colors, EXIT, EXIT_CODES } = cli ?? {}
+const { parse, helpText, colors, closest, COMMON_OPTIONS, EXIT, EXIT_CODES } = cli ?? {}
+const path = require('node:path')
+const fs = require('node:fs')
+const { loadEnvFile } = require('../lib/env-file.js')
 
 // Loaded on demand: a run pays only for the command it runs (start-up is most of a no-op `up`).
 const COMMANDS = {
   create: () => require('./commands/create.js'),
   check: () => require('./commands/check.js'),
   up: () => require('./commands/up.js'),
+  plan: () => require('./commands/plan.js'),
   status: () => require('./commands/status.js'),
   verify: () => require('./commands/verify.js'),
   down: () => require('./commands/down.js'),
@@ -61,8 +65,46 @@ const out = cli && {
   status: (s) => process.stderr.write(s + '\n'),
 }
 
+/** The command called `name`, or a usage error that names the nearest one. */
+function commandNamed(name) {
+  if (Object.hasOwn(COMMANDS, name)) return COMMANDS[name]()
+  const near = closest(name, Object.keys(COMMANDS))
+  const err = new Error(`unknown command \`${name}\`${near ? `; did you mean \`${near}\`?` : '.'} Commands: ${Object.keys(COMMANDS).join(', ')}`)
+  err.exitCode = EXIT.USAGE
+  throw err
+}
+
+/**
+ * The package the command runs for: the current folder, or, when it has no package.json (say,
+ * db/migrations), the nearest folder above that has one, which is where `pnpm db:migrate:*`
+ * would run. Paths the user typed stay relative to where they typed them.
+ */
+function enterProjectRoot(command, { values, positionals }) {
+  const here = process.cwd()
+  const marks = ['package.json', 'godwit.config.mjs']
+  if (marks.some((m) => fs.existsSync(path.join(here, m)))) return
+  for (let dir = path.dirname(here); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (marks.some((m) => fs.existsSync(path.join(dir, m)))) {
+      for (const [key, o] of Object.entries({ ...command.options, ...COMMON_OPTIONS })) {
+        if (o.path && typeof values[key] === 'string') values[key] = path.resolve(here, values[key])
+      }
+      ;(command.positionals ?? []).forEach((p, i) => {
+        if (p.path && typeof positionals[i] === 'string') positionals[i] = path.resolve(here, positionals[i])
+      })
+      if (process.env.MIGRATION_DIR && !path.isAbsolute(process.env.MIGRATION_DIR)) process.env.MIGRATION_DIR = path.resolve(here, process.env.MIGRATION_DIR)
+      process.chdir(dir)
+      return
+    }
+  }
+}
+
 async function main(argv) {
   const [name, ...rest] = argv
+  if (name === 'help' && rest.length > 0) {
+    // `godwit help up` is `godwit up --help`
+    process.stdout.write(helpText(commandNamed(rest[0])))
+    return EXIT.OK
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(await topHelp())
     return name === undefined ? EXIT.USAGE : EXIT.OK
@@ -71,16 +113,17 @@ async function main(argv) {
     process.stdout.write(require('../package.json').version + '\n')
     return EXIT.OK
   }
-  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name]() : undefined
-  if (!command) {
-    process.stderr.write(`godwit: unknown command \`${name}\`; commands: ${Object.keys(COMMANDS).join(', ')}\n`)
-    return EXIT.USAGE
-  }
+  const command = commandNamed(name)
   // `pnpm db:migrate:create -- add_widgets` hands us the `--` too: one leading `--` is pnpm's.
   const parsed = parse(command, rest[0] === '--' ? rest.slice(1) : rest)
   if (parsed.values.help) {
     process.stdout.write(helpText(command))
     return EXIT.OK
+  }
+  enterProjectRoot(command, parsed)
+  const env = loadEnvFile({ file: parsed.values.dotenv, disabled: parsed.values['no-dotenv'] })
+  if (parsed.values.verbose && !parsed.values.json && env) {
+    out.status(env.skipped ? `env: .env not read: ${env.skipped}` : `env: ${env.file}: set ${env.loaded.join(', ') || 'nothing'}${env.kept.length ? `; kept from the environment: ${env.kept.join(', ')}` : ''}`)
   }
   return command.run(parsed, out)
 }

@@ -2,6 +2,7 @@
 // What up, down and reset share on the command line: their history and report flags, the options
 // they hand the API, and how a run's report becomes output and an exit code. (status shares the
 // history flags.)
+const { spawnSync } = require('node:child_process')
 const interrupt = require('./interrupt.js')
 const { exitFor } = require('../lib/errors.js')
 const { EXIT, MODULE_TIMEOUT_OPTION, moduleTimeout, OUTPUT_OPTIONS, output } = require('./cli.js')
@@ -16,7 +17,7 @@ function runFlags(reportFile) {
   return {
     ...HISTORY_OPTIONS,
     sha: { type: 'string', value: '<sha>', description: 'release sha for the report path (else GIT_SHA, GITHUB_SHA, git HEAD, "local")' },
-    'artifacts-dir': { type: 'string', value: '<path>', description: `report root (default .artifacts/deploy); the report is <root>/<sha>/${reportFile}` },
+    'artifacts-dir': { type: 'string', path: true, value: '<path>', description: `report root (default .artifacts/deploy); the report is <root>/<sha>/${reportFile}` },
     ...OUTPUT_OPTIONS,
     ...MODULE_TIMEOUT_OPTION,
   }
@@ -54,7 +55,16 @@ function finishRun(command, report, values, out, success) {
     return report.ok ? exitFor('REPORT_NOT_WRITTEN') : report.error?.exitCode ?? EXIT.INTERNAL
   }
   out.status(c.dim(`report: ${report.reportPath}`))
+  if (!values.quiet && report.reportPath && unignored(report.reportPath)) {
+    out.status(c.yellow(`note: git does not ignore ${report.reportPath}: add .artifacts/ to .gitignore (reports are per run, not source)`))
+  }
   return report.ok ? EXIT.OK : report.error?.exitCode ?? EXIT.INTERNAL
+}
+
+/** Whether `file` is inside a git work tree that does not ignore it (git missing: no). */
+function unignored(file) {
+  const r = spawnSync('git', ['check-ignore', '-q', '--', file], { stdio: 'ignore' })
+  return r.status === 1
 }
 
 /** `n thing` or `n things`. */

@@ -66,6 +66,10 @@ pub struct Options {
     pub database: Option<String>,
     /// `down`: how many to revert (0: all).
     pub down: Option<u32>,
+    /// `up`/`down`: the target version.
+    pub to: Option<String>,
+    /// `plan` (`up --dry-run`).
+    pub dry_run: Option<bool>,
     pub reset: Option<bool>,
     pub allow_non_local: Option<bool>,
     /// `status`'s bound.
@@ -108,6 +112,8 @@ impl From<Options> for Flags {
             verbose: o.verbose.unwrap_or(false),
             database: o.database,
             mode,
+            to: o.to,
+            dry_run: o.dry_run.unwrap_or(false),
             allow_non_local: o.allow_non_local.unwrap_or(false),
             timeout: o.timeout,
             allow_existing_schema: o.allow_existing_schema.unwrap_or(false),
@@ -329,6 +335,22 @@ pub async fn fingerprint(options: Options) -> napi::Result<String> {
             .await
             .map_err(to_js)?,
     )
+}
+
+/// The server's major version (`"15"`), connecting as `status` does (bounded by its timeout).
+#[napi]
+pub async fn server_version(options: Options) -> napi::Result<String> {
+    let flags: Flags = options.into();
+    let ms = match flags.timeout.as_deref() {
+        Some(t) => {
+            crate::duration::parse_ms(t).map_err(|e| to_js(crate::error::Error::Usage(e)))?
+        }
+        None => settings::DEFAULT_STATUS_TIMEOUT_MS,
+    };
+    let (conn, _) = settings::resolve::connection_only(&flags, &Env::process()).map_err(to_js)?;
+    status::server_major(&conn, std::time::Duration::from_millis(ms))
+        .await
+        .map_err(to_js)
 }
 
 /// Creates (`create: true`) or drops one of verify's `godwit_verify_*` scratch databases.

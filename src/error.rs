@@ -49,7 +49,7 @@ impl Exit {
                 "check found violations, status found migrations pending, or the schema is not current"
             }
             Exit::Usage => {
-                "usage or configuration error (bad flag, bad name, unreadable ledger, unknown base ref, missing privilege)"
+                "usage or configuration error (bad flag, bad name, unreadable ledger, unknown base ref, missing privilege, a migration that breaks the contract: nothing ran)"
             }
             Exit::LockOrBudget => {
                 "the migration lock was not acquired or was lost, or MIGRATION_TIMEOUT_SECONDS ran out"
@@ -98,6 +98,9 @@ pub enum Code {
     Integrity,
     DatabaseNotEmpty,
     MigrationFailed,
+    /// A pending migration breaks the module contract (or cannot be reverted): refused before
+    /// anything ran.
+    MigrationInvalid,
     Interrupted,
     DbError,
     ReportNotWritten,
@@ -144,6 +147,7 @@ impl Code {
             Code::Integrity => "INTEGRITY",
             Code::DatabaseNotEmpty => "DATABASE_NOT_EMPTY",
             Code::MigrationFailed => "MIGRATION_FAILED",
+            Code::MigrationInvalid => "MIGRATION_INVALID",
             Code::Interrupted => "INTERRUPTED",
             Code::DbError => "DB_ERROR",
             Code::ReportNotWritten => "REPORT_NOT_WRITTEN",
@@ -174,6 +178,7 @@ impl Code {
             | LedgerInvalid
             | InsufficientPrivilege
             | NotMigrationJob
+            | MigrationInvalid
             | ImportInvalid => Exit::Usage,
             Io | GitFailed | Internal | DbError | ReportNotWritten | NativeMissing => {
                 Exit::Internal
@@ -275,6 +280,9 @@ pub enum Error {
     #[error("{0}")]
     MigrationFailed(String),
 
+    #[error("{0}")]
+    MigrationInvalid(String),
+
     #[error("interrupted: {0}")]
     Interrupted(String),
 
@@ -306,6 +314,7 @@ impl Error {
             Error::Integrity(_) => Code::Integrity,
             Error::DatabaseNotEmpty(_) => Code::DatabaseNotEmpty,
             Error::MigrationFailed(_) => Code::MigrationFailed,
+            Error::MigrationInvalid(_) => Code::MigrationInvalid,
             Error::Interrupted(_) => Code::Interrupted,
             Error::Db(_) => Code::DbError,
         }

@@ -71,6 +71,12 @@ proptest! {
     }
 
     #[test]
+    fn every_suggested_name_is_a_valid_name(name in prop_oneof![near_filename(), any::<String>(), "[a-zA-Zàéîõüßøł .-]{0,20}(\\.mjs)?"]) {
+        let suggested = source::suggest_name(&name);
+        prop_assert!(source::is_valid_name(&suggested), "{name:?} -> {suggested:?}");
+    }
+
+    #[test]
     fn ledger_render_then_parse_gives_the_same_ledger(entries in proptest::collection::btree_map("[0-9]{13}_[a-z0-9_]{1,12}\\.mjs", sha(), 0..40)) {
         let l = Ledger { entries: entries.into_iter().collect::<BTreeMap<_, _>>() };
         let text = ledger::render(&l);

@@ -20,8 +20,8 @@ use crate::import::{Imported, ImportedFile};
 use crate::plan::{HistoryStatus, Row, State};
 use crate::policy::{Destructive, Level, Policy, Waiver};
 use crate::run::report::{
-    Command, DatabaseInfo, EntryState, FailureDetail, MigrationEntry, Outcome, Problem, Report,
-    ToolInfo,
+    Command, DatabaseInfo, EntryState, FailureDetail, MigrationEntry, Outcome, PlannedMigration,
+    Problem, Report, ToolInfo,
 };
 use crate::settings::Effective;
 use crate::settings::project::{ProjectConfig, RunSettings as ProjectRunSettings};
@@ -99,6 +99,7 @@ fn typescript_types_are_generated_from_the_rust_types() {
         FailureDetail,
         Problem,
         ResetDone,
+        PlannedMigration,
         Report,
         Fingerprint,
         ProjectRunSettings,

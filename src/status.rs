@@ -150,6 +150,13 @@ pub async fn fingerprint(settings: &Settings, timeout: Duration) -> Result<Finge
     })
 }
 
+/// The server's major version (`15`, `18`), for judging SQL against the server it will run on
+/// when the project does not say (`check` with connection settings). Bounded like `status`.
+pub async fn server_major(settings: &Settings, timeout: Duration) -> Result<String> {
+    let s = open(settings, timeout).await?;
+    Ok((s.info().version_num / 10000).to_string())
+}
+
 /// Creates or drops one of verify's scratch databases through the configured connection, which
 /// is used for nothing else.
 pub async fn scratch(settings: &Settings, create: bool, name: &str) -> Result<()> {

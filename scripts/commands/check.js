@@ -22,11 +22,31 @@ an ::error/::warning annotation on its file and line.
 Migrations up to the configuration's baseline (the legacy history, e.g. after godwit import) keep
 the file contract, ledger and immutability but not the SQL safety rules. down SQL is judged only by
 session-state (it runs on local databases only).
-Policy settings (postgresVersion, destructive, rules) come from package.json#godwit or godwit.config.mjs.`
+Policy settings (postgresVersion, destructive, rules) come from package.json#godwit or godwit.config.mjs.
+Without postgresVersion, and with connection settings (DATABASE_URL, PGHOST, PGSERVICE), the
+server is asked for its version (3 s at most) and SQL is judged for it; else for PostgreSQL 16.`
+
+/**
+ * The server's major version when connection settings are given and the project does not set
+ * postgresVersion: SQL is judged for the server it will run on. Unreachable in 3 s: the default,
+ * said once (check is an offline gate; the database is a hint, never a requirement).
+ */
+async function serverPostgresVersion(out, progress) {
+  const conn = ['DATABASE_URL', 'PGHOST', 'PGHOSTADDR', 'PGSERVICE'].some((k) => process.env[k]?.trim())
+  if (!conn || (await godwit.loadConfig()).raw?.postgresVersion !== undefined) return undefined
+  try {
+    return await godwit.serverVersion()
+  } catch (err) {
+    if (progress) out.status(out.colors.dim(`check: the server was not asked for its version (${err.code}); SQL judged for the default PostgreSQL; set postgresVersion to pin it`))
+    return undefined
+  }
+}
 
 exports.run = async function run({ values }, out) {
   const { progress, verbose } = output(values)
-  const report = await godwit.check({ dir: values.dir, frozen: values.frozen, base: values.base, moduleTimeout: moduleTimeout(values) })
+  const postgresVersion = await serverPostgresVersion(out, progress)
+  const report = await godwit.check({ dir: values.dir, frozen: values.frozen, base: values.base, moduleTimeout: moduleTimeout(values), postgresVersion })
+  if (progress && postgresVersion) out.status(out.colors.dim(`check: SQL judged for PostgreSQL ${postgresVersion}, the server's (set postgresVersion to pin it)`))
   if (values.json) {
     out.json(report)
     return report.ok ? EXIT.OK : EXIT.NOT_CLEAN

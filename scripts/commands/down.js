@@ -8,6 +8,7 @@ exports.summary = 'Local development only: revert the newest applied migrations 
 exports.positionals = []
 exports.options = {
   count: { type: 'string', value: '<n>', description: 'how many to revert (default 1; 0 = all that are applied)' },
+  to: { type: 'string', value: '<version>', description: 'revert every applied migration newer than this version (it stays applied); instead of --count' },
   'allow-non-local': { type: 'boolean', description: 'run even under NODE_ENV=production, in CI or against a non-local server' },
   ...runFlags('down.json'),
 }
@@ -18,9 +19,10 @@ Refused (exit 2) under NODE_ENV=production, in CI and against a non-local server
 production rollback is restore + redeploy, never routine down migrations.`
 
 exports.run = async function run({ values }, out) {
-  const n = values.count === undefined ? 1 : Number(values.count)
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--count takes a whole number (0 = all), got \`${values.count}\``)
-  const report = await godwit.down({ ...runOptions(values), count: n, allowNonLocal: values['allow-non-local'] })
+  if (values.to !== undefined && values.count !== undefined) throw new UsageError('--count and --to contradict each other; pick one')
+  const n = values.count === undefined ? (values.to === undefined ? 1 : undefined) : Number(values.count)
+  if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw new UsageError(`--count takes a whole number (0 = all), got \`${values.count}\``)
+  const report = await godwit.down({ ...runOptions(values), count: n, to: values.to, allowNonLocal: values['allow-non-local'] })
   return finishRun('down', report, values, out, (r) => {
     const reverted = r.migrations.filter((m) => m.state === 'reverted').length
     return reverted ? `down: reverted ${count(reverted, 'migration')}` : 'down: nothing to revert'

@@ -8,7 +8,7 @@ exports.name = 'import'
 exports.summary = 'Convert another tool\'s migrations into godwit migrations, sealed into checksums.json.'
 exports.positionals = [
   { name: 'tool', description: `the tool that wrote them: ${godwit.importTools().join(', ')}` },
-  { name: 'source', description: 'the folder holding that tool\'s migrations' },
+  { name: 'source', path: true, description: 'the folder holding that tool\'s migrations' },
 ]
 exports.options = {
   verbose: { type: 'boolean', description: 'list every imported file with the source it came from' },

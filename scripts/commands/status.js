@@ -10,6 +10,7 @@ exports.positionals = []
 exports.options = {
   ...HISTORY_OPTIONS,
   'github-output': { type: 'boolean', description: 'append requires_migrations=true|false and clean=true|false to the file in $GITHUB_OUTPUT' },
+  verbose: { type: 'boolean', description: 'also say where the settings came from (the .env file read, the variables it set)' },
 }
 exports.details = `Exit 0 when clean, 1 when migrations are pending, 4 when the history disagrees with the files.
 Migrations a newer release applied (this is an older release, replayed) are \`ahead\`, exit 0,
@@ -38,8 +39,13 @@ exports.run = async function run({ values }, out) {
     out.line(`${m.version}  ${state} ${m.file ?? m.name}${when}${m.fix ? `\n    fix: ${m.fix}` : ''}`)
   }
   for (const v of s.fileViolations) out.line(`${v.file}: ${c.red(v.rule)}: ${v.message}`)
+  const problems = [
+    s.problems > 0 && `${s.problems} migration problem(s)`,
+    s.fileViolations.length > 0 && `${s.fileViolations.length} file problem(s)`,
+    `${s.pending} pending`,
+  ].filter(Boolean)
   out.status(
-    code === EXIT.OK ? c.green(s.ahead ? `status: clean; ${s.ahead} applied by a newer release (ahead)` : 'status: clean') : code === EXIT.NOT_CLEAN ? c.yellow(`status: ${s.pending} pending`) : c.red(`status: ${s.problems} problem(s), ${s.pending} pending`),
+    code === EXIT.OK ? c.green(s.ahead ? `status: clean; ${s.ahead} applied by a newer release (ahead)` : 'status: clean') : code === EXIT.NOT_CLEAN ? c.yellow(`status: ${s.pending} pending`) : c.red(`status: ${problems.join(', ')}`),
   )
   return code
 }

@@ -6,6 +6,8 @@ exports.name = 'up'
 exports.summary = 'Apply pending migrations: locked, time-bounded, checksum-verified, in order, fail-closed; writes a report.'
 exports.positionals = []
 exports.options = {
+  to: { type: 'string', value: '<version>', description: 'apply pending migrations up to and including this version only' },
+  'dry-run': { type: 'boolean', description: 'print what would be applied, with each migration\'s settings and SQL, and apply nothing (as `godwit plan`)' },
   ...runFlags('migration.json'),
   'allow-existing-schema': { type: 'boolean', description: 'run even though godwit\'s history is empty and the database already holds a schema (else refused, exit 4: baseline instead)' },
 }
@@ -18,8 +20,9 @@ precedence: flag > environment > PGOPTIONS > configuration > default.
 The only production path: run it from the pipeline's migration job, never at API start-up.`
 
 exports.run = async function run({ values }, out) {
+  if (values['dry-run']) return require('./plan.js').run({ values }, out)
   // the CLI is how the pipeline's migration job runs: never refused under NODE_ENV=production
-  const report = await godwit.up({ ...runOptions(values), migrationJob: true, allowExistingSchema: values['allow-existing-schema'] })
+  const report = await godwit.up({ ...runOptions(values), to: values.to, migrationJob: true, allowExistingSchema: values['allow-existing-schema'] })
   return finishRun('up', report, values, out, (r) => {
     const applied = r.migrations.filter((m) => m.state === 'applied').length
     const ahead = r.migrations.filter((m) => m.state === 'ahead').length

@@ -8,7 +8,7 @@ exports.summary = 'The migration-safety gate: frozen check, then up, a no-op sec
 exports.positionals = []
 exports.options = {
   sha: { type: 'string', value: '<sha>', description: 'names the report folder (default "verify")' },
-  'artifacts-dir': { type: 'string', value: '<path>', description: 'report root (default .artifacts/deploy); the report is <root>/<sha>/verify.json' },
+  'artifacts-dir': { type: 'string', path: true, value: '<path>', description: 'report root (default .artifacts/deploy); the report is <root>/<sha>/verify.json' },
   'no-round-trip': { type: 'boolean', description: 'skip the down/up round trip (for histories whose downs were never meant to revert in a chain)' },
   ...OUTPUT_OPTIONS,
 }

@@ -225,8 +225,9 @@ impl<'a> Comparison<'a> {
         }
     }
 
-    /// A file that is not in the base: newer than everything merged, and sealed (locally) or
-    /// matching its entry (frozen, or outside git where every entry counts as sealed).
+    /// A file that is not in the base: newer than everything merged, and sealed (locally, also
+    /// outside git: the author loop create, edit, check re-seals there, and the database still
+    /// refuses a changed applied migration) or matching its entry (frozen).
     fn new_file(&mut self, m: &MigrationFile) {
         if let (false, Some(max)) = (self.no_git, &self.max_base_version) {
             if m.version <= *max {
@@ -244,12 +245,6 @@ impl<'a> Comparison<'a> {
         }
         match self.entry(&m.file) {
             Some(e) if *e == m.checksum => {}
-            Some(_) if self.no_git => self.push(Violation::new(
-                &m.file,
-                rule::LEDGER_MISMATCH,
-                "changed after it was sealed (outside a git repository every ledger entry counts as sealed)",
-                "restore the sealed content and put the change in a new migration; if it was never applied anywhere, delete its entry from checksums.json and run `pnpm db:migrate:check`",
-            )),
             Some(_) if self.frozen => self.push(Violation::new(
                 &m.file,
                 rule::LEDGER_MISMATCH,
@@ -491,12 +486,16 @@ mod tests {
     }
 
     #[test]
-    fn outside_git_every_entry_is_sealed() {
+    fn outside_git_frozen_every_entry_is_sealed_and_locally_edits_reseal() {
         let nb = Err(NoBase::NotAGitRepository);
-        let i = compare(&[mf(A, S2), mf(B, S2)], &read(&[(A, S1)]), &nb, false);
-        assert_eq!(rules(&i), [(A, rule::LEDGER_MISMATCH)]);
-        assert!(i.violations[0].message.contains("outside a git repository"));
-        assert_eq!(i.sealed, [B]);
+        let i = compare(&[mf(A, S2), mf(B, S2)], &read(&[(A, S1)]), &nb, true);
+        assert_eq!(
+            rules(&i),
+            [(A, rule::LEDGER_MISMATCH), (B, rule::LEDGER_MISSING_ENTRY)]
+        );
+        let local = compare(&[mf(A, S2), mf(B, S2)], &read(&[(A, S1)]), &nb, false);
+        assert!(local.violations.is_empty());
+        assert_eq!(local.sealed, [A, B]);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Connection settings: `DATABASE_URL`, else libpq's `PG*` variables, else a clear error (never a
-//! silent default). Also the one place that knows how to show a connection without its secrets,
-//! and whether a server is this machine's own.
+//! silent default); a connection service (`?service=`, `PGSERVICE`) fills what the URL does not
+//! say and wins over the `PG*` variables, and the password file supplies a password none of them
+//! gave, each as libpq does. Also the one place that knows how to show a connection without its
+//! secrets, and whether a server is this machine's own.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -9,6 +11,7 @@ use std::str::FromStr;
 
 use tokio_postgres::config::{Config, Host};
 
+use crate::db::libpq_files::{self, PassKey};
 use crate::error::{Error, Result};
 use crate::settings::Env;
 
@@ -94,8 +97,17 @@ pub fn parse_options(options: &str) -> HashMap<String, String> {
     out
 }
 
-/// URL parameters tokio-postgres does not take (TLS files), split off the URL.
-const TAKEN_PARAMS: [&str; 5] = ["sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword"];
+/// URL parameters tokio-postgres does not take (TLS files, the service, the password file), split
+/// off the URL.
+const TAKEN_PARAMS: [&str; 7] = [
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslpassword",
+    "service",
+    "passfile",
+];
 
 /// Splits the query parameters tokio-postgres does not understand (TLS ones) out of a URL.
 fn take_url_params(url: &str) -> (String, HashMap<String, String>) {
@@ -144,11 +156,50 @@ fn authority(url: &str) -> &str {
     rest.split(['/', '?']).next().unwrap_or("")
 }
 
-/// Settings from the environment.
+/// Settings from the environment, with the password file's password when none was given.
 pub fn from_env(env: &Env) -> Result<Settings> {
-    if let Some(url) = env.get("DATABASE_URL") {
-        return from_url(&url, env);
+    let (mut settings, passfile) = match env.get("DATABASE_URL") {
+        Some(url) => from_url(&url, env)?,
+        None => from_pg_env(env)?,
+    };
+    if settings.config.get_password().is_none() {
+        if let Some(pw) = passfile_password(&settings, passfile.as_deref(), env) {
+            settings.config.password(pw);
+        }
     }
+    Ok(settings)
+}
+
+/// The password file's password for this connection's first host, as libpq matches it (a Unix
+/// socket matches `localhost`).
+fn passfile_password(settings: &Settings, explicit: Option<&str>, env: &Env) -> Option<String> {
+    let path = libpq_files::passfile_path(explicit, env)?;
+    let c = &settings.config;
+    let host = match c.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(_)) | None => "localhost".to_string(),
+    };
+    let user = c.get_user().unwrap_or("");
+    let key = PassKey {
+        host: &host,
+        port: c.get_ports().first().copied().unwrap_or(5432),
+        dbname: c.get_dbname().unwrap_or(user),
+        user,
+    };
+    libpq_files::password(&path, &key)
+}
+
+/// The named service's settings, when one is named (`?service=` or `PGSERVICE`).
+fn service_settings(named: Option<String>, env: &Env) -> Result<HashMap<String, String>> {
+    match named.or_else(|| env.get("PGSERVICE")) {
+        Some(name) => libpq_files::service(&name, env),
+        None => Ok(HashMap::new()),
+    }
+}
+
+/// Settings from libpq's variables, under a service's when one is named (libpq: a service wins
+/// over the environment).
+fn from_pg_env(env: &Env) -> Result<(Settings, Option<String>)> {
     let any = [
         "PGHOST",
         "PGHOSTADDR",
@@ -162,51 +213,80 @@ pub fn from_env(env: &Env) -> Result<Settings> {
     .any(|k| env.get(k).is_some());
     if !any {
         return Err(Error::Config(
-            "no database connection settings: set DATABASE_URL (postgres://user@host:5432/db) or the PGHOST/PGPORT/PGUSER/PGDATABASE/PGPASSWORD variables".into(),
+            "no database connection settings: set DATABASE_URL (postgres://user@host:5432/db), the PGHOST/PGPORT/PGUSER/PGDATABASE/PGPASSWORD variables, or PGSERVICE (a .env file in the package root is read too)".into(),
         ));
     }
+    let service = service_settings(None, env)?;
+    let get = |key: &str, var: &str| service.get(key).cloned().or_else(|| env.get(var));
     let mut config = Config::new();
-    config.host(env.get("PGHOST").as_deref().unwrap_or("localhost"));
-    if let Some(addr) = env.get("PGHOSTADDR") {
+    config.host(get("host", "PGHOST").as_deref().unwrap_or("localhost"));
+    if let Some(addr) = get("hostaddr", "PGHOSTADDR") {
         config.hostaddr(
             addr.parse()
                 .map_err(|_| Error::Config(format!("PGHOSTADDR `{addr}` is not an IP address")))?,
         );
     }
-    if let Some(port) = env.get("PGPORT") {
+    if let Some(port) = get("port", "PGPORT") {
         config.port(
             port.parse()
                 .map_err(|_| Error::Config(format!("PGPORT `{port}` is not a port number")))?,
         );
     }
-    let user = env
-        .get("PGUSER")
+    let user = get("user", "PGUSER")
         .or(env.get("USER"))
         .unwrap_or_else(|| "postgres".into());
     config.user(&user);
-    config.dbname(env.get("PGDATABASE").as_deref().unwrap_or(&user));
-    if let Some(pw) = env.raw("PGPASSWORD") {
-        config.password(pw);
+    config.dbname(get("dbname", "PGDATABASE").as_deref().unwrap_or(&user));
+    match service.get("password") {
+        Some(pw) => {
+            config.password(pw.as_str());
+        }
+        None => {
+            if let Some(pw) = env.raw("PGPASSWORD") {
+                config.password(pw);
+            }
+        }
     }
-    config.application_name(env.get("PGAPPNAME").as_deref().unwrap_or("godwit"));
-    let options = env.get("PGOPTIONS").unwrap_or_default();
+    if let Some(t) = get("connect_timeout", "PGCONNECT_TIMEOUT") {
+        apply_connect_timeout(&mut config, &t)?;
+    }
+    config.application_name(
+        get("application_name", "PGAPPNAME")
+            .as_deref()
+            .unwrap_or("godwit"),
+    );
+    let options = get("options", "PGOPTIONS").unwrap_or_default();
     if !options.is_empty() {
         config.options(&options);
     }
     if env.get("PGSSLPASSWORD").is_some() {
         return Err(encrypted_key_refused());
     }
-    Ok(Settings {
-        ssl_mode: match env.get("PGSSLMODE") {
+    let settings = Settings {
+        ssl_mode: match get("sslmode", "PGSSLMODE") {
             Some(m) => m.parse()?,
             None => SslMode::Prefer,
         },
-        ssl_root_cert: env.get("PGSSLROOTCERT"),
-        ssl_cert: env.get("PGSSLCERT"),
-        ssl_key: env.get("PGSSLKEY"),
+        ssl_root_cert: get("sslrootcert", "PGSSLROOTCERT"),
+        ssl_cert: get("sslcert", "PGSSLCERT"),
+        ssl_key: get("sslkey", "PGSSLKEY"),
         options: parse_options(&options),
         config,
-    })
+    };
+    Ok((settings, get("passfile", "PGPASSFILE")))
+}
+
+/// `connect_timeout` in whole seconds, as libpq takes it.
+fn apply_connect_timeout(config: &mut Config, t: &str) -> Result<()> {
+    let secs: u64 = t.trim().parse().map_err(|_| {
+        Error::Config(format!(
+            "connect_timeout `{t}` is not a whole number of seconds"
+        ))
+    })?;
+    if secs > 0 {
+        config.connect_timeout(std::time::Duration::from_secs(secs.max(2)));
+    }
+    Ok(())
 }
 
 fn encrypted_key_refused() -> Error {
@@ -215,7 +295,7 @@ fn encrypted_key_refused() -> Error {
     )
 }
 
-fn from_url(url: &str, env: &Env) -> Result<Settings> {
+fn from_url(url: &str, env: &Env) -> Result<(Settings, Option<String>)> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err(Error::Config(
             "DATABASE_URL must be a postgres:// or postgresql:// URL".into(),
@@ -238,7 +318,16 @@ fn from_url(url: &str, env: &Env) -> Result<Settings> {
     if tls.contains_key("sslpassword") || env.get("PGSSLPASSWORD").is_some() {
         return Err(encrypted_key_refused());
     }
-    let ssl_mode = match tls.get("sslmode").cloned().or(env.get("PGSSLMODE")) {
+    // what the URL does not say, its service does (then the PG* variables, for TLS as before)
+    let service = service_settings(tls.get("service").cloned(), env)?;
+    fill_from_service(&mut config, &service)?;
+    let pick = |key: &str, var: &str| {
+        tls.get(key)
+            .cloned()
+            .or_else(|| service.get(key).cloned())
+            .or_else(|| env.get(var))
+    };
+    let ssl_mode = match pick("sslmode", "PGSSLMODE") {
         Some(m) => m.parse()?,
         None => SslMode::Prefer,
     };
@@ -246,14 +335,78 @@ fn from_url(url: &str, env: &Env) -> Result<Settings> {
         config.application_name(env.get("PGAPPNAME").as_deref().unwrap_or("godwit"));
     }
     let options = parse_options(config.get_options().unwrap_or(""));
-    Ok(Settings {
+    let settings = Settings {
         config,
         ssl_mode,
-        ssl_root_cert: tls.get("sslrootcert").cloned().or(env.get("PGSSLROOTCERT")),
-        ssl_cert: tls.get("sslcert").cloned().or(env.get("PGSSLCERT")),
-        ssl_key: tls.get("sslkey").cloned().or(env.get("PGSSLKEY")),
+        ssl_root_cert: pick("sslrootcert", "PGSSLROOTCERT"),
+        ssl_cert: pick("sslcert", "PGSSLCERT"),
+        ssl_key: pick("sslkey", "PGSSLKEY"),
         options,
-    })
+    };
+    Ok((settings, pick("passfile", "PGPASSFILE")))
+}
+
+/// A service's settings where the URL left them unset.
+fn fill_from_service(config: &mut Config, service: &HashMap<String, String>) -> Result<()> {
+    if let Some(h) = service
+        .get("host")
+        .filter(|_| config.get_hosts().is_empty())
+    {
+        config.host(h);
+    }
+    if let Some(a) = service
+        .get("hostaddr")
+        .filter(|_| config.get_hostaddrs().is_empty())
+    {
+        config.hostaddr(
+            a.parse().map_err(|_| {
+                Error::Config(format!("service hostaddr `{a}` is not an IP address"))
+            })?,
+        );
+    }
+    if let Some(p) = service
+        .get("port")
+        .filter(|_| config.get_ports().is_empty())
+    {
+        config.port(
+            p.parse()
+                .map_err(|_| Error::Config(format!("service port `{p}` is not a port number")))?,
+        );
+    }
+    if let Some(u) = service.get("user").filter(|_| config.get_user().is_none()) {
+        config.user(u);
+    }
+    if let Some(d) = service
+        .get("dbname")
+        .filter(|_| config.get_dbname().is_none())
+    {
+        config.dbname(d);
+    }
+    if let Some(pw) = service
+        .get("password")
+        .filter(|_| config.get_password().is_none())
+    {
+        config.password(pw.as_str());
+    }
+    if let Some(a) = service
+        .get("application_name")
+        .filter(|_| config.get_application_name().is_none())
+    {
+        config.application_name(a);
+    }
+    if let Some(o) = service
+        .get("options")
+        .filter(|_| config.get_options().is_none())
+    {
+        config.options(o);
+    }
+    if let Some(t) = service
+        .get("connect_timeout")
+        .filter(|_| config.get_connect_timeout().is_none())
+    {
+        apply_connect_timeout(config, t)?;
+    }
+    Ok(())
 }
 
 fn home_file(name: &str) -> Option<PathBuf> {
@@ -470,6 +623,96 @@ mod tests {
             ("PGHOST", "localhost"),
             ("PGHOSTADDR", "127.0.0.1")
         ]));
+    }
+
+    /// A file in a fresh temporary folder, with `mode` on Unix.
+    fn temp_file(name: &str, text: &str, mode: u32) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "godwit-conn-{}-{}",
+            std::process::id(),
+            name.replace('.', "_")
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join(name);
+        std::fs::write(&f, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        f
+    }
+
+    #[test]
+    fn a_service_wins_over_pg_variables_and_loses_to_the_url() {
+        let f = temp_file(
+            "pg_service.conf",
+            "[app]\nhost=db.internal\nport=6543\nuser=deploy\ndbname=prod\nsslmode=require\n",
+            0o644,
+        );
+        let file: &'static str = Box::leak(f.display().to_string().into_boxed_str());
+        let s = from_env(&env(&[
+            ("PGSERVICE", "app"),
+            ("PGSERVICEFILE", file),
+            ("PGHOST", "ignored.example"),
+            ("PGUSER", "ignored"),
+        ]))
+        .unwrap();
+        assert_eq!(s.display(), "postgres://deploy@db.internal:6543/prod");
+        assert_eq!(s.ssl_mode, SslMode::Require);
+        // in a URL: what the URL says wins, the service fills the rest
+        let s = from_env(&env(&[
+            (
+                "DATABASE_URL",
+                "postgres://other@/?service=app&sslmode=disable",
+            ),
+            ("PGSERVICEFILE", file),
+        ]))
+        .unwrap();
+        assert_eq!(s.display(), "postgres://other@db.internal:6543/prod");
+        assert_eq!(s.ssl_mode, SslMode::Disable);
+        let e = from_env(&env(&[("PGSERVICE", "nope"), ("PGSERVICEFILE", file)])).unwrap_err();
+        assert!(e.to_string().contains("service `nope`"), "{e}");
+    }
+
+    #[test]
+    fn the_password_file_gives_a_password_only_when_none_was_given_and_only_if_private() {
+        let private = temp_file("pgpass", "127.0.0.1:5433:*:deploy:from-file\n", 0o600);
+        let file: &'static str = Box::leak(private.display().to_string().into_boxed_str());
+        let base = [
+            ("PGHOST", "127.0.0.1"),
+            ("PGPORT", "5433"),
+            ("PGUSER", "deploy"),
+            ("PGPASSFILE", file),
+        ];
+        let s = from_env(&env(&base)).unwrap();
+        assert_eq!(s.config.get_password(), Some(&b"from-file"[..]));
+        let mut given = base.to_vec();
+        given.push(("PGPASSWORD", "given"));
+        assert_eq!(
+            from_env(&env(&given)).unwrap().config.get_password(),
+            Some(&b"given"[..])
+        );
+        let url = from_env(&env(&[
+            ("DATABASE_URL", "postgres://deploy@127.0.0.1:5433/app"),
+            ("PGPASSFILE", file),
+        ]))
+        .unwrap();
+        assert_eq!(url.config.get_password(), Some(&b"from-file"[..]));
+        #[cfg(unix)]
+        {
+            let shared = temp_file("pgpass-shared", "*:*:*:*:leaked\n", 0o644);
+            let shared: &'static str = Box::leak(shared.display().to_string().into_boxed_str());
+            let s = from_env(&env(&[
+                ("PGHOST", "127.0.0.1"),
+                ("PGUSER", "deploy"),
+                ("PGPASSFILE", shared),
+            ]))
+            .unwrap();
+            assert_eq!(s.config.get_password(), None);
+        }
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The PostgreSQL side behind a trait: the runner decides, a `Session` talks to the server. `pg`
 //! is the real one (tokio-postgres); the runner's tests use a scripted fake. Connection settings
-//! (`conn`, `tls`), the history table's SQL (`history`), the schema fingerprint and the local
+//! (`conn`, `tls`, libpq's service and password files in `libpq_files`), the history table's SQL (`history`), the schema fingerprint and the local
 //! reset live here too.
 
 pub mod conn;
 pub mod fingerprint;
 pub mod history;
+pub mod libpq_files;
 pub mod pg;
 pub mod reset;
 pub mod tls;

@@ -124,11 +124,25 @@ pub fn is_valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// A contract-conforming spelling of `name`: `AddUsers` and `add-users` both become `add_users`.
+/// A contract-conforming spelling of `name`: `AddUsers` and `add-users` both become `add_users`;
+/// a file name given as the name loses its version and extension (`add_users.mjs` -> `add_users`);
+/// accented letters keep their base letter (`café` -> `cafe`), not dropped.
 pub fn suggest_name(name: &str) -> String {
+    let mut name = name.trim();
+    for ext in [".mjs", ".js", ".cjs", ".ts", ".sql"] {
+        // ASCII lowercasing keeps byte offsets, and an ASCII suffix starts on a char boundary
+        if name.len() > ext.len() && name.to_ascii_lowercase().ends_with(ext) {
+            name = &name[..name.len() - ext.len()];
+            break;
+        }
+    }
+    let digits = name.chars().take_while(char::is_ascii_digit).count();
+    if digits == VERSION_DIGITS && name[digits..].starts_with(['_', '-']) {
+        name = &name[digits + 1..];
+    }
     let mut out = String::new();
     let mut prev_lower_or_digit = false;
-    for c in name.chars() {
+    for c in ascii_letters(name).chars() {
         if c.is_ascii_uppercase() {
             if prev_lower_or_digit {
                 out.push('_');
@@ -151,6 +165,27 @@ pub fn suggest_name(name: &str) -> String {
     } else {
         trimmed.to_string()
     }
+}
+
+/// Latin letters with diacritics as their base letters (canonical decomposition, marks dropped),
+/// and the few that do not decompose spelled out.
+fn ascii_letters(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let mut out = String::with_capacity(s.len());
+    for c in s.nfd() {
+        match c {
+            '\u{300}'..='\u{36f}' => {}
+            'ß' => out.push_str("ss"),
+            'æ' | 'Æ' => out.push_str("ae"),
+            'œ' | 'Œ' => out.push_str("oe"),
+            'ø' | 'Ø' => out.push('o'),
+            'đ' | 'Đ' => out.push('d'),
+            'ł' | 'Ł' => out.push('l'),
+            'þ' | 'Þ' => out.push_str("th"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A corrected file name for a misnamed entry, when one can be derived.
@@ -375,6 +410,14 @@ mod tests {
         assert_eq!(suggest_name("Add Users Table"), "add_users_table");
         assert_eq!(suggest_name("addV2Index"), "add_v2_index");
         assert_eq!(suggest_name("---"), "migration");
+        // a file name given as the name, accents, letters that do not decompose
+        assert_eq!(suggest_name("add_users.mjs"), "add_users");
+        assert_eq!(suggest_name("1732500000000_add_users.mjs"), "add_users");
+        assert_eq!(suggest_name("AddUsers.SQL"), "add_users");
+        assert_eq!(suggest_name("café"), "cafe");
+        assert_eq!(suggest_name("Übersicht_Straße"), "ubersicht_strasse");
+        assert_eq!(suggest_name("ørsted łódź"), "orsted_lodz");
+        assert_eq!(suggest_name("日本"), "migration");
         assert!(is_valid_name("add_users"));
         assert!(!is_valid_name("AddUsers"));
         assert!(!is_valid_name(""));

@@ -78,8 +78,9 @@ pub struct Runner<C: Connector> {
     unflushed: Vec<String>,
 }
 
-fn command(mode: &Mode) -> Command {
-    match mode {
+fn command(settings: &RunSettings) -> Command {
+    match &settings.mode {
+        Mode::Up if settings.dry_run => Command::Plan,
         Mode::Up => Command::Up,
         Mode::Down { .. } => Command::Down,
         Mode::Reset => Command::Reset,
@@ -100,7 +101,7 @@ impl<C: Connector> Runner<C> {
             .as_ref()
             .map(|r| r.effective.budget_seconds)
             .unwrap_or(crate::settings::DEFAULT_BUDGET_SECONDS);
-        let mut report = Report::new(command(&settings.mode), iso(SystemTime::now()));
+        let mut report = Report::new(command(&settings), iso(SystemTime::now()));
         report.database.connection = connector.as_ref().map(|c| c.display());
         Runner {
             guard: Guard::new(Duration::from_secs(budget), signal),
@@ -147,6 +148,7 @@ impl<C: Connector> Runner<C> {
                     .any(|m| m.state == EntryState::Ahead);
                 self.report.outcome = match (&self.settings.mode, self.pending.is_empty()) {
                     (Mode::Baseline(_), _) => Outcome::Baselined,
+                    (_, false) if self.settings.dry_run => Outcome::Planned,
                     (_, true) if ahead => Outcome::DatabaseAhead,
                     (_, true) => Outcome::NothingToDo,
                     (Mode::Down { .. }, false) => Outcome::Reverted,
@@ -177,10 +179,15 @@ impl<C: Connector> Runner<C> {
                 .map(|e| e.release_sha.clone())
                 .or_else(|| self.settings.sha.clone())
                 .unwrap_or_else(|| "local".into());
+            let name = if self.settings.dry_run {
+                "plan"
+            } else {
+                self.settings.mode.command()
+            };
             let (latest, attempt) = report::paths(
                 &self.settings.artifacts_dir,
                 &sha,
-                self.settings.mode.command(),
+                name,
                 &self.report.started_at,
             );
             let text = match report::write(&mut self.report, &latest, &attempt) {

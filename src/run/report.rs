@@ -71,6 +71,8 @@ pub enum Outcome {
     DatabaseAhead,
     /// `baseline` recorded migrations as applied without running them.
     Baselined,
+    /// `plan`: the migrations `up` would apply are listed in `plan`; nothing ran.
+    Planned,
     /// Files, ledger or history disagree; nothing ran.
     Refused,
     /// A migration failed (earlier ones stay applied).
@@ -93,9 +95,10 @@ impl Outcome {
     /// The outcome a run that stopped with `e` has.
     pub fn of(e: &Error) -> Outcome {
         match e {
-            Error::Integrity(_) | Error::DatabaseNotEmpty(_) | Error::BaselineRefused(_) => {
-                Outcome::Refused
-            }
+            Error::Integrity(_)
+            | Error::DatabaseNotEmpty(_)
+            | Error::BaselineRefused(_)
+            | Error::MigrationInvalid(_) => Outcome::Refused,
             Error::LockNotAcquired(_) => Outcome::LockTimeout,
             Error::BudgetExhausted(_) => Outcome::BudgetExhausted,
             Error::Interrupted(_) => Outcome::Interrupted,
@@ -230,6 +233,30 @@ pub enum Command {
     Down,
     Reset,
     Baseline,
+    /// `plan` (`up --dry-run`): what `up` would run, without the lock and without running it.
+    Plan,
+}
+
+/// One migration as `up` would run it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[cfg_attr(test, schemars(deny_unknown_fields))]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedMigration {
+    #[cfg_attr(test, schemars(regex(pattern = r"^\d{13}$")))]
+    pub version: String,
+    pub file: String,
+    /// In one transaction with its history row (else each statement on its own).
+    pub transactional: bool,
+    /// `lock_timeout` and `statement_timeout` it runs with: its own `config`, else the job's.
+    pub lock_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
+    /// Whether those are the migration's own (`config`) rather than the job's.
+    pub own_timeouts: bool,
+    /// The SQL strings the module rendered, in order, exactly as they would be sent.
+    pub sql: Vec<String>,
+    /// The SQL's sha256, as the history row would record it.
+    pub sql_checksum: String,
 }
 
 /// The report of a locked run (`up`, `down`, `reset`).
@@ -259,6 +286,11 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, ts(optional))]
     pub reset: Option<ResetDone>,
+    /// `plan`: each migration `up` would apply, in order, with the settings it would run with
+    /// and its SQL exactly as rendered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub plan: Option<Vec<PlannedMigration>>,
     /// The latest report of this command for this sha.
     pub report_path: Option<String>,
     /// This attempt's own copy, kept when later runs on the same sha write the latest.
@@ -293,6 +325,7 @@ impl Report {
             migrations: Vec::new(),
             failure: None,
             reset: None,
+            plan: None,
             report_path: None,
             attempt_path: None,
             report_error: None,

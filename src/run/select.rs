@@ -107,6 +107,46 @@ pub fn chosen(plan: &Plan, mode: &Mode) -> Vec<String> {
     }
 }
 
+/// `chosen`, stopped at `--to`: `up` applies pending migrations up to and including the target,
+/// `down` reverts the applied ones newer than it (`count` does not apply then). The target must be
+/// a migration the files or the history know.
+pub fn chosen_to(plan: &Plan, mode: &Mode, to: Option<&str>) -> Result<Vec<String>, Error> {
+    let Some(to) = to else {
+        return Ok(chosen(plan, mode));
+    };
+    if to.len() != 13 || !to.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::Usage(format!(
+            "--to `{to}` is not a version: versions are the 13 digits a migration's file name starts with"
+        )));
+    }
+    if !plan.rows.iter().any(|r| r.version == to) {
+        let known: Vec<&str> = plan.rows.iter().map(|r| r.version.as_str()).collect();
+        return Err(Error::Usage(format!(
+            "--to {to}: no migration has this version ({}); nothing was run",
+            match (known.first(), known.last()) {
+                (Some(a), Some(b)) => format!("the versions run from {a} to {b}"),
+                _ => "there are no migrations".to_string(),
+            }
+        )));
+    }
+    Ok(match mode {
+        Mode::Up => chosen(plan, mode)
+            .into_iter()
+            .filter(|v| v.as_str() <= to)
+            .collect(),
+        Mode::Down { .. } => chosen(plan, &Mode::Down { count: 0 })
+            .into_iter()
+            .filter(|v| v.as_str() > to)
+            .collect(),
+        _ => {
+            return Err(Error::Usage(format!(
+                "--to applies to up and down, not {}",
+                mode.command()
+            )));
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +190,24 @@ mod tests {
         for (mode, want) in table {
             assert_eq!(chosen(&p, &mode), want, "{mode:?}");
         }
+    }
+
+    #[test]
+    fn to_stops_up_at_the_target_and_down_just_above_it() {
+        let files = [f(V1), f(V2), f(V3)];
+        let none = plan(&files, &[]);
+        assert_eq!(chosen_to(&none, &Mode::Up, Some(V2)).unwrap(), [V1, V2]);
+        assert_eq!(chosen_to(&none, &Mode::Up, None).unwrap(), [V1, V2, V3]);
+        let all = plan(&files, &[a(V1, "x"), a(V2, "x"), a(V3, "x")]);
+        assert!(chosen_to(&all, &Mode::Up, Some(V2)).unwrap().is_empty());
+        let down = Mode::Down { count: 1 };
+        assert_eq!(chosen_to(&all, &down, Some(V1)).unwrap(), [V3, V2]);
+        assert!(chosen_to(&all, &down, Some(V3)).unwrap().is_empty());
+        for bad in ["1700000000009", "17", "latest"] {
+            let e = chosen_to(&all, &Mode::Up, Some(bad)).unwrap_err();
+            assert_eq!(e.code(), crate::error::Code::Usage, "{bad}");
+        }
+        assert!(chosen_to(&all, &Mode::Reset, Some(V1)).is_err());
     }
 
     #[test]

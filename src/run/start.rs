@@ -57,7 +57,8 @@ impl<C: Connector> Runner<C> {
         let baseline = matches!(self.settings.mode, Mode::Baseline(_));
         let missing = applied.is_none();
         let applied = applied.unwrap_or_default();
-        if missing && !baseline {
+        // a plan writes nothing: a missing history is an empty one
+        if missing && !baseline && !self.settings.dry_run {
             self.ensure_history().await?;
         }
         let to_render = self.plan(scan, sources, &applied).await?;
@@ -93,7 +94,7 @@ impl<C: Connector> Runner<C> {
         }
         let chosen = match self.settings.mode.clone() {
             Mode::Baseline(b) => self.baseline_choice(&b, &plan, &sources).await?,
-            mode => select::chosen(&plan, &mode),
+            mode => select::chosen_to(&plan, &mode, self.settings.to.as_deref())?,
         };
         let by_version: HashMap<&str, &MigrationFile> =
             files.iter().map(|f| (f.version.as_str(), f)).collect();
@@ -183,6 +184,25 @@ impl<C: Connector> Runner<C> {
             .session
             .as_mut()
             .ok_or_else(|| Error::Internal("no session".into()))?;
+        if self.settings.dry_run {
+            // a plan takes no lock and cannot write: every transaction on this session is
+            // read-only, so nothing a bug or a module could do changes the database
+            return match self
+                .guard
+                .race(async {
+                    match s.batch("SET default_transaction_read_only = on").await {
+                        Answer::Finished => s.read_history(&h).await,
+                        other => Err(Error::Db(format!(
+                            "making the session read-only: {other:?}"
+                        ))),
+                    }
+                })
+                .await
+            {
+                Ok(rows) => rows,
+                Err(stop) => Err(self.guard.error(stop, "while reading the history")),
+            };
+        }
         let waited = lock::acquire(s, &h, &self.guard, &self.progress).await;
         self.report.lock_wait_ms = Some(match &waited {
             Ok(ms) => *ms,

@@ -1,5 +1,6 @@
 //! From what Node rendered to what runs: every pending module judged first (a broken module fails
-//! the run before any DDL), and each migration's SQL for the mode (`down` SQL to revert).
+//! the run before any DDL, as MIGRATION_INVALID: nothing ran, so it is not a failed migration),
+//! and each migration's SQL for the mode (`down` SQL to revert).
 
 use std::collections::HashMap;
 
@@ -42,14 +43,14 @@ pub fn prepare(
             )));
         };
         if let Some(v) = judged.violations.iter().find(|v| v.is_error()) {
-            return Err(Error::MigrationFailed(format!(
+            return Err(Error::MigrationInvalid(format!(
                 "{}: {} ({}); nothing was run. Fix: {}",
                 file.file, v.message, v.rule, v.hint
             )));
         }
         let chunks = if mode.reverts() {
             r.down.ok_or_else(|| {
-                Error::MigrationFailed(format!(
+                Error::MigrationInvalid(format!(
                     "{} has no `down`, so it cannot be reverted; nothing was reverted. Revert fewer migrations (--count), or reset the local database",
                     file.file
                 ))

@@ -87,6 +87,12 @@ pub struct Flags {
     /// Another database on the same server (verify's scratch databases).
     pub database: Option<String>,
     pub mode: Mode,
+    /// `up --to` / `down --to`: the version to stop at (applied up to and including it; reverted
+    /// down to, not including, it).
+    pub to: Option<String>,
+    /// `plan` / `up --dry-run`: no lock, a read-only session, nothing run or written in the
+    /// database; the report lists what would run.
+    pub dry_run: bool,
     pub allow_non_local: bool,
     /// `status`'s bound, as a duration.
     pub timeout: Option<String>,

@@ -150,6 +150,10 @@ pub struct Effective {
 #[derive(Debug)]
 pub struct RunSettings {
     pub mode: Mode,
+    /// `--to`: a 13-digit version (checked against the files and history at plan time).
+    pub to: Option<String>,
+    /// `plan`: no lock, read-only, nothing run.
+    pub dry_run: bool,
     pub dir: PathBuf,
     pub artifacts_dir: PathBuf,
     /// The release sha from a flag or the environment; `None`: git HEAD, asked at start.
@@ -180,6 +184,8 @@ pub fn run(flags: &Flags, env: &Env) -> RunSettings {
     };
     RunSettings {
         mode: flags.mode.clone(),
+        to: flags.to.clone(),
+        dry_run: flags.dry_run && flags.mode == Mode::Up,
         dir,
         artifacts_dir: PathBuf::from(first(
             [flags.artifacts_dir.clone()],
