@@ -134,6 +134,12 @@ export declare function sanitizeSha(sha: string): string
 /** The migrations that meet the filename contract, in order, with their checksums. */
 export declare function scan(options: Options): Promise<string>
 
+/**
+ * The schema file against the database the options name (`{ database }` for verify's scratch
+ * ones); with `write`, rewritten when it differs and the server is local. JSON text.
+ */
+export declare function schemaFile(options: Options, write: boolean): Promise<string>
+
 /** Creates (`create: true`) or drops one of verify's `godwit_verify_*` scratch databases. */
 export declare function scratchDatabase(create: boolean, name: string): Promise<void>
 

@@ -848,6 +848,7 @@ module.exports.importTools = nativeBinding.importTools
 module.exports.ruleIds = nativeBinding.ruleIds
 module.exports.sanitizeSha = nativeBinding.sanitizeSha
 module.exports.scan = nativeBinding.scan
+module.exports.schemaFile = nativeBinding.schemaFile
 module.exports.scratchDatabase = nativeBinding.scratchDatabase
 module.exports.serverVersion = nativeBinding.serverVersion
 module.exports.status = nativeBinding.status

@@ -1,7 +1,7 @@
 // godwit's typed JS face: the module contract, the options and the functions. The documents they
 // return (reports, status, check) are typed in `types.d.ts`, generated from the Rust types that
 // produce them, and are the same ones `godwit <command> --json` prints.
-import type { CheckReport, Created, ErrorCode, Fingerprint, Imported, Policy, ProjectConfig, ScanResult, StatusReport, UpReport } from './types'
+import type { CheckReport, Created, ErrorCode, Fingerprint, Imported, Policy, ProjectConfig, ScanResult, SchemaFileReport, StatusReport, UpReport } from './types'
 
 export * from './types'
 
@@ -94,6 +94,8 @@ export declare class GodwitError extends Error {
 export declare function create(name: string, options?: DirOptions): Promise<Created>
 export declare function scan(options?: DirOptions): Promise<ScanResult>
 export declare function check(options?: CheckOptions): Promise<CheckReport>
+/** The schema file against a database; see `godwit drift --help`. */
+export declare function schemaFile(options?: HistoryOptions & { database?: string; write?: boolean }): Promise<SchemaFileReport>
 /** The major version (`"15"`) of the server the connection settings name; bounded by `timeoutMs` (default 3000). */
 export declare function serverVersion(options?: DirOptions & { timeoutMs?: number }): Promise<string>
 /** Resolves to the report also on failure (`ok: false`, `error.code`); rejects only when no report can be written. */
@@ -220,6 +222,8 @@ export interface GodwitConfig {
   ahead?: 'allow' | 'refuse'
   /** The newest migration of the legacy history (set by `godwit import`): it and older ones are exempt from the SQL safety rules and verify's round trip. */
   baseline?: string
+  /** Where the schema file goes (default `schema.sql` beside the migrations folder: `db/schema.sql`), or `false` for none. A local up/down/reset rewrites it; `verify` fails when it is not what the migrations build; `drift` compares a database with it. */
+  schemaFile?: string | false
 }
 /** Identity, for a typed `godwit.config.mjs`: `export default defineConfig({ ... })`. */
 export declare function defineConfig(config: GodwitConfig): GodwitConfig

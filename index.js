@@ -42,6 +42,16 @@ async function nativeOptions(options, extra = {}) {
 }
 
 /**
+ * The schema file (`db/schema.sql`, or the configuration's `schemaFile`) against the database the
+ * connection settings name (`database`: another on the same server): `{ path, exists, same, diff,
+ * written, local }`. With `write: true` the file is rewritten when it differs and the server is
+ * this machine's own (loopback or a socket). `path: null` when the configuration turns it off.
+ */
+async function schemaFile(options = {}) {
+  return callNativeJson(native.schemaFile, await nativeOptions(options), Boolean(options.write))
+}
+
+/**
  * The major version of the server the connection settings name (`"15"`), bounded by
  * `timeoutMs` (default 3000).
  */
@@ -266,7 +276,7 @@ async function fingerprint(options = {}) {
  * and a rebuild in a second one; the scratch databases are always dropped. Resolves to its report.
  */
 async function verify(options = {}) {
-  return require('./lib/verify.js').verify({ check, up, down, status, fingerprint }, options)
+  return require('./lib/verify.js').verify({ check, up, down, status, fingerprint, schemaFile }, options)
 }
 
 /** Identity: gives `godwit.config.mjs` its types (`export default defineConfig({ ... })`). */
@@ -295,6 +305,7 @@ module.exports = {
   scan,
   status,
   plan,
+  schemaFile,
   serverVersion,
   up,
   baseline,

@@ -289,6 +289,20 @@ reportError?: string, };
 
 export type Fingerprint = { hash: string, objects: number, lines: Array<string>, };
 
+export type SchemaFileReport = { path: string | null, exists: boolean, 
+/**
+ * The file is exactly what the database's schema gives.
+ */
+same: boolean, 
+/**
+ * A unified diff, the file (`-`) against the database (`+`); empty when `same`.
+ */
+diff: string, written: boolean, 
+/**
+ * The server is this machine's (loopback or a Unix socket): only then is the file written.
+ */
+local: boolean, };
+
 export type ProjectRunSettings = { historySchema: string | null, historyTable: string | null, lockTimeoutMs: number | null, statementTimeoutMs: number | null, timeoutSeconds: number | null, lockRetries: number | null, moduleTimeoutMs: number | null, 
 /**
  * The bound of `status` and `assertSchemaCurrent()`: connecting, and each query's lock and
@@ -305,6 +319,8 @@ allowExistingSchema: boolean | null,
  */
 aheadRefuse: boolean | null, };
 
+export type SchemaFile = string | boolean;
+
 export type ProjectConfig = { 
 /**
  * Where the configuration came from (`package.json#godwit`, `godwit.config.mjs`), or `null`.
@@ -315,7 +331,12 @@ source: string | null, dir: string | null, run: ProjectRunSettings,
  * every older one keep the file contract, ledger and immutability, but not the SQL safety
  * rules or verify's round trip (they already ran in production).
  */
-baseline: string | null, postgresVersion: string, destructive: Destructive, 
+baseline: string | null, 
+/**
+ * `schemaFile`: where the schema file goes (a path), or `false`: none. Unset: `schema.sql`
+ * beside the migrations folder (`db/schema.sql`).
+ */
+schemaFile: SchemaFile | null, postgresVersion: string, destructive: Destructive, 
 /**
  * Levels set by the project, by rule id.
  */

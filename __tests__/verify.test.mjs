@@ -27,7 +27,7 @@ test('a_good_set_verifies_and_the_named_database_is_untouched', async (t) => {
   const r = await godwit(['verify', '--json'], { cwd, env: { DATABASE_URL: url } })
   assert.equal(r.code, 0, r.stdout + r.stderr)
   assert.equal(r.json.outcome, 'verified')
-  assert.deepEqual(r.json.steps.map((s) => s.step), ['check', 'first-up', 'second-up', 'idempotent', 'status', 'rebuild-up', 'reproducible'])
+  assert.deepEqual(r.json.steps.map((s) => s.step), ['check', 'first-up', 'second-up', 'idempotent', 'schema-file', 'status', 'rebuild-up', 'reproducible'])
   assert.equal(r.json.steps.find((s) => s.step === 'first-up').applied, 4)
   assert.equal(r.json.steps.find((s) => s.step === 'second-up').applied, 0)
   assert.match(r.json.fingerprint.hash, /^[0-9a-f]{64}$/)

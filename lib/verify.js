@@ -18,7 +18,7 @@ function diff(a, b) {
 }
 
 /**
- * @param {object} api the public API (check, up, status, fingerprint), so verify runs exactly
+ * @param {object} api the public API (check, up, down, status, fingerprint, schemaFile), so verify runs exactly
  *   what the individual commands run
  */
 async function verify(api, options = {}) {
@@ -71,6 +71,14 @@ async function verify(api, options = {}) {
       return report
     }
     steps.push({ step: 'idempotent', ok: true, objects: after.objects })
+    // The committed schema file must be what these migrations build: a pull request that changes
+    // migrations without it (or it without them) fails here, with the diff.
+    const schema = await api.schemaFile({ dir: options.dir, database: a })
+    if (schema.path && schema.exists && !schema.same) {
+      fail('SCHEMA_FILE_STALE', undefined, `${schema.path} is not the schema these migrations build; run \`pnpm db:migrate:up\` against a local database (it rewrites the file) and commit it:\n${schema.diff}`, { diff: schema.diff })
+      return report
+    }
+    steps.push({ step: 'schema-file', ok: true, ...(schema.path && schema.exists ? { path: schema.path } : { skipped: schema.path ? `no ${schema.path}: a local up writes it` : 'schemaFile: false' }) })
     const st = await api.status({ dir: options.dir, database: a })
     steps.push({ step: 'status', ok: st.clean })
     if (!st.clean) {

@@ -39,6 +39,7 @@ const COMMANDS = {
   up: () => require('./commands/up.js'),
   plan: () => require('./commands/plan.js'),
   status: () => require('./commands/status.js'),
+  drift: () => require('./commands/drift.js'),
   verify: () => require('./commands/verify.js'),
   down: () => require('./commands/down.js'),
   reset: () => require('./commands/reset.js'),

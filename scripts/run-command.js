@@ -38,6 +38,24 @@ function runOptions(values) {
 }
 
 /**
+ * After a run that changed a local database (not in CI, production or the migration job, and
+ * only when the server is this machine's), the schema file follows it, so the migration and the
+ * schema it builds are reviewed together. Never fails the run: a problem is a note.
+ */
+async function followSchema(report, values, out) {
+  const env = process.env
+  const changed = report.migrations.some((m) => m.state === 'applied' || m.state === 'reverted')
+  const away = (v) => v !== undefined && v.trim() !== '' && v.trim() !== '0' && v.trim().toLowerCase() !== 'false'
+  if (!report.ok || !changed || away(env.CI) || away(env.MIGRATION_JOB) || env.NODE_ENV === 'production') return
+  try {
+    const s = await require('../index.js').schemaFile({ dir: values.dir, schema: values.schema, table: values.table, write: true })
+    if (s.written && !values.quiet) out.status(out.colors.dim(`schema: wrote ${s.path}`))
+  } catch (err) {
+    if (!values.quiet) out.status(out.colors.yellow(`note: the schema file was not written (${err.code}: ${err.message.split('\n')[0]})`))
+  }
+}
+
+/**
  * Prints the report (`--json`) or its one-line outcome, then the report path; the exit code. A
  * report that could not be written is still printed in full (what was applied must be known),
  * and the run then exits REPORT_NOT_WRITTEN's code unless it failed for its own reason first.
@@ -70,4 +88,4 @@ function unignored(file) {
 /** `n thing` or `n things`. */
 const count = (n, thing) => `${n} ${thing}${n === 1 ? '' : 's'}`
 
-module.exports = { HISTORY_OPTIONS, runFlags, runOptions, finishRun, count }
+module.exports = { HISTORY_OPTIONS, runFlags, runOptions, finishRun, followSchema, count }

@@ -337,6 +337,14 @@ pub async fn fingerprint(options: Options) -> napi::Result<String> {
     )
 }
 
+/// The schema file against the database the options name (`{ database }` for verify's scratch
+/// ones); with `write`, rewritten when it differs and the server is local. JSON text.
+#[napi]
+pub async fn schema_file(options: Options, write: bool) -> napi::Result<String> {
+    let settings = settings::resolve::status(&options.into(), &Env::process()).map_err(to_js)?;
+    to_json(&status::schema_file(&settings, write).await.map_err(to_js)?)
+}
+
 /// The server's major version (`"15"`), connecting as `status` does (bounded by its timeout).
 #[napi]
 pub async fn server_version(options: Options) -> napi::Result<String> {

@@ -24,8 +24,9 @@ use crate::run::report::{
     Problem, Report, ToolInfo,
 };
 use crate::settings::Effective;
+use crate::settings::project::SchemaFile;
 use crate::settings::project::{ProjectConfig, RunSettings as ProjectRunSettings};
-use crate::status::{Fingerprint, StatusDatabase, StatusReport};
+use crate::status::{Fingerprint, SchemaFileReport, StatusDatabase, StatusReport};
 use crate::violation::{Severity, SqlAt, Violation};
 
 fn root() -> PathBuf {
@@ -102,7 +103,9 @@ fn typescript_types_are_generated_from_the_rust_types() {
         PlannedMigration,
         Report,
         Fingerprint,
+        SchemaFileReport,
         ProjectRunSettings,
+        SchemaFile,
         ProjectConfig,
     );
     let text = format!(

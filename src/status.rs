@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::db::conn::Settings;
+use crate::db::describe;
 use crate::db::history::HistoryTable;
 use crate::db::pg::{PgConnector, PgSession};
 use crate::db::{Connector, Session};
@@ -147,6 +148,82 @@ pub async fn fingerprint(settings: &Settings, timeout: Duration) -> Result<Finge
         hash: sha256_raw(lines.join("\n").as_bytes()),
         objects: lines.len(),
         lines,
+    })
+}
+
+/// The schema file against a database: whether the file says what the database holds (and the
+/// diff when not), and, when `write` is asked and the server is this machine's own, the file
+/// rewritten to match (a local `up`, `down` or `reset`). `path: None`: the project turned it off.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaFileReport {
+    pub path: Option<String>,
+    pub exists: bool,
+    /// The file is exactly what the database's schema gives.
+    pub same: bool,
+    /// A unified diff, the file (`-`) against the database (`+`); empty when `same`.
+    pub diff: String,
+    pub written: bool,
+    /// The server is this machine's (loopback or a Unix socket): only then is the file written.
+    pub local: bool,
+}
+
+pub async fn schema_file(settings: &StatusSettings, write: bool) -> Result<SchemaFileReport> {
+    let local = settings.connection.is_local();
+    let Some(path) = settings.common.schema_file.clone() else {
+        return Ok(SchemaFileReport {
+            path: None,
+            exists: false,
+            same: false,
+            diff: String::new(),
+            written: false,
+            local,
+        });
+    };
+    let timeout = Duration::from_millis(settings.timeout_ms).max(Duration::from_secs(30));
+    let s = open(&settings.connection, timeout).await?;
+    let schema = tokio::time::timeout(timeout, describe::describe(s.client(), &settings.history))
+        .await
+        .map_err(|_| {
+            Error::ConnectionLost(format!(
+                "describing the schema took longer than {} ms",
+                timeout.as_millis()
+            ))
+        })??;
+    let text = describe::file_text(&schema);
+    let current = match std::fs::read_to_string(&path) {
+        Ok(t) => Some(t.replace("\r\n", "\n")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let same = current.as_deref() == Some(text.as_str());
+    let shown = path.display().to_string();
+    let diff = if same {
+        String::new()
+    } else {
+        describe::diff(
+            current.as_deref().unwrap_or(""),
+            &text,
+            &shown,
+            "the database",
+            120,
+        )
+    };
+    let written = write && local && !same;
+    if written {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        crate::files::write_atomic(&path, text.as_bytes())?;
+    }
+    Ok(SchemaFileReport {
+        path: Some(shown),
+        exists: current.is_some(),
+        same,
+        diff,
+        written,
+        local,
     })
 }
 

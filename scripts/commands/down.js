@@ -1,7 +1,7 @@
 'use strict'
 const godwit = require('../../index.js')
 const { UsageError } = require('../cli.js')
-const { runFlags, runOptions, finishRun, count } = require('../run-command.js')
+const { runFlags, runOptions, finishRun, followSchema, count } = require('../run-command.js')
 
 exports.name = 'down'
 exports.summary = 'Local development only: revert the newest applied migrations with their `down`, newest first.'
@@ -23,8 +23,10 @@ exports.run = async function run({ values }, out) {
   const n = values.count === undefined ? (values.to === undefined ? 1 : undefined) : Number(values.count)
   if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw new UsageError(`--count takes a whole number (0 = all), got \`${values.count}\``)
   const report = await godwit.down({ ...runOptions(values), count: n, to: values.to, allowNonLocal: values['allow-non-local'] })
-  return finishRun('down', report, values, out, (r) => {
+  const code = finishRun('down', report, values, out, (r) => {
     const reverted = r.migrations.filter((m) => m.state === 'reverted').length
     return reverted ? `down: reverted ${count(reverted, 'migration')}` : 'down: nothing to revert'
   })
+  await followSchema(report, values, out)
+  return code
 }

@@ -1,6 +1,6 @@
 'use strict'
 const godwit = require('../../index.js')
-const { runFlags, runOptions, finishRun, count } = require('../run-command.js')
+const { runFlags, runOptions, finishRun, followSchema, count } = require('../run-command.js')
 
 exports.name = 'reset'
 exports.summary = 'Local development only: empty the database (every schema) and apply every migration again.'
@@ -20,9 +20,11 @@ production rollback is restore + redeploy; destructive resets are for local data
 
 exports.run = async function run({ values }, out) {
   const report = await godwit.reset({ ...runOptions(values), allowNonLocal: values['allow-non-local'] })
-  return finishRun('reset', report, values, out, (r) => {
+  const code = finishRun('reset', report, values, out, (r) => {
     const applied = r.migrations.filter((m) => m.state === 'applied').length
     const dropped = r.reset?.droppedSchemas ?? []
     return `reset: dropped ${count(dropped.length, 'schema')} (${dropped.join(', ')}), applied ${count(applied, 'migration')}`
   })
+  await followSchema(report, values, out)
+  return code
 }

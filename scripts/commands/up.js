@@ -1,6 +1,6 @@
 'use strict'
 const godwit = require('../../index.js')
-const { runFlags, runOptions, finishRun, count } = require('../run-command.js')
+const { runFlags, runOptions, finishRun, followSchema, count } = require('../run-command.js')
 
 exports.name = 'up'
 exports.summary = 'Apply pending migrations: locked, time-bounded, checksum-verified, in order, fail-closed; writes a report.'
@@ -23,10 +23,12 @@ exports.run = async function run({ values }, out) {
   if (values['dry-run']) return require('./plan.js').run({ values }, out)
   // the CLI is how the pipeline's migration job runs: never refused under NODE_ENV=production
   const report = await godwit.up({ ...runOptions(values), to: values.to, migrationJob: true, allowExistingSchema: values['allow-existing-schema'] })
-  return finishRun('up', report, values, out, (r) => {
+  const code = finishRun('up', report, values, out, (r) => {
     const applied = r.migrations.filter((m) => m.state === 'applied').length
     const ahead = r.migrations.filter((m) => m.state === 'ahead').length
     if (applied) return `up: applied ${count(applied, 'migration')}`
     return ahead ? `up: nothing to do; the database has ${count(ahead, 'migration')} of a newer release (ahead)` : 'up: nothing to do'
   })
+  await followSchema(report, values, out)
+  return code
 }

@@ -4,6 +4,7 @@
 //! reset live here too.
 
 pub mod conn;
+pub mod describe;
 pub mod fingerprint;
 pub mod history;
 pub mod libpq_files;

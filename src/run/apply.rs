@@ -38,30 +38,27 @@ impl<C: Connector> Runner<C> {
     }
 
     /// `plan`: what each migration would run with, judged exactly as `up` judges it; nothing runs.
-    fn planned(&mut self, work: &[work::Work]) -> Result<Vec<report::PlannedMigration>> {
+    fn planned(&self, work: &[work::Work]) -> Result<Vec<report::PlannedMigration>> {
         let job = self
             .job
             .ok_or_else(|| Error::Internal("the run was not started".into()))?;
         Ok(work
             .iter()
-            .map(|w| {
-                self.progress.line(&format!("would apply {}", w.file.file));
-                report::PlannedMigration {
-                    version: w.file.version.clone(),
-                    file: w.file.file.clone(),
-                    transactional: w.config.transaction,
-                    lock_timeout_ms: w.config.lock_timeout_ms.unwrap_or(job.lock_timeout_ms),
-                    statement_timeout_ms: w
-                        .config
-                        .statement_timeout_ms
-                        .unwrap_or(job.statement_timeout_ms),
-                    own_timeouts: w.config.lock_timeout_ms.is_some()
-                        || w.config.statement_timeout_ms.is_some(),
-                    sql: w.chunks.clone(),
-                    sql_checksum: files::checksum::sha256_raw(
-                        w.chunks.join(failure::CHUNK_SEPARATOR).as_bytes(),
-                    ),
-                }
+            .map(|w| report::PlannedMigration {
+                version: w.file.version.clone(),
+                file: w.file.file.clone(),
+                transactional: w.config.transaction,
+                lock_timeout_ms: w.config.lock_timeout_ms.unwrap_or(job.lock_timeout_ms),
+                statement_timeout_ms: w
+                    .config
+                    .statement_timeout_ms
+                    .unwrap_or(job.statement_timeout_ms),
+                own_timeouts: w.config.lock_timeout_ms.is_some()
+                    || w.config.statement_timeout_ms.is_some(),
+                sql: w.chunks.clone(),
+                sql_checksum: files::checksum::sha256_raw(
+                    w.chunks.join(failure::CHUNK_SEPARATOR).as_bytes(),
+                ),
             })
             .collect())
     }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::policy::Policy;
 
-pub const KEYS: [&str; 14] = [
+pub const KEYS: [&str; 15] = [
     "dir",
     "postgresVersion",
     "destructive",
@@ -23,6 +23,7 @@ pub const KEYS: [&str; 14] = [
     "allowExistingSchema",
     "ahead",
     "baseline",
+    "schemaFile",
 ];
 
 /// The run settings a project may fix in its configuration. Each is the lowest layer above the
@@ -64,6 +65,17 @@ pub struct ProjectConfig {
     /// every older one keep the file contract, ledger and immutability, but not the SQL safety
     /// rules or verify's round trip (they already ran in production).
     pub baseline: Option<String>,
+    /// `schemaFile`: where the schema file goes (a path), or `false`: none. Unset: `schema.sql`
+    /// beside the migrations folder (`db/schema.sql`).
+    pub schema_file: Option<SchemaFile>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum SchemaFile {
+    Path(String),
+    Off(bool),
 }
 
 /// `raw`: the configuration object as JSON (`null` when there is none); `source` names it in errors.
@@ -103,12 +115,23 @@ pub fn parse(raw: &Value, source: Option<&str>) -> Result<ProjectConfig> {
             ));
         }
     };
+    let schema_file = match obj.get("schemaFile") {
+        None => None,
+        Some(Value::Bool(false)) => Some(SchemaFile::Off(false)),
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(SchemaFile::Path(s.clone())),
+        Some(_) => {
+            return Err(bad(
+                "`schemaFile` must be a path (where the schema file goes) or false (no schema file)".into(),
+            ));
+        }
+    };
     Ok(ProjectConfig {
         source: source.map(str::to_string),
         dir,
         policy,
         run,
         baseline,
+        schema_file,
     })
 }
 

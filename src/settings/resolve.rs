@@ -23,6 +23,8 @@ pub fn first<T>(layers: impl IntoIterator<Item = Option<T>>, default: T) -> T {
 #[derive(Debug, Clone)]
 pub struct Common {
     pub dir: PathBuf,
+    /// The schema file, or `None` when the configuration turns it off.
+    pub schema_file: Option<PathBuf>,
     /// How long one module may take to import and render.
     pub module_timeout_ms: u64,
     pub project: ProjectConfig,
@@ -43,8 +45,18 @@ fn positive(what: &str, ms: Option<u64>) -> Result<Option<u64>> {
 
 pub fn common(flags: &Flags, env: &Env) -> Result<Common> {
     let project = project::parse(&flags.config, flags.config_source.as_deref())?;
+    let dir = dir(flags, env, Some(&project));
     Ok(Common {
-        dir: dir(flags, env, Some(&project)),
+        schema_file: match &project.schema_file {
+            Some(project::SchemaFile::Off(_)) => None,
+            Some(project::SchemaFile::Path(p)) => Some(PathBuf::from(p)),
+            None => Some(
+                dir.parent()
+                    .map(|p| p.join("schema.sql"))
+                    .unwrap_or_else(|| PathBuf::from("schema.sql")),
+            ),
+        },
+        dir,
         module_timeout_ms: first(
             [
                 positive(

@@ -40,11 +40,5 @@ pub fn read_ledger(dir: &Path) -> Result<LedgerState> {
 
 /// Write-then-rename, so a crash never leaves a half-written ledger.
 pub fn write_ledger(dir: &Path, l: &Ledger) -> Result<()> {
-    let path = dir.join(LEDGER_FILE);
-    let tmp = dir.join(format!(".{LEDGER_FILE}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, format::render(l)).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(&path, e)
-    })
+    crate::files::write_atomic(&dir.join(LEDGER_FILE), format::render(l).as_bytes())
 }
