@@ -5,6 +5,9 @@
 //   W1 apply N to an empty database   W2 `up` with all N applied (nothing to do)
 //   W3 `status` with all N applied     W4 godwit `check` of N in CI mode (all merged)
 //   A  godwit import and baseline --from dbmate of N (N <= 1000)
+//   W6 `assertSchemaCurrent()` with all N applied: in a running process (module loaded, the call
+//      timed with performance.now(), median of 20 after a warm-up), and as a cold API start
+//      (`node -e` that imports godwit and calls it) against `node -e 0`
 //   R  W1 on a realistic 300-migration history imported from dbmate, godwit against dbmate
 // Floors: F1 `psql -f`, one transaction per migration with a history insert; F2 the same SQL in
 // one transaction; `node -e 0` for Node's own start-up.
@@ -13,7 +16,7 @@
 // gets its own fresh database, created and checkpointed outside the timed command.
 //
 // Usage: pnpm bench [-- --sizes 100,1000,10000 --runs 5 --out bench/results.json]
-//                    [--workloads W1,W2,W3,W4,A,R] [--tools godwit,F1]   (a subset, to reproduce one goal)
+//                    [--workloads W1,W2,W3,W4,W6,A,R] [--tools godwit,F1]   (a subset, to reproduce one goal)
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync, rmSync, mkdtempSync, existsSync } from 'node:fs'
 import { createHash } from 'node:crypto'
@@ -34,7 +37,7 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '100,1000,10000' },
     runs: { type: 'string', default: '5' },
     out: { type: 'string', default: path.join(BENCH, 'results.json') },
-    workloads: { type: 'string', default: 'W1,W2,W3,W4,A,R' },
+    workloads: { type: 'string', default: 'W1,W2,W3,W4,W6,A,R' },
     tools: { type: 'string' },
   },
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -98,6 +101,18 @@ function measure({ cmd, argv, cwd, env, okCodes = [0] }) {
   return { ms, rssKiB: rss }
 }
 
+/**
+ * `assertSchemaCurrent()` as an API calls it at every start, in a process that has already loaded
+ * godwit: the median of 20 calls after a warm-up, timed inside the process; the process's peak RSS.
+ */
+function inProcess(cwd, env) {
+  const api = JSON.stringify(path.join(ROOT, 'index.js'))
+  const script = `const g = require(${api}); (async () => { await g.assertSchemaCurrent(); const t = []; for (let i = 0; i < 20; i++) { const a = performance.now(); await g.assertSchemaCurrent(); t.push(performance.now() - a) } t.sort((x, y) => x - y); console.log(JSON.stringify({ ms: (t[9] + t[10]) / 2 })) })().catch((e) => { console.error(e.message); process.exit(1) })`
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', node, '-e', script], { cwd, env: { ...process.env, ...env }, encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`assertSchemaCurrent in process exited ${r.status}:\n${r.stderr.slice(-2000)}`)
+  return { ms: JSON.parse(r.stdout).ms, rssKiB: Number(r.stderr.trim().split('\n').pop()) }
+}
+
 const pad = (i, w) => String(i).padStart(w, '0')
 const tableSql = (i) => `CREATE TABLE t_${i} (id bigint primary key, v text);`
 
@@ -150,7 +165,8 @@ function tools(dir) {
   const at = (sub) => path.join(dir, sub)
   return {
     'godwit': {
-      apply: (db) => ({ cmd: node, argv: [GODWIT, 'up', '--quiet', '--sha', 'bench', '--artifacts-dir', at('artifacts')], cwd: at('godwit'), env: { DATABASE_URL: dbUrl(db) } }),
+      // the production path, as the migration job runs it (MIGRATION_JOB: no .env, no schema file)
+      apply: (db) => ({ cmd: node, argv: [GODWIT, 'up', '--quiet', '--sha', 'bench', '--artifacts-dir', at('artifacts')], cwd: at('godwit'), env: { DATABASE_URL: dbUrl(db), MIGRATION_JOB: '1' } }),
       status: (db) => ({ cmd: node, argv: [GODWIT, 'status'], cwd: at('godwit'), env: { DATABASE_URL: dbUrl(db) } }),
     },
     'node-pg-migrate': {
@@ -217,7 +233,7 @@ for (const n of SIZES) {
 
   // W2 / W3: one database per tool with everything applied, prepared by the tool itself
   const applied = {}
-  const w23 = WORKLOADS.has('W2') || WORKLOADS.has('W3')
+  const w23 = WORKLOADS.has('W2') || WORKLOADS.has('W3') || (WORKLOADS.has('W6') && wanted('godwit'))
   for (const [name, v] of Object.entries(t)) {
     if (!w23 || name.includes('no single tx') || !wanted(name)) continue
     applied[name] = await freshDb()
@@ -229,6 +245,12 @@ for (const n of SIZES) {
     for (const [name, db] of Object.entries(applied)) {
       if (WORKLOADS.has('W2')) steps.push([`W2|${name}`, () => measure(t[name].apply(db))])
       if (WORKLOADS.has('W3') && t[name].status) steps.push([`W3|${name}`, () => measure(t[name].status(db))])
+    }
+    if (WORKLOADS.has('W6') && applied.godwit) {
+      const env = { DATABASE_URL: dbUrl(applied.godwit) }
+      const api = JSON.stringify(path.join(ROOT, 'index.js'))
+      steps.push(['W6|godwit cold API start', () => measure({ cmd: node, argv: ['-e', `require(${api}).assertSchemaCurrent().then(() => {}, (e) => { console.error(e.message); process.exit(1) })`], cwd: path.join(dir, 'godwit'), env })])
+      steps.push(['W6|godwit assertSchemaCurrent in process', () => inProcess(path.join(dir, 'godwit'), env)])
     }
     if (WORKLOADS.has('W4') && wanted('godwit')) {
       steps.push(['W4|godwit', () => measure({ cmd: node, argv: [GODWIT, 'check'], cwd: path.join(dir, 'godwit'), env: { CI: 'true', MIGRATION_BASE_REF: 'main' } })])
@@ -275,7 +297,7 @@ for (const n of SIZES) {
   }
   for (const [k, s] of Object.entries(summary)) {
     if (k.startsWith('W1|')) s.xF1 = paired(k, 'W1|F1 psql, tx per migration')
-    if (k.startsWith('W2|') || k.startsWith('W3|')) s.xNode = paired(k, 'node -e 0')
+    if (k.startsWith('W2|') || k.startsWith('W3|') || k === 'W6|godwit cold API start') s.xNode = paired(k, 'node -e 0')
   }
   results.sizes[n] = summary
   printTable(n, summary)
@@ -297,7 +319,7 @@ if (WORKLOADS.has('R') && wanted('godwit')) {
   measure({ cmd: node, argv: [GODWIT, 'import', 'dbmate', dbm], cwd: gw })
   const samples = {}
   const cmds = {
-    godwit: (db) => ({ cmd: node, argv: [GODWIT, 'up', '--quiet', '--sha', 'bench', '--artifacts-dir', path.join(dir, 'artifacts')], cwd: gw, env: { DATABASE_URL: dbUrl(db) } }),
+    godwit: (db) => ({ cmd: node, argv: [GODWIT, 'up', '--quiet', '--sha', 'bench', '--artifacts-dir', path.join(dir, 'artifacts')], cwd: gw, env: { DATABASE_URL: dbUrl(db), MIGRATION_JOB: '1' } }),
     dbmate: (db) => ({ cmd: path.join(BIN, 'dbmate'), argv: ['--no-dump-schema', 'up'], cwd: path.join(dir, 'dbmate'), env: { DATABASE_URL: dbUrl(db) + '?sslmode=disable' } }),
   }
   for (let r = -1; r < runs; r++) {

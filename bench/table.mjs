@@ -9,7 +9,8 @@ export function table(n, summary) {
   const group = (k) => (k.startsWith('node -e 0') ? 'W2' : k.split('|')[0])
   const entries = Object.entries(summary).sort(([a, x], [b, y]) => group(a).localeCompare(group(b)) || x.medianMs - y.medianMs)
   for (const [k, s] of entries) {
-    rows.push([k.replace('|', ' '), s.medianMs.toFixed(0), `${s.minMs.toFixed(0)}..${s.maxMs.toFixed(0)}`, s.medianRssMiB.toFixed(0), s.xF1 ? s.xF1.toFixed(2) : '', s.xNode ? s.xNode.toFixed(2) : ''])
+    const ms = (v) => v.toFixed(v < 10 ? 2 : 0)
+    rows.push([k.replace('|', ' '), ms(s.medianMs), `${ms(s.minMs)}..${ms(s.maxMs)}`, s.medianRssMiB.toFixed(0), s.xF1 ? s.xF1.toFixed(2) : '', s.xNode ? s.xNode.toFixed(2) : ''])
     if (vsDbmate) rows.at(-1).push(s.xDbmate ? s.xDbmate.toFixed(2) : '')
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)))

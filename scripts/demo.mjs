@@ -36,6 +36,8 @@ try {
 
   cpSync(path.join(root, 'db'), path.join(work, 'db'), { recursive: true })
   spawnSync('git', ['init', '-q', '-b', 'main'], { cwd: work })
+  // as the README's quick start says: reports and local settings are not source
+  writeFileSync(path.join(work, '.gitignore'), '.env\n.artifacts/\n')
   const created = step('a new migration from the template, sealed into checksums.json', ['create', 'add_widgets'], work, env)
   const file = path.join(work, created.stdout.trim())
   writeFileSync(file, readFileSync(file, 'utf8').replace(/export const up = `[\s\S]*?`;/, "export const up = 'CREATE TABLE widgets (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL)';"))

@@ -73,7 +73,9 @@ function finishRun(command, report, values, out, success) {
     return report.ok ? exitFor('REPORT_NOT_WRITTEN') : report.error?.exitCode ?? EXIT.INTERNAL
   }
   out.status(c.dim(`report: ${report.reportPath}`))
-  if (!values.quiet && report.reportPath && unignored(report.reportPath)) {
+  // asked only after a run that changed something (a git process costs a no-op run ~5 ms)
+  const changed = report.migrations.some((m) => m.state === 'applied' || m.state === 'reverted')
+  if (!values.quiet && changed && report.reportPath && unignored(report.reportPath)) {
     out.status(c.yellow(`note: git does not ignore ${report.reportPath}: add .artifacts/ to .gitignore (reports are per run, not source)`))
   }
   return report.ok ? EXIT.OK : report.error?.exitCode ?? EXIT.INTERNAL
