@@ -58,11 +58,15 @@ function hostTriple() {
 }
 
 /**
- * A folder holding a `zig` command, or null: zig on PATH, else the `ziglang` Python package
- * (`pip install ziglang cargo-zigbuild`) behind a one-line shim.
+ * Folders to put first on PATH so `zig` and `cargo-zigbuild` are found, or null when there is no
+ * zig: on PATH already; else the project's own install (`python3 -m pip install --target
+ * .tools/zig ziglang cargo-zigbuild`, what .ci/run does: a package manager's PATH may put
+ * another python3 first); else the `ziglang` package of the python3 on PATH, behind a shim.
  */
 function zigDir() {
   if (spawnSync('zig', ['version']).status === 0) return ''
+  const local = path.join(ROOT, '.tools', 'zig')
+  if (existsSync(path.join(local, 'ziglang', 'zig'))) return [path.join(local, 'ziglang'), path.join(local, 'bin')].join(path.delimiter)
   if (spawnSync('python3', ['-m', 'ziglang', 'version']).status !== 0) return null
   const dir = path.join(ROOT, '.artifacts', 'zig-shim')
   mkdirSync(dir, { recursive: true })
@@ -108,7 +112,7 @@ function binaryFor(target, host, zig, prebuilt) {
   // rustls-native-certs (the macOS trust store) and whoami link Security, CoreFoundation and
   // SystemConfiguration, which only the macOS SDK has; zig ships no Apple frameworks.
   if (target.platform === 'darwin' && !native) return { skipped: 'macOS binaries link Apple frameworks only the macOS SDK has: the release workflow builds them on macOS' }
-  if (!native && zig === null) return { skipped: 'needs zig for cross builds and the glibc 2.17 floor: `pip install ziglang cargo-zigbuild`' }
+  if (!native && zig === null) return { skipped: 'needs zig for cross builds and the glibc 2.17 floor: `python3 -m pip install --target .tools/zig ziglang cargo-zigbuild`' }
   const triple = target.abi === 'gnu' ? `${target.triple}.2.17` : target.triple
   const outDir = path.join(ROOT, '.artifacts', 'build', target.triple)
   rmSync(outDir, { recursive: true, force: true })
