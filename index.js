@@ -276,7 +276,7 @@ async function fingerprint(options = {}) {
  * and a rebuild in a second one; the scratch databases are always dropped. Resolves to its report.
  */
 async function verify(options = {}) {
-  return require('./lib/verify.js').verify({ check, up, down, status, fingerprint, schemaFile }, options)
+  return require('./lib/verify.js').verify({ check, up, down, status, fingerprint, schemaFile, serverVersion, loadConfig }, options)
 }
 
 /** Identity: gives `godwit.config.mjs` its types (`export default defineConfig({ ... })`). */

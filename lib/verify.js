@@ -18,7 +18,7 @@ function diff(a, b) {
 }
 
 /**
- * @param {object} api the public API (check, up, down, status, fingerprint, schemaFile), so verify runs exactly
+ * @param {object} api the public API (check, up, down, status, fingerprint, schemaFile, serverVersion, loadConfig), so verify runs exactly
  *   what the individual commands run
  */
 async function verify(api, options = {}) {
@@ -47,8 +47,11 @@ async function verify(api, options = {}) {
     return r.ok ? r : null
   }
   try {
-    const checked = await api.check({ dir: options.dir, frozen: true })
-    steps.push({ step: 'check', ok: checked.ok, errors: checked.errors, warnings: checked.warnings })
+    // SQL judged for the server the migrations are verified on, unless the project pins a version
+    const pinned = (await api.loadConfig()).raw?.postgresVersion !== undefined
+    const postgresVersion = pinned ? undefined : await api.serverVersion().catch(() => undefined)
+    const checked = await api.check({ dir: options.dir, frozen: true, postgresVersion })
+    steps.push({ step: 'check', ok: checked.ok, errors: checked.errors, warnings: checked.warnings, postgresVersion: checked.policy.postgresVersion })
     if (!checked.ok) {
       const first = checked.violations.find((v) => v.severity === 'error')
       fail('CHECK_FAILED', undefined, `check found ${checked.errors} error(s), first ${first.file}: ${first.rule}: ${first.message}`)
