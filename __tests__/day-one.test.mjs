@@ -266,3 +266,12 @@ test('plan_refuses_what_up_would_refuse', async (t) => {
   assert.equal(r.code, 2, r.stderr)
   assert.equal(r.json.error.code, 'MIGRATION_INVALID')
 })
+
+test('a_percent_sign_before_a_multibyte_character_in_a_url_parameter_is_a_config_error_not_a_panic', async (t) => {
+  // found by the fuzz property: decoding `%aé` sliced inside `é` and panicked in the addon
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })
+  const r = await godwit(['status'], { cwd, env: { DATABASE_URL: 'postgres://u@127.0.0.1:1/db?sslmode=verify-full&sslrootcert=%aé' } })
+  assert.equal(r.code, 2, r.stderr)
+  assert.match(r.stderr, /\[CONFIG\] sslrootcert %aé cannot be read/)
+  assert.doesNotMatch(r.stderr, /INTERNAL|panic/i)
+})

@@ -252,11 +252,12 @@ fn parse_batch(mut out: &[u8]) -> Result<Vec<Vec<u8>>> {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| Error::Git(format!("unexpected cat-file header: {header}")))?;
         let start = nl + 1;
-        if out.len() < start + size + 1 {
-            return Err(Error::Git("truncated cat-file output".into()));
-        }
-        blobs.push(out[start..start + size].to_vec());
-        out = &out[start + size + 1..];
+        let end = start
+            .checked_add(size)
+            .filter(|end| *end < out.len())
+            .ok_or_else(|| Error::Git("truncated cat-file output".into()))?;
+        blobs.push(out[start..end].to_vec());
+        out = &out[end + 1..];
     }
     Ok(blobs)
 }
