@@ -9,8 +9,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { parseEnv } = require('node:util')
 const { GodwitError } = require('./errors.js')
-
-const truthy = (v) => v !== undefined && v.trim() !== '' && v.trim() !== '0' && v.trim().toLowerCase() !== 'false'
+const { deployed } = require('./where.js')
 
 /**
  * Loads the env file into `env`. `file`: an explicit path (--dotenv; must exist), or undefined
@@ -23,7 +22,7 @@ function loadEnvFile({ file, disabled = false, cwd = process.cwd(), env = proces
   if (disabled) return { skipped: '--no-dotenv' }
   const explicit = file !== undefined
   const target = explicit ? path.resolve(cwd, file) : path.join(cwd, '.env')
-  if (!explicit && (env.NODE_ENV === 'production' || truthy(env.MIGRATION_JOB))) {
+  if (!explicit && deployed(env)) {
     return fs.existsSync(target) ? { skipped: `${env.NODE_ENV === 'production' ? 'NODE_ENV=production' : 'MIGRATION_JOB is set'} (name a file with --dotenv to read one)` } : null
   }
   let text

@@ -31,6 +31,7 @@ const { parse, helpText, colors, closest, COMMON_OPTIONS, EXIT, EXIT_CODES } = c
 const path = require('node:path')
 const fs = require('node:fs')
 const { loadEnvFile } = require('../lib/env-file.js')
+const { CONFIG_FILE } = require('../lib/config.js')
 
 // Loaded on demand: a run pays only for the command it runs (start-up is most of a no-op `up`).
 const COMMANDS = {
@@ -82,7 +83,7 @@ function commandNamed(name) {
  */
 function enterProjectRoot(command, { values, positionals }) {
   const here = process.cwd()
-  const marks = ['package.json', 'godwit.config.mjs']
+  const marks = ['package.json', CONFIG_FILE]
   if (marks.some((m) => fs.existsSync(path.join(here, m)))) return
   for (let dir = path.dirname(here); dir !== path.dirname(dir); dir = path.dirname(dir)) {
     if (marks.some((m) => fs.existsSync(path.join(dir, m)))) {

@@ -5,6 +5,7 @@
 const { spawnSync } = require('node:child_process')
 const interrupt = require('./interrupt.js')
 const { exitFor } = require('../lib/errors.js')
+const { deployed, isSet } = require('../lib/where.js')
 const { EXIT, MODULE_TIMEOUT_OPTION, moduleTimeout, OUTPUT_OPTIONS, output } = require('./cli.js')
 
 const HISTORY_OPTIONS = {
@@ -45,8 +46,7 @@ function runOptions(values) {
 async function followSchema(report, values, out) {
   const env = process.env
   const changed = report.migrations.some((m) => m.state === 'applied' || m.state === 'reverted')
-  const away = (v) => v !== undefined && v.trim() !== '' && v.trim() !== '0' && v.trim().toLowerCase() !== 'false'
-  if (!report.ok || !changed || away(env.CI) || away(env.MIGRATION_JOB) || env.NODE_ENV === 'production') return
+  if (!report.ok || !changed || isSet(env.CI) || deployed(env)) return
   try {
     const s = await require('../index.js').schemaFile({ dir: values.dir, schema: values.schema, table: values.table, write: true })
     if (s.written && !values.quiet) out.status(out.colors.dim(`schema: wrote ${s.path}`))

@@ -3,13 +3,16 @@
 //! Every error is classified here once: a lost session, a missing privilege, a lock not granted,
 //! or the server's verdict.
 
+mod adoption;
+mod rows;
+
 use std::time::Duration;
 
 use tokio_postgres::{CancelToken, Client, NoTls, SimpleQueryMessage};
 
 use super::conn::{Settings, SslMode};
 use super::history::{HistoryTable, RowWrite};
-use super::{Answer, Backend, DbError, Existing, ResetDone, SessionInfo, ToolEntry, ToolState};
+use super::{Answer, Backend, DbError, Existing, ResetDone, SessionInfo, ToolEntry};
 use crate::error::{Error, Result};
 use crate::plan::{Applied, HistoryStatus};
 
@@ -375,38 +378,7 @@ impl super::Session for PgSession {
                 ));
             }
         };
-        let mut rows = Vec::with_capacity(messages.len());
-        for m in messages {
-            let SimpleQueryMessage::Row(r) = m else {
-                continue;
-            };
-            // A row godwit cannot read (a hand-edited table) stops the run instead of guessing.
-            let unreadable = |what: &str| {
-                Error::Integrity(format!(
-                    "the history table {} has a row godwit cannot read ({what}: {:?}); restore the table from a backup or fix the row by hand",
-                    h.qualified(),
-                    r.get(0)
-                ))
-            };
-            let text =
-                |i: usize, what: &str| r.get(i).map(str::to_string).ok_or_else(|| unreadable(what));
-            let number = |i: usize, what: &str| {
-                r.get(i)
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .ok_or_else(|| unreadable(what))
-            };
-            rows.push(Applied {
-                version: text(0, "version")?,
-                name: text(1, "name")?,
-                checksum: text(2, "checksum")?,
-                status: HistoryStatus::parse(&text(3, "status")?)
-                    .ok_or_else(|| unreadable("status"))?,
-                applied_at: crate::time::iso_millis(number(4, "applied_at")?),
-                execution_ms: number(5, "execution_ms")?,
-                baselined: r.get(7) == Some("t"),
-            });
-        }
-        Ok(Some(rows))
+        rows::applied(messages, h).map(Some)
     }
 
     async fn record(&mut self, h: &HistoryTable, write: &RowWrite) -> Result<()> {
@@ -502,37 +474,7 @@ impl super::Session for PgSession {
     }
 
     async fn existing_schema(&mut self, h: &HistoryTable) -> Result<Existing> {
-        let history_rows = match self
-            .client
-            .query(
-                &format!("SELECT EXISTS (SELECT 1 FROM {})", h.qualified()),
-                &[],
-            )
-            .await
-        {
-            Ok(rows) => rows.first().is_some_and(|r| r.get::<_, bool>(0)),
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => false,
-            Err(e) => return Err(self.classify(e, "reading the history table", None)),
-        };
-        let rows = self
-            .client
-            .query(super::history::EXISTING_SQL, &[&h.schema, &h.table])
-            .await
-            .map_err(|e| self.classify(e, "looking for an existing schema", None))?;
-        let mut out = Existing {
-            history_rows,
-            ..Existing::default()
-        };
-        for r in rows {
-            let (kind, name, total, tool): (String, String, i64, bool) =
-                (r.get(0), r.get(1), r.get(2), r.get(3));
-            out.total = total;
-            if tool {
-                out.tools.push(name.clone());
-            }
-            out.objects.push(format!("{kind} {name}"));
-        }
-        Ok(out)
+        self.read_existing_schema(h).await
     }
 
     async fn tool_history(
@@ -540,41 +482,7 @@ impl super::Session for PgSession {
         tool: crate::import::tool::Tool,
         table: &str,
     ) -> Result<Option<(String, Vec<ToolEntry>)>> {
-        // the server resolves the name (search_path, quoting) and names it back, quoted
-        let found = self
-            .client
-            .query_one("SELECT pg_catalog.to_regclass($1)::text", &[&table])
-            .await;
-        let name: Option<String> = match found {
-            Ok(row) => row.get(0),
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_NAME) => {
-                return Err(Error::Usage(format!(
-                    "`{table}` is not a table name PostgreSQL can read (--tool-table)"
-                )));
-            }
-            Err(e) => return Err(self.classify(e, "looking for the tool's history table", None)),
-        };
-        let Some(name) = name else { return Ok(None) };
-        let grant = format!("GRANT SELECT ON {name} TO <this role>");
-        let rows = self
-            .client
-            .query(&tool.history_sql(&name), &[])
-            .await
-            .map_err(|e| {
-                self.classify(
-                    e,
-                    &format!("reading {}'s history table {name}", tool.name()),
-                    Some(&grant),
-                )
-            })?;
-        let entries = rows
-            .iter()
-            .map(|r| ToolEntry {
-                id: r.get::<_, Option<String>>(0).unwrap_or_default(),
-                state: ToolState::parse(&r.get::<_, String>(1)),
-            })
-            .collect();
-        Ok(Some((name, entries)))
+        self.read_tool_history(tool, table).await
     }
 
     async fn end_backend(&mut self, b: &Backend) -> Result<()> {

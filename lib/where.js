@@ -1,0 +1,11 @@
+'use strict'
+// Where a CLI run happens, from the environment: the answers the local conveniences (.env, the
+// schema file) share, so they cannot disagree.
+
+/** A variable set to anything but empty, `0` or `false` (as the core reads `CI`). */
+const isSet = (v) => v !== undefined && v.trim() !== '' && v.trim() !== '0' && v.trim().toLowerCase() !== 'false'
+
+/** Production or the migration job: the platform's environment is the whole configuration. */
+const deployed = (env = process.env) => env.NODE_ENV === 'production' || isSet(env.MIGRATION_JOB)
+
+module.exports = { isSet, deployed }
