@@ -110,7 +110,19 @@ export interface Options {
   baselineFrom?: string
   /** `baseline --from <tool> --tool-table <name>`: the tool's history table, when renamed. */
   baselineTable?: string
+  /**
+   * Variables that stand in for the process's own for this call only (a fleet's target: its
+   * DATABASE_URL, the fleet budget left); the process environment is not changed.
+   */
+  env?: Record<string, string>
+  /** A fleet's target name: the report goes to `<sha>/targets/<target>/`. */
+  target?: string
+  /** Schema-per-tenant: the existing-schema guard looks only in this schema. */
+  onlySchema?: string
 }
+
+/** A fleet's `--targets-query`, read-only on the configured connection: the rows as JSON text. */
+export declare function queryRows(options: Options, sql: string): Promise<string>
 
 /** What Node needs to render modules, resolved by the core. */
 export interface RenderSettings {

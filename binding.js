@@ -845,6 +845,7 @@ module.exports.exitCodes = nativeBinding.exitCodes
 module.exports.fingerprint = nativeBinding.fingerprint
 module.exports.importMigrations = nativeBinding.importMigrations
 module.exports.importTools = nativeBinding.importTools
+module.exports.queryRows = nativeBinding.queryRows
 module.exports.ruleIds = nativeBinding.ruleIds
 module.exports.sanitizeSha = nativeBinding.sanitizeSha
 module.exports.scan = nativeBinding.scan

@@ -230,3 +230,80 @@ export declare function defineConfig(config: GodwitConfig): GodwitConfig
 /** Identity, for a typed migration object: `const m = defineMigration({ up, down, config })`. */
 export declare function defineMigration(migration: Migration): Migration
 export declare function coreVersion(): string
+
+/** A fleet target (docs/fleet.md): a database on DATABASE_URL's server, a schema of one, or a URL in an environment variable. */
+export interface Target {
+  name: string
+  database?: string
+  schema?: string
+  urlEnv?: string
+}
+export interface FleetOptions {
+  /** Targets at a time, 1-64, default 4. */
+  concurrency?: number
+  /** Start no target after the first failure. */
+  failFast?: boolean
+  /** The first N targets first; the rest only if all of them succeed. */
+  canary?: number
+  /** The whole fleet's budget (default MIGRATION_TIMEOUT_SECONDS, else 1800). */
+  budgetSeconds?: number
+  sha?: string
+  artifactsDir?: string
+  /** Aborting cancels every running target (each reports `interrupted`) and starts no other. */
+  signal?: AbortSignal
+  /** What each target's `up` gets besides its connection. */
+  up?: Omit<UpOptions, 'signal' | 'sha' | 'artifactsDir'>
+  /** Called after each target with its summary entry. */
+  onTarget?: (entry: FleetTarget) => void
+  /** Where DATABASE_URL and each target's urlEnv are read (default process.env). */
+  env?: Record<string, string | undefined>
+  /** As `up()`'s: under NODE_ENV=production `upTargets()` refuses (NOT_MIGRATION_JOB) unless this or MIGRATION_JOB=1. */
+  migrationJob?: boolean
+}
+export interface FleetTarget {
+  name: string
+  database?: string
+  schema?: string
+  urlEnv?: string
+  connection: string | null
+  outcome: string
+  ok: boolean
+  applied: number
+  pending: number
+  problems?: number
+  ahead?: number
+  durationMs: number
+  skipped?: 'fail-fast' | 'canary' | 'budget' | 'interrupted'
+  error?: { code: string; message: string }
+  report: string | null
+}
+/** The fleet summary (`schema/fleet.schema.json`). */
+export interface FleetSummary {
+  fleetVersion: 1
+  tool: 'godwit'
+  command: 'up' | 'status'
+  startedAt: string | null
+  durationMs: number
+  concurrency: number
+  budgetSeconds?: number
+  failFast?: boolean
+  canary?: number
+  shard: { index: number; count: number } | null
+  sha: string | null
+  interrupted?: string | null
+  ok: boolean
+  requires_migrations?: boolean
+  counts: { targets: number; ok: number; failed: number; notStarted: number; applied: number }
+  failed: string[]
+  notStarted: string[]
+  behind: string[]
+  targets: FleetTarget[]
+  fleetPath?: string
+}
+/**
+ * `up` on every target (a targets file's path, or the targets), each its own locked, bounded run
+ * and report; writes `<artifactsDir>/<sha>/fleet.json` and resolves to the summary.
+ */
+export declare function upTargets(targets: string | Target[], options?: FleetOptions): Promise<FleetSummary>
+/** `status` of every target, read-only; resolves to the summary (`requires_migrations`, `behind`). */
+export declare function statusTargets(targets: string | Target[], options?: { concurrency?: number; status?: HistoryOptions; env?: Record<string, string | undefined> }): Promise<FleetSummary>

@@ -37,6 +37,10 @@ async function nativeOptions(options, extra = {}) {
     table: options.table,
     database: options.database,
     allowExistingSchema: options.allowExistingSchema,
+    // a fleet's target (lib/fleet.js): its DATABASE_URL and budget, its report folder, its schema
+    env: options.env,
+    target: options.target,
+    onlySchema: options.onlySchema,
     ...extra,
   }
 }
@@ -221,6 +225,22 @@ async function reset(options = {}) {
 }
 
 /** One locked run of the core's session: start -> render -> apply -> finish. */
+/**
+ * Renders `files` (`{ file, source }`), reusing what `cache` holds for the same file and text: a
+ * fleet runs the same modules on every target, and a module is a function of its text. Only
+ * text the core read and verified is a key, so nothing else can be served from the cache.
+ */
+async function renderCached(cache, files, render) {
+  if (!cache) return render(files)
+  const key = (f) => (typeof f.source === 'string' ? `${f.file}\0${f.source}` : null)
+  const todo = files.filter((f) => key(f) === null || !cache.has(key(f)))
+  const fresh = todo.length ? await render(todo) : []
+  // a module that failed to render is not remembered: the next target judges it afresh
+  todo.forEach((f, i) => key(f) !== null && fresh[i] && fresh[i].failure === undefined && cache.set(key(f), fresh[i]))
+  const byFile = new Map(todo.map((f, i) => [f.file, fresh[i]]))
+  return files.map((f) => byFile.get(f.file) ?? cache.get(key(f)))
+}
+
 async function run(options, mode) {
   const session = new native.UpSession(
     await nativeOptions(options, {
@@ -238,10 +258,8 @@ async function run(options, mode) {
     // each chosen module comes with the exact text that was hashed and verified under the lock
     const files = await callNativeJson(() => session.start())
     const { dir, moduleTimeoutMs } = session.render
-    const rendered = await renderModules(
-      dir,
-      files.map((f) => f.file),
-      { timeoutMs: moduleTimeoutMs, sources: files.map((f) => f.source), exact: true },
+    const rendered = await renderCached(options.renderCache, files, (todo) =>
+      renderModules(dir, todo.map((f) => f.file), { timeoutMs: moduleTimeoutMs, sources: todo.map((f) => f.source), exact: true }),
     )
     await callNative(() => session.apply(JSON.stringify(rendered)))
   } catch (err) {
@@ -279,6 +297,31 @@ async function verify(options = {}) {
   return require('./lib/verify.js').verify({ check, up, down, status, fingerprint, schemaFile, serverVersion, loadConfig }, options)
 }
 
+/** The targets a caller gave: a targets file's path, or the targets themselves, checked. */
+function fleetTargets(targets) {
+  const t = require('./lib/targets.js')
+  return typeof targets === 'string' ? t.readTargets(targets) : t.parseTargets(JSON.stringify(targets), 'targets')
+}
+
+/**
+ * `up` on every target (docs/fleet.md): each its own locked, bounded `up` and report, at most
+ * `concurrency` at a time within one budget; writes the fleet summary and resolves to it.
+ */
+async function upTargets(targets, options = {}) {
+  // each target's up is told it is the migration job, so the fleet asks once, here
+  refuseOutsideMigrationJob({ migrationJob: options.migrationJob ?? options.up?.migrationJob }, 'upTargets()')
+  const fleet = require('./lib/fleet.js')
+  const config = await loadConfig().catch(() => null)
+  const summary = await fleet.upFleet(module.exports, fleetTargets(targets), { config: config?.run, ...options })
+  const root = options.artifactsDir ?? path.join('.artifacts', 'deploy')
+  return { ...summary, fleetPath: fleet.writeFleet(fleet.fleetPath(root, summary.sha, null), summary) }
+}
+
+/** `status` of every target, read-only and bounded; resolves to the fleet summary. */
+async function statusTargets(targets, options = {}) {
+  return require('./lib/fleet.js').statusFleet(module.exports, fleetTargets(targets), options)
+}
+
 /** Identity: gives `godwit.config.mjs` its types (`export default defineConfig({ ... })`). */
 const defineConfig = (config) => config
 
@@ -311,5 +354,7 @@ module.exports = {
   baseline,
   importMigrations,
   importTools: native.importTools,
+  upTargets,
+  statusTargets,
   coreVersion: native.coreVersion,
 }

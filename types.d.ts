@@ -285,7 +285,11 @@ attemptPath?: string,
 /**
  * Why the report could not be written (it is still printed).
  */
-reportError?: string, };
+reportError?: string, 
+/**
+ * The fleet target this run migrated (`up --targets`).
+ */
+target?: string, };
 
 export type Fingerprint = { hash: string, objects: number, lines: Array<string>, };
 

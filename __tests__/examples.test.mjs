@@ -77,6 +77,27 @@ test('the_migration_job_is_fail_closed_pinned_bounded_and_valid_kubernetes', (t)
   assert.match(r.stdout + r.stderr, /passed/)
 })
 
+test('the_fleet_indexed_job_shards_by_completion_index_fails_closed_and_is_valid_kubernetes', (t) => {
+  const fleet = YAML.parse(read('kubernetes/fleet-indexed-job.yaml'))
+  const c = fleet.spec.template.spec.containers[0]
+  assert.equal(fleet.spec.completionMode, 'Indexed')
+  assert.equal(fleet.spec.backoffLimit, 0)
+  assert.equal(fleet.spec.template.spec.restartPolicy, 'Never')
+  assert.match(c.image, /@sha256:[0-9a-f]{64}$/)
+  // the shard count in the command is the Job's completions, and exec hands SIGTERM to godwit
+  const line = c.command.at(-1)
+  assert.ok(line.startsWith('exec node '), line)
+  assert.ok(line.includes(`--shard "$JOB_COMPLETION_INDEX/${fleet.spec.completions}"`), line)
+  assert.ok(!line.includes('pnpm'))
+  const budget = Number(c.env.find((e) => e.name === 'MIGRATION_TIMEOUT_SECONDS').value)
+  assert.ok(fleet.spec.activeDeadlineSeconds > budget && fleet.spec.activeDeadlineSeconds <= budget + 120)
+  const kv = kubernetesValidate()
+  if (!kv) return t.skip('kubernetes-validate cannot be installed here (no python3 with pip)')
+  const r = spawnSync(kv.cmd, [...(kv.pre ?? []), path.join(ROOT, 'examples', 'kubernetes', 'fleet-indexed-job.yaml')], { encoding: 'utf8', env: { ...process.env, ...kv.env } })
+  assert.equal(r.status, 0, r.stdout + r.stderr)
+  assert.match(r.stdout + r.stderr, /passed/)
+})
+
 test('sigterm_to_the_documented_job_command_exits_6_with_an_interrupted_report', async (t) => {
   const url = await freshDatabase(t)
   // the container's layout: the app package, godwit in its node_modules

@@ -8,7 +8,10 @@
 //   W6 `assertSchemaCurrent()` with all N applied: in a running process (module loaded, the call
 //      timed with performance.now(), median of 20 after a warm-up), and as a cold API start
 //      (`node -e` that imports godwit and calls it) against `node -e 0`
-//   R  W1 on a realistic 300-migration history imported from dbmate, godwit against dbmate
+//   W5 a fleet: 100 databases x 50 migrations, godwit's `up --targets` against a shell loop of
+//      single godwit runs, a loop of dbmate, and psql on every database with the same concurrency
+//   W7 a realistic 300-migration history (imported from dbmate): W1, W2 and W3, godwit against
+//      dbmate and node-pg-migrate on the same SQL
 // Floors: F1 `psql -f`, one transaction per migration with a history insert; F2 the same SQL in
 // one transaction; `node -e 0` for Node's own start-up.
 // Every timed command is a whole process (wall time from spawn to exit, peak RSS from
@@ -16,7 +19,7 @@
 // gets its own fresh database, created and checkpointed outside the timed command.
 //
 // Usage: pnpm bench [-- --sizes 100,1000,10000 --runs 5 --out bench/results.json]
-//                    [--workloads W1,W2,W3,W4,W6,A,R] [--tools godwit,F1]   (a subset, to reproduce one goal)
+//                    [--workloads W1,W2,W3,W4,W5,W6,W7,A] [--tools godwit,F1]   (a subset, to reproduce one goal)
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync, rmSync, mkdtempSync, existsSync } from 'node:fs'
 import { createHash } from 'node:crypto'
@@ -25,7 +28,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { realisticDbmate } from './history.mjs'
+import { realisticDbmate, realisticNodePgMigrate } from './history.mjs'
 import { server, stopServer } from '../scripts/embedded-pg.mjs'
 import { table } from './table.mjs'
 
@@ -37,12 +40,12 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '100,1000,10000' },
     runs: { type: 'string', default: '5' },
     out: { type: 'string', default: path.join(BENCH, 'results.json') },
-    workloads: { type: 'string', default: 'W1,W2,W3,W4,W6,A,R' },
+    workloads: { type: 'string', default: 'W1,W2,W3,W4,W5,W6,W7,A' },
     tools: { type: 'string' },
   },
   args: process.argv.slice(2).filter((a) => a !== '--'),
 })
-const SIZES = args.sizes.split(',').map(Number)
+const SIZES = args.sizes.split(',').filter(Boolean).map(Number)
 const RUNS = Number(args.runs)
 const WORKLOADS = new Set(args.workloads.split(','))
 /** `--tools godwit,F1`: only tools (and floors) whose name starts with one of these. */
@@ -303,42 +306,135 @@ for (const n of SIZES) {
   printTable(n, summary)
 }
 
-// R: W1 on a realistic imported history (300 migrations: tables, CONCURRENTLY indexes, foreign
-// keys, renames, type changes, functions, triggers), godwit against dbmate on the same SQL
-if (WORKLOADS.has('R') && wanted('godwit')) {
+// W7: a realistic history (300 migrations: tables, CONCURRENTLY indexes, foreign keys, renames,
+// type changes, functions, triggers), the same SQL in each tool's format; godwit's imported from
+// dbmate's. W1 (apply to an empty database), W2 (`up` again) and W3 (`status`), interleaved.
+if (WORKLOADS.has('W7') && wanted('godwit')) {
   const n = 300
   const runs = RUNS
-  process.stderr.write(`bench: realistic history of ${n}, ${runs} run(s) per command\n`)
+  process.stderr.write(`bench: W7 realistic history of ${n}, ${runs} run(s) per command\n`)
   const dir = mkdtempSync(path.join(os.tmpdir(), 'godwit-bench-real-'))
   const dbm = path.join(dir, 'dbmate', 'db', 'migrations')
+  const npm = path.join(dir, 'npm', 'migrations')
   mkdirSync(dbm, { recursive: true })
+  mkdirSync(npm, { recursive: true })
   for (const [f, text] of Object.entries(realisticDbmate(n))) writeFileSync(path.join(dbm, f), text)
+  for (const [f, text] of Object.entries(realisticNodePgMigrate(n))) writeFileSync(path.join(npm, f), text)
   const gw = path.join(dir, 'godwit')
   mkdirSync(gw)
   writeFileSync(path.join(gw, 'package.json'), '{ "name": "bench-real", "private": true }\n')
   measure({ cmd: node, argv: [GODWIT, 'import', 'dbmate', dbm], cwd: gw })
-  const samples = {}
   const cmds = {
-    godwit: (db) => ({ cmd: node, argv: [GODWIT, 'up', '--quiet', '--sha', 'bench', '--artifacts-dir', path.join(dir, 'artifacts')], cwd: gw, env: { DATABASE_URL: dbUrl(db), MIGRATION_JOB: '1' } }),
-    dbmate: (db) => ({ cmd: path.join(BIN, 'dbmate'), argv: ['--no-dump-schema', 'up'], cwd: path.join(dir, 'dbmate'), env: { DATABASE_URL: dbUrl(db) + '?sslmode=disable' } }),
+    godwit: {
+      apply: (db) => ({ cmd: node, argv: [GODWIT, 'up', '--quiet', '--sha', 'bench', '--artifacts-dir', path.join(dir, 'artifacts')], cwd: gw, env: { DATABASE_URL: dbUrl(db), MIGRATION_JOB: '1' } }),
+      status: (db) => ({ cmd: node, argv: [GODWIT, 'status'], cwd: gw, env: { DATABASE_URL: dbUrl(db) } }),
+    },
+    dbmate: {
+      apply: (db) => ({ cmd: path.join(BIN, 'dbmate'), argv: ['--no-dump-schema', 'up'], cwd: path.join(dir, 'dbmate'), env: { DATABASE_URL: dbUrl(db) + '?sslmode=disable' } }),
+      status: (db) => ({ cmd: path.join(BIN, 'dbmate'), argv: ['status'], cwd: path.join(dir, 'dbmate'), env: { DATABASE_URL: dbUrl(db) + '?sslmode=disable' } }),
+    },
+    // each migration in its own transaction, as godwit and dbmate run them (and as the
+    // CONCURRENTLY indexes need); node-pg-migrate has no status command
+    'node-pg-migrate': {
+      apply: (db) => ({ cmd: path.join(BIN, 'node-pg-migrate'), argv: ['up', '-m', 'migrations', '--no-verbose', '--no-single-transaction'], cwd: path.join(dir, 'npm'), env: { DATABASE_URL: dbUrl(db) } }),
+      status: null,
+    },
   }
+  const samples = {}
+  const add = (key, s) => (samples[key] ??= []).push(s)
   for (let r = -1; r < runs; r++) {
-    for (const [name, make] of shuffled(Object.entries(cmds))) {
+    for (const [name, c] of shuffled(Object.entries(cmds))) {
       const db = await freshDb()
       try {
-        const s = measure(make(db))
-        if (r >= 0) (samples[`R|${name}`] ??= []).push(s)
+        const s = measure(c.apply(db))
+        if (r >= 0) add(`W1|${name}`, s)
       } finally {
         await dropDb(db)
       }
     }
   }
+  const applied = {}
+  for (const [name, c] of Object.entries(cmds)) {
+    applied[name] = await freshDb()
+    measure(c.apply(applied[name]))
+  }
+  for (let r = -1; r < runs; r++) {
+    const steps = [['node -e 0', () => measure({ cmd: node, argv: ['-e', '0'], cwd: dir })]]
+    for (const [name, c] of Object.entries(cmds)) {
+      steps.push([`W2|${name}`, () => measure(c.apply(applied[name]))])
+      if (c.status) steps.push([`W3|${name}`, () => measure(c.status(applied[name]))])
+    }
+    for (const [key, run] of shuffled(steps)) {
+      const s = run()
+      if (r >= 0) add(key, s)
+    }
+  }
+  for (const db of Object.values(applied)) await dropDb(db)
   rmSync(dir, { recursive: true, force: true })
   const summary = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)]))
-  summary['R|godwit'].xDbmate = median(samples['R|godwit'].map((s, i) => s.ms / samples['R|dbmate'][i].ms))
-  summary['R|dbmate'].xDbmate = 1
-  results.sizes[`${n} realistic`] = summary
-  printTable(`${n} realistic`, summary)
+  const pairedWith = (key, ref) => median(samples[key].map((s, i) => s.ms / samples[ref][i].ms))
+  for (const [k, s] of Object.entries(summary)) {
+    const [w] = k.split('|')
+    if (w === 'W1') s.xDbmate = pairedWith(k, 'W1|dbmate')
+    if (w === 'W2' || w === 'W3') {
+      s.xDbmate = pairedWith(k, `${w}|dbmate`)
+      s.xNode = pairedWith(k, 'node -e 0')
+    }
+  }
+  results.sizes[`W7: ${n} realistic`] = summary
+  printTable(`W7: ${n} realistic`, summary)
+}
+
+// W5: a fleet, 100 databases x 50 migrations. godwit's fleet (`up --targets`, concurrency C)
+// against a shell loop of single `godwit up` runs and a loop of dbmate (one database after the
+// other, as a team scripts it today), and a floor: psql (one transaction per migration with a
+// history insert) on every database, C at a time. Each measured run gets 100 fresh databases.
+if (WORKLOADS.has('W5') && wanted('godwit')) {
+  const dbsN = 100
+  const n = 50
+  const C = 4
+  const runs = Math.max(1, Math.min(RUNS, 2))
+  process.stderr.write(`bench: W5 fleet of ${dbsN} databases x ${n} migrations, concurrency ${C}, ${runs} run(s)\n`)
+  const dir = generate(n)
+  const sh = (script) => ({ cmd: 'bash', argv: ['-c', script], cwd: dir })
+  const list = (names) => names.map((d) => dbUrl(d)).join(' ')
+  const cmds = {
+    'godwit up --targets (fleet)': (names) => {
+      writeFileSync(path.join(dir, 'godwit', 'targets.txt'), names.map((d) => `${d.replaceAll('_', '-')} database=${d}`).join('\n') + '\n')
+      return { cmd: node, argv: [GODWIT, 'up', '--targets', 'targets.txt', '--concurrency', String(C), '--quiet', '--sha', 'bench', '--artifacts-dir', path.join(dir, 'artifacts')], cwd: path.join(dir, 'godwit'), env: { DATABASE_URL: serverUrl, MIGRATION_JOB: '1' } }
+    },
+    'godwit up, shell loop': (names) => sh(`cd godwit && for u in ${list(names)}; do DATABASE_URL=$u MIGRATION_JOB=1 ${node} ${GODWIT} up --quiet --sha bench --artifacts-dir ../artifacts || exit 1; done`),
+    'dbmate, shell loop': (names) => sh(`cd dbmate && for u in ${list(names)}; do DATABASE_URL="$u?sslmode=disable" ${path.join(BIN, 'dbmate')} --no-dump-schema up > /dev/null || exit 1; done`),
+    [`F psql, ${C} at a time`]: (names) => sh(`printf '%s\\n' ${list(names)} | xargs -P ${C} -I{} psql -q -X -v ON_ERROR_STOP=1 -f f1.sql {}`),
+  }
+  const samples = {}
+  // no warm-up round: each command runs for many seconds, and 100 databases per command are slow
+  // to create
+  for (let r = 0; r < runs; r++) {
+    for (const [name, make] of shuffled(Object.entries(cmds))) {
+      const names = []
+      for (let i = 0; i < dbsN; i++) {
+        const d = `godwit_w5_${process.pid}_${dbCounter++}`
+        await admin.query(`CREATE DATABASE ${d}`)
+        names.push(d)
+      }
+      await admin.query('CHECKPOINT')
+      spawnSync('sync')
+      try {
+        const s = measure(make(names))
+        ;(samples[`W5|${name}`] ??= []).push(s)
+      } finally {
+        for (const d of names) await dropDb(d)
+      }
+    }
+    process.stderr.write(`bench: W5 run ${r + 1}/${runs} done\n`)
+  }
+  rmSync(dir, { recursive: true, force: true })
+  const summary = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)]))
+  const floor = `W5|F psql, ${C} at a time`
+  for (const [k, s] of Object.entries(summary)) s.xFloor = median(samples[k].map((x, i) => x.ms / samples[floor][i].ms))
+  results.sizes[`W5: ${dbsN} databases x ${n}`] = summary
+  printTable(`W5: ${dbsN} databases x ${n}`, summary)
 }
 
 await admin.end()

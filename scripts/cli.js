@@ -34,7 +34,8 @@ function parse(command, argv) {
   } catch (err) {
     throw new UsageError(`${parseProblem(err, command, options)}\nrun \`godwit ${command.name} --help\` for usage`)
   }
-  const max = command.positionals?.length ?? 0
+  // a variadic command takes any number of its last positional
+  const max = command.variadic ? Infinity : (command.positionals?.length ?? 0)
   if (!parsed.values.help && parsed.positionals.length > max) {
     const why = command.tooManyArguments?.(parsed.positionals) ?? `unexpected argument \`${parsed.positionals[max]}\``
     throw new UsageError(`${why}\nrun \`godwit ${command.name} --help\` for usage`)

@@ -39,7 +39,12 @@ export async function startEmbedded({ postgresFlags = [], persistent = false } =
     // (created if missing) owning the data folder. A normal user runs it as itself; asking for the
     // user then would try to chown the folder to `postgres`, which only root may do.
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags,
+    // The server's log goes to a pipe this process drains only while its event loop runs: a caller
+    // blocked in spawnSync (the bench) while the server logs an error per statement filled the
+    // pipe, and the server then blocked writing its log mid-query (seen: a fleet of 100 databases,
+    // each `up` logging the guard's probe of a missing history table). So statement errors and
+    // checkpoints are not logged here unless GODWIT_PG_LOG asks for the log.
+    postgresFlags: process.env.GODWIT_PG_LOG ? postgresFlags : ['-c', 'log_min_messages=log', '-c', 'log_checkpoints=off', ...postgresFlags],
     // the older package asks initdb for en_US messages, which a minimal machine lacks; the last
     // flag wins
     initdbFlags: ['--lc-messages=C'],

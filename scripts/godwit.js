@@ -46,6 +46,7 @@ const COMMANDS = {
   reset: () => require('./commands/reset.js'),
   import: () => require('./commands/import.js'),
   baseline: () => require('./commands/baseline.js'),
+  'fleet-merge': () => require('./commands/fleet-merge.js'),
 }
 
 async function topHelp() {

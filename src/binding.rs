@@ -81,6 +81,23 @@ pub struct Options {
     pub baseline_from: Option<String>,
     /// `baseline --from <tool> --tool-table <name>`: the tool's history table, when renamed.
     pub baseline_table: Option<String>,
+    /// Variables that stand in for the process's own for this call only (a fleet's target: its
+    /// DATABASE_URL, the fleet budget left); the process environment is not changed.
+    pub env: Option<std::collections::HashMap<String, String>>,
+    /// A fleet's target name: the report goes to `<sha>/targets/<target>/`.
+    pub target: Option<String>,
+    /// Schema-per-tenant: the existing-schema guard looks only in this schema.
+    pub only_schema: Option<String>,
+}
+
+impl Options {
+    /// The environment this call resolves against: the process's, under `env`.
+    fn environment(&self) -> Env {
+        match &self.env {
+            Some(vars) if !vars.is_empty() => Env::process().under(vars.clone()),
+            _ => Env::process(),
+        }
+    }
 }
 
 impl From<Options> for Flags {
@@ -117,6 +134,8 @@ impl From<Options> for Flags {
             allow_non_local: o.allow_non_local.unwrap_or(false),
             timeout: o.timeout,
             allow_existing_schema: o.allow_existing_schema.unwrap_or(false),
+            target: o.target,
+            only_schema: o.only_schema,
         }
     }
 }
@@ -138,7 +157,11 @@ fn render_settings(dir: &std::path::Path, ms: u64) -> RenderSettings {
 /// The migrations that meet the filename contract, in order, with their checksums.
 #[napi]
 pub async fn scan(options: Options) -> napi::Result<String> {
-    let common = settings::resolve::common(&options.into(), &Env::process()).map_err(to_js)?;
+    let common = {
+        let env = options.environment();
+        settings::resolve::common(&options.into(), &env)
+    }
+    .map_err(to_js)?;
     blocking(move || files::scan::scan(&common.dir)).await
 }
 
@@ -160,7 +183,11 @@ pub struct CheckSession {
 impl CheckSession {
     #[napi(constructor)]
     pub fn new(options: Options) -> napi::Result<Self> {
-        let settings = settings::resolve::check(&options.into(), &Env::process()).map_err(to_js)?;
+        let settings = {
+            let env = options.environment();
+            settings::resolve::check(&options.into(), &env)
+        }
+        .map_err(to_js)?;
         Ok(CheckSession {
             settings,
             prepared: Arc::new(std::sync::Mutex::new(None)),
@@ -221,7 +248,11 @@ impl CheckSession {
 
 #[napi]
 pub async fn create(options: Options, name: String) -> napi::Result<String> {
-    let common = settings::resolve::common(&options.into(), &Env::process()).map_err(to_js)?;
+    let common = {
+        let env = options.environment();
+        settings::resolve::common(&options.into(), &env)
+    }
+    .map_err(to_js)?;
     blocking(move || {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -240,7 +271,11 @@ pub async fn import_migrations(
     tool: String,
     source: String,
 ) -> napi::Result<String> {
-    let common = settings::resolve::common(&options.into(), &Env::process()).map_err(to_js)?;
+    let common = {
+        let env = options.environment();
+        settings::resolve::common(&options.into(), &env)
+    }
+    .map_err(to_js)?;
     blocking(move || {
         let tool = crate::import::tool::Tool::parse(&tool)?;
         crate::import::import(&common.dir, tool, std::path::Path::new(&source))
@@ -321,15 +356,22 @@ pub fn error_codes() -> std::collections::HashMap<String, i32> {
 /// `status`. JSON text.
 #[napi]
 pub async fn status(options: Options) -> napi::Result<String> {
-    let settings = settings::resolve::status(&options.into(), &Env::process()).map_err(to_js)?;
+    let settings = {
+        let env = options.environment();
+        settings::resolve::status(&options.into(), &env)
+    }
+    .map_err(to_js)?;
     to_json(&status::status(&settings).await.map_err(to_js)?)
 }
 
 /// The schema fingerprint: options `{ database? }`. JSON text.
 #[napi]
 pub async fn fingerprint(options: Options) -> napi::Result<String> {
-    let (conn, ms) =
-        settings::resolve::connection_only(&options.into(), &Env::process()).map_err(to_js)?;
+    let (conn, ms) = {
+        let env = options.environment();
+        settings::resolve::connection_only(&options.into(), &env)
+    }
+    .map_err(to_js)?;
     to_json(
         &status::fingerprint(&conn, std::time::Duration::from_millis(ms))
             .await
@@ -341,7 +383,11 @@ pub async fn fingerprint(options: Options) -> napi::Result<String> {
 /// ones); with `write`, rewritten when it differs and the server is local. JSON text.
 #[napi]
 pub async fn schema_file(options: Options, write: bool) -> napi::Result<String> {
-    let settings = settings::resolve::status(&options.into(), &Env::process()).map_err(to_js)?;
+    let settings = {
+        let env = options.environment();
+        settings::resolve::status(&options.into(), &env)
+    }
+    .map_err(to_js)?;
     to_json(&status::schema_file(&settings, write).await.map_err(to_js)?)
 }
 
@@ -359,6 +405,22 @@ pub async fn server_version(options: Options) -> napi::Result<String> {
     status::server_major(&conn, std::time::Duration::from_millis(ms))
         .await
         .map_err(to_js)
+}
+
+/// A fleet's `--targets-query`, read-only on the configured connection: the rows as JSON text.
+#[napi]
+pub async fn query_rows(options: Options, sql: String) -> napi::Result<String> {
+    let settings = {
+        let env = options.environment();
+        settings::resolve::status(&options.into(), &env)
+    }
+    .map_err(to_js)?;
+    let timeout = std::time::Duration::from_millis(settings.timeout_ms);
+    to_json(
+        &status::query_rows(&settings.connection, timeout, &sql)
+            .await
+            .map_err(to_js)?,
+    )
 }
 
 /// Creates (`create: true`) or drops one of verify's `godwit_verify_*` scratch databases.
@@ -383,7 +445,10 @@ impl UpSession {
     #[napi(constructor)]
     pub fn new(options: Options) -> Self {
         let (tx, rx) = watch::channel(None);
-        let settings = settings::resolve::run(&options.into(), &Env::process());
+        let settings = {
+            let env = options.environment();
+            settings::resolve::run(&options.into(), &env)
+        };
         let connector = settings
             .resolved
             .as_ref()

@@ -234,6 +234,53 @@ pub async fn server_major(settings: &Settings, timeout: Duration) -> Result<Stri
     Ok((s.info().version_num / 10000).to_string())
 }
 
+/// A fleet's `--targets-query`: the rows of `sql` as text (column name to value, `None` for
+/// NULL), in a read-only transaction on a session bounded like `status`, so the query can list
+/// targets and change nothing.
+pub async fn query_rows(
+    settings: &Settings,
+    timeout: Duration,
+    sql: &str,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
+    use tokio_postgres::SimpleQueryMessage;
+    let s = open(settings, timeout).await?;
+    let read_only = s
+        .client()
+        .batch_execute("SET default_transaction_read_only = on")
+        .await;
+    read_only.map_err(|e| s.classify(e, "making the session read-only", None))?;
+    let messages = tokio::time::timeout(timeout, s.client().simple_query(sql))
+        .await
+        .map_err(|_| {
+            Error::Db(format!(
+                "--targets-query gave no answer within {} ms",
+                timeout.as_millis()
+            ))
+        })?
+        .map_err(|e| {
+            Error::Usage(format!(
+                "--targets-query failed: {}",
+                crate::db::pg::describe_pg_error(&e)
+            ))
+        })?;
+    let mut rows = Vec::new();
+    for m in messages {
+        if let SimpleQueryMessage::Row(r) = m {
+            let row = r
+                .columns()
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let v = r.get(i).map_or(serde_json::Value::Null, |t| t.into());
+                    (c.name().to_string(), v)
+                })
+                .collect();
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
 /// Creates or drops one of verify's scratch databases through the configured connection, which
 /// is used for nothing else.
 pub async fn scratch(settings: &Settings, create: bool, name: &str) -> Result<()> {

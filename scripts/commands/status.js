@@ -3,6 +3,7 @@ const { appendFileSync } = require('node:fs')
 const godwit = require('../../index.js')
 const { EXIT, UsageError } = require('../cli.js')
 const { HISTORY_OPTIONS } = require('../run-command.js')
+const fleet = require('../fleet-command.js')
 
 exports.name = 'status'
 exports.summary = 'What is applied, pending, changed, missing or failed; read-only, no lock.'
@@ -11,10 +12,13 @@ exports.options = {
   ...HISTORY_OPTIONS,
   'github-output': { type: 'boolean', description: 'append requires_migrations=true|false and clean=true|false to the file in $GITHUB_OUTPUT' },
   verbose: { type: 'boolean', description: 'also say where the settings came from (the .env file read, the variables it set)' },
+  ...fleet.TARGET_OPTIONS,
 }
 exports.details = `Exit 0 when clean, 1 when migrations are pending, 4 when the history disagrees with the files.
 Migrations a newer release applied (this is an older release, replayed) are \`ahead\`, exit 0,
 unless the configuration says ahead: 'refuse' (then they are missing files, exit 4).
+With --targets/--targets-query: every target's status (behind, failed, ahead, unreachable) and
+requires_migrations over the fleet; exit 8 when a target cannot be read, else 4, 1 or 0 as above.
 With --github-output, a pipeline step's outputs drive a conditional migration job:
   if: needs.<job>.outputs.requires_migrations == 'true'`
 
@@ -22,6 +26,8 @@ exports.run = async function run({ values }, out) {
   if (values['github-output'] && !process.env.GITHUB_OUTPUT) {
     throw new UsageError('--github-output needs the GITHUB_OUTPUT variable (set by GitHub Actions to the step-outputs file)')
   }
+  if (fleet.wantsFleet(values)) return fleet.statusTargets(values, out, { dir: values.dir, schema: values.schema, table: values.table })
+  if (values.concurrency !== undefined || values.shard !== undefined) throw new UsageError('--concurrency and --shard apply to a fleet: add --targets <file> or --targets-query <sql>')
   const s = await godwit.status({ dir: values.dir, schema: values.schema, table: values.table })
   const code = s.problems > 0 || s.fileViolations.length > 0 ? EXIT.INTEGRITY : s.pending > 0 ? EXIT.NOT_CLEAN : EXIT.OK
   if (values['github-output']) {
@@ -33,12 +39,15 @@ exports.run = async function run({ values }, out) {
   }
   const c = out.colors
   const paint = { applied: c.green, pending: c.yellow, ahead: c.yellow }
+  // one write for the whole listing: a write per line was a sixth of `status` at 10,000 migrations
+  const lines = []
   for (const m of s.migrations) {
     const state = (paint[m.state] ?? c.red)(m.state.padEnd(12))
     const when = m.appliedAt ? ` ${m.appliedAt} (${m.baselined ? 'baseline: ran before godwit' : `${m.executionMs} ms`})` : ''
-    out.line(`${m.version}  ${state} ${m.file ?? m.name}${when}${m.fix ? `\n    fix: ${m.fix}` : ''}`)
+    lines.push(`${m.version}  ${state} ${m.file ?? m.name}${when}${m.fix ? `\n    fix: ${m.fix}` : ''}`)
   }
-  for (const v of s.fileViolations) out.line(`${v.file}: ${c.red(v.rule)}: ${v.message}`)
+  for (const v of s.fileViolations) lines.push(`${v.file}: ${c.red(v.rule)}: ${v.message}`)
+  if (lines.length) out.raw(lines.join('\n') + '\n')
   const problems = [
     s.problems > 0 && `${s.problems} migration problem(s)`,
     s.fileViolations.length > 0 && `${s.fileViolations.length} file problem(s)`,

@@ -262,6 +262,7 @@ WITH own AS (
 ), user_ns AS (
   SELECT oid, nspname FROM pg_catalog.pg_namespace
    WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\_%'
+     AND ($3::text IS NULL OR nspname = $3::text)
 ), from_extension AS (
   SELECT classid, objid FROM pg_catalog.pg_depend WHERE deptype = 'e'
 ), objects AS (

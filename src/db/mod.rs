@@ -182,10 +182,12 @@ pub trait Session: Send + Sized {
         table: &str,
     ) -> impl Future<Output = Result<Option<bool>>> + Send;
     fn invalid_indexes(&mut self) -> impl Future<Output = Result<Vec<String>>> + Send;
-    /// What the database already holds besides godwit's history (see `Existing`).
+    /// What the database already holds besides godwit's history (see `Existing`); with `only`,
+    /// what that one schema holds (a schema-per-tenant target).
     fn existing_schema(
         &mut self,
         h: &HistoryTable,
+        only: Option<&str>,
     ) -> impl Future<Output = Result<Existing>> + Send;
     /// Another tool's history: the table as the server names it and its entries, or `None`
     /// when there is no such table.

@@ -418,7 +418,11 @@ impl Session for FakeSession {
             .with(|s| s.invalid_index.clone().into_iter().collect()))
     }
 
-    async fn existing_schema(&mut self, _h: &HistoryTable) -> Result<Existing> {
+    async fn existing_schema(
+        &mut self,
+        _h: &HistoryTable,
+        _only: Option<&str>,
+    ) -> Result<Existing> {
         Ok(self.world.with(|s| Existing {
             history_rows: s.rows.as_ref().is_some_and(|r| !r.is_empty()),
             total: s.existing.len() as i64,

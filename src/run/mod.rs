@@ -103,6 +103,7 @@ impl<C: Connector> Runner<C> {
             .unwrap_or(crate::settings::DEFAULT_BUDGET_SECONDS);
         let mut report = Report::new(command(&settings), iso(SystemTime::now()));
         report.database.connection = connector.as_ref().map(|c| c.display());
+        report.target = settings.target.clone();
         Runner {
             guard: Guard::new(Duration::from_secs(budget), signal),
             progress: Progress {
@@ -187,6 +188,7 @@ impl<C: Connector> Runner<C> {
             let (latest, attempt) = report::paths(
                 &self.settings.artifacts_dir,
                 &sha,
+                self.settings.target.as_deref(),
                 name,
                 &self.report.started_at,
             );

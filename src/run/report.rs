@@ -301,6 +301,15 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, ts(optional))]
     pub report_error: Option<String>,
+    /// The fleet target this run migrated (`up --targets`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub target: Option<String>,
+    /// Where each version's entry is: the runner looks one up per migration, and a scan made a
+    /// 10,000-migration run quadratic (a tenth of its client time went to comparing versions).
+    #[serde(skip)]
+    #[cfg_attr(test, ts(skip), schemars(skip))]
+    positions: std::collections::HashMap<String, usize>,
 }
 
 impl Report {
@@ -329,6 +338,8 @@ impl Report {
             report_path: None,
             attempt_path: None,
             report_error: None,
+            target: None,
+            positions: std::collections::HashMap::new(),
         }
     }
 
@@ -340,7 +351,23 @@ impl Report {
     }
 
     pub fn entry_mut(&mut self, version: &str) -> Option<&mut MigrationEntry> {
-        self.migrations.iter_mut().find(|m| m.version == version)
+        let known = |r: &Report| {
+            r.positions
+                .get(version)
+                .copied()
+                .filter(|&i| r.migrations.get(i).is_some_and(|m| m.version == version))
+        };
+        // the entries are set once per run; a stale or missing position rebuilds the index
+        let at = known(self).or_else(|| {
+            self.positions = self
+                .migrations
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.version.clone(), i))
+                .collect();
+            known(self)
+        })?;
+        self.migrations.get_mut(at)
     }
 }
 
@@ -365,8 +392,18 @@ pub fn sanitize_sha(s: &str) -> String {
 }
 
 /// Where the latest report and this attempt's copy go.
-pub fn paths(root: &Path, sha: &str, command: &str, started_at: &str) -> (PathBuf, PathBuf) {
-    let dir = root.join(sanitize_sha(sha));
+pub fn paths(
+    root: &Path,
+    sha: &str,
+    target: Option<&str>,
+    command: &str,
+    started_at: &str,
+) -> (PathBuf, PathBuf) {
+    let mut dir = root.join(sanitize_sha(sha));
+    // a fleet's target has its own folder, so no two targets' reports overwrite each other
+    if let Some(t) = target {
+        dir = dir.join("targets").join(sanitize_sha(t));
+    }
     let latest = dir.join(match command {
         "up" => "migration.json".to_string(),
         other => format!("{other}.json"),
@@ -406,6 +443,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn entries_are_found_by_version_also_after_they_are_replaced() {
+        let entry = |v: &str| MigrationEntry {
+            version: v.into(),
+            name: format!("m{v}"),
+            ..Default::default()
+        };
+        let mut r = Report::new(Command::Up, "2026-01-01T00:00:00.000Z".into());
+        assert!(r.entry_mut("1700000000001").is_none());
+        r.migrations = (1..=3)
+            .map(|i| entry(&format!("170000000000{i}")))
+            .collect();
+        if let Some(m) = r.entry_mut("1700000000002") {
+            m.attempts = Some(2);
+        }
+        assert_eq!(r.migrations[1].attempts, Some(2));
+        assert!(r.entry_mut("1700000000009").is_none());
+        // the same number of entries, other versions: the index must not answer from before
+        r.migrations = (4..=6)
+            .map(|i| entry(&format!("170000000000{i}")))
+            .collect();
+        assert!(r.entry_mut("1700000000002").is_none());
+        if let Some(m) = r.entry_mut("1700000000006") {
+            m.attempts = Some(1);
+        }
+        assert_eq!(r.migrations[2].attempts, Some(1));
+    }
+
+    #[test]
+    fn a_fleet_target_reports_in_its_own_folder() {
+        let root = Path::new("/a");
+        let (latest, attempt) = paths(root, "abc", Some("../t1"), "up", "2026-01-01T00:00:00.000Z");
+        assert_eq!(latest, Path::new("/a/abc/targets/.._t1/migration.json"));
+        assert!(attempt.starts_with("/a/abc/targets/.._t1/attempts"));
+        let (one, _) = paths(root, "abc", None, "up", "2026-01-01T00:00:00.000Z");
+        assert_eq!(one, Path::new("/a/abc/migration.json"));
+    }
+
+    #[test]
     fn sha_is_one_safe_path_segment() {
         assert_eq!(sanitize_sha("abc123"), "abc123");
         assert_eq!(sanitize_sha("../../etc"), ".._.._etc");
@@ -442,7 +517,7 @@ mod tests {
         {
             let mut r = Report::new(Command::Up, started.to_string());
             r.duration_ms = i as u64;
-            let (latest, attempt) = paths(&root, "abc", "up", started);
+            let (latest, attempt) = paths(&root, "abc", None, "up", started);
             write(&mut r, &latest, &attempt).unwrap();
             paths_seen.push(attempt);
         }

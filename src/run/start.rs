@@ -225,7 +225,12 @@ impl<C: Connector> Runner<C> {
             .session
             .as_mut()
             .ok_or_else(|| Error::Internal("no session".into()))?;
-        let existing = match self.guard.race(s.existing_schema(&h)).await {
+        let only = self.settings.only_schema.clone();
+        let existing = match self
+            .guard
+            .race(s.existing_schema(&h, only.as_deref()))
+            .await
+        {
             Ok(e) => e?,
             Err(stop) => return Err(self.guard.error(stop, "while looking at the database")),
         };

@@ -26,6 +26,14 @@ impl Env {
         Env(Arc::new(move |k| map.get(k).cloned()))
     }
 
+    /// This environment with `vars` in front: a name there answers from there, any other from
+    /// `self`.
+    pub fn under(self, vars: std::collections::HashMap<String, String>) -> Env {
+        Env(Arc::new(move |k| {
+            vars.get(k).cloned().or_else(|| (self.0)(k))
+        }))
+    }
+
     /// The raw value, as set (possibly empty).
     pub fn raw(&self, name: &str) -> Option<String> {
         (self.0)(name)
@@ -56,6 +64,18 @@ pub fn is_ci(env: &Env) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variables_in_front_answer_first_and_the_rest_fall_through() {
+        let base = Env::from_pairs([("A", "base"), ("B", "base")]);
+        let vars = [("A".to_string(), "front".to_string())]
+            .into_iter()
+            .collect();
+        let env = base.under(vars);
+        assert_eq!(env.get("A").as_deref(), Some("front"));
+        assert_eq!(env.get("B").as_deref(), Some("base"));
+        assert_eq!(env.get("C"), None);
+    }
 
     #[test]
     fn blank_is_unset_and_values_are_trimmed() {

@@ -98,4 +98,9 @@ pub struct Flags {
     pub timeout: Option<String>,
     /// `up` over a database that already holds a schema godwit did not build.
     pub allow_existing_schema: bool,
+    /// One target of a fleet (`--targets`): its report goes to `<sha>/targets/<target>/`.
+    pub target: Option<String>,
+    /// The target is this one schema of its database (schema-per-tenant): the existing-schema
+    /// guard looks only there, since the other tenants' schemas are not this target's.
+    pub only_schema: Option<String>,
 }

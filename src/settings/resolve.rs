@@ -162,6 +162,10 @@ pub struct Effective {
 #[derive(Debug)]
 pub struct RunSettings {
     pub mode: Mode,
+    /// One target of a fleet: where its report goes, and its name in the report.
+    pub target: Option<String>,
+    /// Schema-per-tenant: the existing-schema guard's scope.
+    pub only_schema: Option<String>,
     /// `--to`: a 13-digit version (checked against the files and history at plan time).
     pub to: Option<String>,
     /// `plan`: no lock, read-only, nothing run.
@@ -196,6 +200,8 @@ pub fn run(flags: &Flags, env: &Env) -> RunSettings {
     };
     RunSettings {
         mode: flags.mode.clone(),
+        target: flags.target.clone(),
+        only_schema: flags.only_schema.clone(),
         to: flags.to.clone(),
         dry_run: flags.dry_run && flags.mode == Mode::Up,
         dir,

@@ -7,7 +7,11 @@ use crate::db::{Existing, ToolEntry, ToolState};
 use crate::error::{Error, Result};
 
 impl PgSession {
-    pub(super) async fn read_existing_schema(&self, h: &HistoryTable) -> Result<Existing> {
+    pub(super) async fn read_existing_schema(
+        &self,
+        h: &HistoryTable,
+        only: Option<&str>,
+    ) -> Result<Existing> {
         let history_rows = match self
             .client
             .query(
@@ -22,7 +26,10 @@ impl PgSession {
         };
         let rows = self
             .client
-            .query(crate::db::history::EXISTING_SQL, &[&h.schema, &h.table])
+            .query(
+                crate::db::history::EXISTING_SQL,
+                &[&h.schema, &h.table, &only],
+            )
             .await
             .map_err(|e| self.classify(e, "looking for an existing schema", None))?;
         let mut out = Existing {

@@ -473,8 +473,8 @@ impl super::Session for PgSession {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    async fn existing_schema(&mut self, h: &HistoryTable) -> Result<Existing> {
-        self.read_existing_schema(h).await
+    async fn existing_schema(&mut self, h: &HistoryTable, only: Option<&str>) -> Result<Existing> {
+        self.read_existing_schema(h, only).await
     }
 
     async fn tool_history(
