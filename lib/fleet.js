@@ -50,14 +50,21 @@ async function pool(targets, concurrency, decide, work) {
   return results
 }
 
-/** What one target's report says, for the summary (no SQL, no secret: the report has the rest). */
-function entryOf(target, report, ms) {
-  const ran = report.migrations ?? []
+/** A target as the summary names it: its name and how it is reached (never a secret). */
+function identity(target) {
   return {
     name: target.name,
     ...(target.database ? { database: target.database } : {}),
     ...(target.schema ? { schema: target.schema } : {}),
     ...(target.urlEnv ? { urlEnv: target.urlEnv } : {}),
+  }
+}
+
+/** What one target's report says, for the summary (no SQL, no secret: the report has the rest). */
+function entryOf(target, report, ms) {
+  const ran = report.migrations ?? []
+  return {
+    ...identity(target),
     connection: report.database?.connection ?? null,
     outcome: report.outcome,
     ok: Boolean(report.ok),
@@ -71,10 +78,7 @@ function entryOf(target, report, ms) {
 
 function errorEntry(target, err, ms) {
   return {
-    name: target.name,
-    ...(target.database ? { database: target.database } : {}),
-    ...(target.schema ? { schema: target.schema } : {}),
-    ...(target.urlEnv ? { urlEnv: target.urlEnv } : {}),
+    ...identity(target),
     connection: null,
     outcome: 'error',
     ok: false,
@@ -88,10 +92,7 @@ function errorEntry(target, err, ms) {
 
 function skippedEntry(target, why) {
   return {
-    name: target.name,
-    ...(target.database ? { database: target.database } : {}),
-    ...(target.schema ? { schema: target.schema } : {}),
-    ...(target.urlEnv ? { urlEnv: target.urlEnv } : {}),
+    ...identity(target),
     connection: null,
     outcome: 'not-started',
     ok: false,
@@ -203,10 +204,7 @@ async function statusFleet(api, targets, options = {}) {
       const s = await api.status({ ...options.status, schema: how.schema ?? options.status?.schema, env: how.env })
       const state = s.problems > 0 || s.fileViolations.length > 0 ? 'problems' : s.pending > 0 ? 'behind' : s.ahead > 0 ? 'ahead' : 'current'
       return {
-        name: target.name,
-        ...(target.database ? { database: target.database } : {}),
-        ...(target.schema ? { schema: target.schema } : {}),
-        ...(target.urlEnv ? { urlEnv: target.urlEnv } : {}),
+        ...identity(target),
         connection: s.database.connection,
         outcome: state,
         ok: state === 'current' || state === 'ahead',
