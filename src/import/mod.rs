@@ -225,18 +225,8 @@ pub fn import(dir: &Path, tool: Tool, source: &Path) -> Result<Imported> {
 
 #[cfg(test)]
 mod tests {
+    use super::formats::tests::listing;
     use super::*;
-
-    fn listing(files: &[(&str, &str)]) -> Listing {
-        let mut l = Listing::default();
-        for (p, t) in files {
-            if let Some((d, _)) = p.split_once('/') {
-                l.dirs.insert(d.to_string());
-            }
-            l.files.insert(p.to_string(), t.as_bytes().to_vec());
-        }
-        l
-    }
 
     #[test]
     fn a_dbmate_folder_becomes_sealed_godwit_migrations_in_order() {

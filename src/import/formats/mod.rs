@@ -254,10 +254,11 @@ fn unknown(path: &str, tool: Tool, problems: &mut Vec<String>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn listing(files: &[(&str, &str)]) -> Listing {
+    /// A folder listing from `(path, text)` pairs (also the import tests' input).
+    pub(crate) fn listing(files: &[(&str, &str)]) -> Listing {
         let mut l = Listing::default();
         for (p, t) in files {
             if let Some((d, _)) = p.split_once('/') {
