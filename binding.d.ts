@@ -20,8 +20,16 @@ export declare class CheckSession {
   prepare(): Promise<string>
   /** Drops what `prepare` holds (the folder lock among it) when the run ends without `finish`. */
   abandon(): void
-  /** `rendered`: JSON text of what Node rendered. Returns the report as JSON text. */
-  finish(rendered: string): Promise<string>
+  /**
+   * `rendered`: JSON text of what Node rendered (every file not `skip`). Returns JSON: the
+   * skipped files whose columns `finish` needs rendered.
+   */
+  judge(rendered: string): Promise<string>
+  /**
+   * `history`: JSON text of the skipped files `judge` asked for, rendered. Returns the report
+   * as JSON text.
+   */
+  finish(history: string): Promise<string>
 }
 
 /**
@@ -84,6 +92,8 @@ export interface Options {
   configSource?: string
   moduleTimeout?: string
   frozen?: boolean
+  /** `check --all`: judge merged, unchanged migrations too. */
+  all?: boolean
   base?: string
   schema?: string
   table?: string

@@ -42,6 +42,8 @@ export interface CheckOptions extends DirOptions {
   frozen?: boolean
   /** Git ref whose migrations count as merged. */
   base?: string
+  /** Also render and judge merged, unchanged migrations (by default only their bytes are compared with the base). */
+  all?: boolean
   /** Bound for importing and rendering one module in ms (default 10000; or `moduleTimeout` as a duration). */
   moduleTimeoutMs?: number
   moduleTimeout?: Duration

@@ -74,12 +74,12 @@ async function scan(options = {}) {
 }
 
 /**
- * The policy gate. Imports every migration module, renders its SQL, and returns the same document
- * `godwit check --json` prints. Locally it seals new migrations into the ledger; frozen (CI or
- * `frozen: true`) it never writes.
+ * The policy gate. Renders the SQL of every migration new or changed relative to the base (every
+ * migration with `all: true`) and returns the same document `godwit check --json` prints.
+ * Locally it seals new migrations into the ledger; frozen (CI or `frozen: true`) it never writes.
  */
 async function check(options = {}) {
-  const opts = await nativeOptions(options, { frozen: Boolean(options.frozen), base: options.base })
+  const opts = await nativeOptions(options, { frozen: Boolean(options.frozen), base: options.base, all: Boolean(options.all) })
   // the server's version, when the caller learned it: judged as configured, else as given
   if (options.postgresVersion !== undefined) opts.config = { postgresVersion: String(options.postgresVersion), ...opts.config }
   const session = await callNative(async () => new native.CheckSession(opts))
@@ -87,12 +87,13 @@ async function check(options = {}) {
     // the folder is read once, in Rust; each module is rendered from the text that was hashed
     const files = await callNativeJson(() => session.prepare())
     const { dir, moduleTimeoutMs } = session.render
-    const rendered = await renderModules(
-      dir,
-      files.map((f) => f.file),
-      { timeoutMs: moduleTimeoutMs, sources: files.map((f) => f.source) },
-    )
-    return await callNativeJson(() => session.finish(JSON.stringify(rendered)))
+    const render = (list) => renderModules(dir, list.map((f) => f.file), { timeoutMs: moduleTimeoutMs, sources: list.map((f) => f.source) })
+    const judged = files.filter((f) => !f.skip)
+    const rendered = await render(judged)
+    // merged migrations are rendered only when a type change needs the columns they made
+    const asked = await callNativeJson(() => session.judge(JSON.stringify(rendered)))
+    const history = asked.length ? await render(asked) : []
+    return await callNativeJson(() => session.finish(JSON.stringify(history)))
   } finally {
     session.abandon() // a no-op after finish; otherwise releases the folder lock now
   }

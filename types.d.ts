@@ -104,6 +104,11 @@ export type CheckedMigration = {
  */
 config?: JudgedConfig, upStatements?: number, downStatements?: number, 
 /**
+ * Merged and unchanged relative to the base: not rendered or judged (`check --all` judges
+ * it).
+ */
+skipped?: boolean, 
+/**
  * File name, e.g. `1732500000000_add_users.mjs`.
  */
 file: string, 

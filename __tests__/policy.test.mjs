@@ -159,6 +159,46 @@ test('type_changes_postgres_makes_without_a_rewrite_are_not_reported_as_rewrites
   assert.deepEqual(claims, ['1700000000006_narrow.mjs', '1700000000007_scale.mjs'])
 })
 
+test('merged_unchanged_migrations_are_not_judged_again_but_still_give_their_columns_and_all_judges_them', async (t) => {
+  const { cwd, dir } = projectFrom(t, {
+    files: {
+      '1700000000001_t.mjs': "export const up = 'CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, label varchar(50))'\n",
+      // merged before the policy said so: an index built without CONCURRENTLY
+      '1700000000002_idx.mjs': "export const up = 'CREATE INDEX t_label ON t (label)'\n",
+    },
+  })
+  assert.equal((await godwit(['check'], { cwd, env: { CI: '' } })).code, 1, 'the index is an error locally, before the merge')
+  // merged while the project's policy had the rule off; the policy has it on again since
+  writeFileSync(path.join(cwd, 'package.json'), JSON.stringify({ godwit: { rules: { 'require-concurrent-index-creation': 'off' } } }))
+  assert.equal((await godwit(['check'], { cwd, env: { CI: '' } })).code, 0)
+  git(cwd, 'add', '-A')
+  git(cwd, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'merged')
+  writeFileSync(path.join(cwd, 'package.json'), JSON.stringify({}))
+  writeFileSync(path.join(dir, '1700000000003_widen.mjs'), "export const up = 'ALTER TABLE t ALTER COLUMN label TYPE varchar(200)'\n")
+  writeFileSync(path.join(dir, '1700000000004_narrow.mjs'), "export const up = 'ALTER TABLE t ALTER COLUMN label TYPE varchar(10)'\n")
+  assert.equal((await godwit(['check'], { cwd, env: { CI: '' } })).code, 1, 'the narrowing is a rewrite')
+  const ci = { CI: 'true', MIGRATION_BASE_REF: 'main' }
+  const r = await godwit(['check', '--json'], { cwd, env: ci })
+  // the merged index is history: not judged again; the new files are
+  assert.deepEqual(r.json.violations.map((v) => v.file).filter((f) => f <= '1700000000002'), [])
+  assert.deepEqual(r.json.migrations.filter((m) => m.skipped).map((m) => m.file), ['1700000000001_t.mjs', '1700000000002_idx.mjs'])
+  assert.equal(r.json.migrations.find((m) => m.file === '1700000000003_widen.mjs').upStatements, 1)
+  // the widening is known to need no rewrite only from the merged CREATE TABLE's varchar(50)
+  assert.deepEqual(r.json.violations.filter((v) => v.rule === 'changing-column-type').map((v) => v.file), ['1700000000004_narrow.mjs'])
+  const text = await godwit(['check'], { cwd, env: ci })
+  assert.match(text.stderr, /2 merged, unchanged migration\(s\) compared with the base by their bytes, not judged again \(--all judges them\)/)
+  // --all judges the history too: the merged index is an error again
+  const all = await godwit(['check', '--all', '--json'], { cwd, env: ci })
+  assert.equal(all.code, 1)
+  assert.ok(all.json.violations.some((v) => v.file === '1700000000002_idx.mjs' && v.rule === 'require-concurrent-index-creation'))
+  assert.deepEqual(all.json.migrations.filter((m) => m.skipped), [])
+  // an edited merged migration is changed, so judged, besides being refused as edited
+  writeFileSync(path.join(dir, '1700000000002_idx.mjs'), "export const up = 'CREATE INDEX t_label ON t (label, id)'\n")
+  const edited = await godwit(['check', '--json'], { cwd, env: ci })
+  assert.ok(edited.json.violations.some((v) => v.file === '1700000000002_idx.mjs' && v.rule === 'merged-edited'))
+  assert.ok(edited.json.violations.some((v) => v.file === '1700000000002_idx.mjs' && v.rule === 'require-concurrent-index-creation'))
+})
+
 test('maintenance_that_rewrites_a_table_is_reported_even_alone', async (t) => {
   const { cwd } = projectFrom(t, {
     files: {

@@ -55,6 +55,8 @@ pub struct Options {
     pub config_source: Option<String>,
     pub module_timeout: Option<String>,
     pub frozen: Option<bool>,
+    /// `check --all`: judge merged, unchanged migrations too.
+    pub all: Option<bool>,
     pub base: Option<String>,
     pub schema: Option<String>,
     pub table: Option<String>,
@@ -120,6 +122,7 @@ impl From<Options> for Flags {
             config_source: o.config_source,
             module_timeout: o.module_timeout,
             frozen: o.frozen.unwrap_or(false),
+            all: o.all.unwrap_or(false),
             base: o.base,
             schema: o.schema,
             table: o.table,
@@ -226,10 +229,30 @@ impl CheckSession {
         }
     }
 
-    /// `rendered`: JSON text of what Node rendered. Returns the report as JSON text.
+    /// `rendered`: JSON text of what Node rendered (every file not `skip`). Returns JSON: the
+    /// skipped files whose columns `finish` needs rendered.
     #[napi]
-    pub async fn finish(&self, rendered: String) -> napi::Result<String> {
+    pub async fn judge(&self, rendered: String) -> napi::Result<String> {
         let rendered: Vec<Rendered> = from_json(&rendered, "rendered modules")?;
+        let settings = self.settings.clone();
+        let slot = self.prepared.clone();
+        blocking(move || {
+            let mut guard = slot
+                .lock()
+                .map_err(|_| CoreError::Internal("check session poisoned".into()))?;
+            let prepared = guard
+                .as_mut()
+                .ok_or_else(|| CoreError::Internal("check judged before it was prepared".into()))?;
+            Ok(check::judge(prepared, &settings, rendered))
+        })
+        .await
+    }
+
+    /// `history`: JSON text of the skipped files `judge` asked for, rendered. Returns the report
+    /// as JSON text.
+    #[napi]
+    pub async fn finish(&self, history: String) -> napi::Result<String> {
+        let history: Vec<Rendered> = from_json(&history, "rendered modules")?;
         let settings = self.settings.clone();
         let slot = self.prepared.clone();
         blocking(move || {
@@ -240,7 +263,7 @@ impl CheckSession {
                 .ok_or_else(|| {
                     CoreError::Internal("check finished before it was prepared".into())
                 })?;
-            check::finish(&settings, prepared, rendered)
+            check::finish(&settings, prepared, history)
         })
         .await
     }

@@ -1,6 +1,15 @@
 //! `check`, the policy gate: file contract -> ledger -> base comparison -> module contract, every
 //! finding collected into one report; in local mode the ledger is then sealed for new migrations.
 //! The only write is the ledger, atomically, and never over a ledger that could not be read.
+//!
+//! What a check judges is what the change brings: a migration merged and unchanged (its bytes the
+//! base's) was judged when it was merged and can no longer be edited, so it is neither rendered
+//! nor judged again (as Atlas's `migrate lint --git-base` and squawk's pull-request action do),
+//! unless `--all` asks. One exception reaches into them: claims that a column type change
+//! rewrites the table depend on the column's earlier type, so when a judged migration changes a
+//! type, the merged migrations are rendered too, for their columns only.
+
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -43,6 +52,11 @@ pub struct MigrationSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, ts(optional))]
     pub down_statements: Option<usize>,
+    /// Merged and unchanged relative to the base: not rendered or judged (`check --all` judges
+    /// it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(test, ts(as = "Option<bool>", optional))]
+    pub skipped: bool,
 }
 
 impl MigrationSummary {
@@ -52,6 +66,14 @@ impl MigrationSummary {
             config: judged.map(|j| j.config.clone()),
             up_statements: judged.map(|j| j.up_statements),
             down_statements: judged.and_then(|j| j.down_statements),
+            skipped: false,
+        }
+    }
+
+    fn skipped(file: MigrationFile) -> Self {
+        MigrationSummary {
+            skipped: true,
+            ..Self::new(file, None)
         }
     }
 }
@@ -225,21 +247,37 @@ fn drop_false_rewrites(
 }
 
 /// What `check` reads before Node renders the modules: the folder (once; each file's text is
-/// handed to Node for the literal reader), the ledger and the git base. A local run holds the
-/// folder lock from here until the ledger is written.
+/// handed to Node for the literal reader), the ledger and the git base; then what `judge` found.
+/// A local run holds the folder lock from here until the ledger is written.
 pub struct Prepared {
     _lock: Option<FolderLock>,
     scan: source::Scan,
     ledger: LedgerState,
     base: std::result::Result<base::BaseSnapshot, NoBase>,
+    /// Files new or changed relative to the base.
+    changed: Vec<String>,
+    /// Merged, unchanged files that are not rendered or judged (empty with `--all`), with their
+    /// text, in case `judge` needs their columns.
+    skipped: HashMap<String, Option<String>>,
+    judged: Option<Judgements>,
 }
 
-/// The files Node should render, in order, with their text (`null`: Node reads it).
+/// The judged migrations' findings, before the column history is replayed.
+struct Judgements {
+    summaries: HashMap<String, MigrationSummary>,
+    violations: Vec<Violation>,
+    waivers: Vec<Waiver>,
+    events: HashMap<String, Vec<columns::Event>>,
+}
+
+/// The files Node should render, in order, with their text (`null`: Node reads it). `skip`:
+/// merged and unchanged, rendered only if `judge` asks for them.
 #[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
 #[derive(Debug, Serialize)]
 pub struct ToRender {
     pub file: String,
     pub source: Option<String>,
+    pub skip: bool,
 }
 
 pub fn prepare(opts: &CheckSettings) -> Result<(Prepared, Vec<ToRender>)> {
@@ -266,71 +304,6 @@ pub fn prepare(opts: &CheckSettings) -> Result<(Prepared, Vec<ToRender>)> {
             )));
         }
     }
-    let to_render = scan
-        .migrations
-        .iter()
-        .zip(sources)
-        .map(|(m, source)| ToRender {
-            file: m.file.clone(),
-            source,
-        })
-        .collect();
-    Ok((
-        Prepared {
-            _lock: lock,
-            scan,
-            ledger,
-            base,
-        },
-        to_render,
-    ))
-}
-
-/// Every migration judged on its own (module contract, SQL, policy), so on all cores.
-fn judge_all(
-    opts: &CheckSettings,
-    files: Vec<MigrationFile>,
-    rendered: Vec<Rendered>,
-) -> (Vec<MigrationSummary>, Vec<Violation>, Vec<Waiver>) {
-    let mut rendered: std::collections::HashMap<String, Rendered> =
-        rendered.into_iter().map(|r| (r.file.clone(), r)).collect();
-    let work: Vec<(MigrationFile, Option<Rendered>)> = files
-        .into_iter()
-        .map(|m| {
-            let r = rendered.remove(&m.file);
-            (m, r)
-        })
-        .collect();
-    let judged = crate::par::par_map(work, 64, |(m, r)| judge_one(opts, m, r));
-    let mut migrations = Vec::with_capacity(judged.len());
-    let mut violations = Vec::new();
-    let mut waivers = Vec::new();
-    let mut history = Vec::with_capacity(judged.len());
-    for (summary, mut found, mut w, events) in judged {
-        violations.append(&mut found);
-        waivers.append(&mut w);
-        if !events.is_empty() {
-            history.push((summary.file.file.clone(), events));
-        }
-        migrations.push(summary);
-    }
-    drop_false_rewrites(opts, &history, &mut violations);
-    (migrations, violations, waivers)
-}
-
-/// Judges what Node rendered against what `prepare` read, and seals the ledger when local.
-pub fn finish(
-    opts: &CheckSettings,
-    prepared: Prepared,
-    rendered: Vec<Rendered>,
-) -> Result<CheckReport> {
-    let Prepared {
-        _lock,
-        scan,
-        ledger: ledger_state,
-        base,
-    } = prepared;
-    let mut integrity = integrity::compare(&scan.migrations, &ledger_state, &base, opts.frozen);
     let changed: Vec<String> = scan
         .migrations
         .iter()
@@ -342,6 +315,130 @@ pub fn finish(
         })
         .map(|m| m.file.clone())
         .collect();
+    let changed_set: HashSet<&String> = changed.iter().collect();
+    let mut skipped = HashMap::new();
+    let mut to_render = Vec::with_capacity(scan.migrations.len());
+    for (m, source) in scan.migrations.iter().zip(sources) {
+        if opts.all || changed_set.contains(&m.file) {
+            to_render.push(ToRender {
+                file: m.file.clone(),
+                source,
+                skip: false,
+            });
+        } else {
+            // its text crosses to Node only if `judge` asks for its columns
+            skipped.insert(m.file.clone(), source);
+            to_render.push(ToRender {
+                file: m.file.clone(),
+                source: None,
+                skip: true,
+            });
+        }
+    }
+    Ok((
+        Prepared {
+            _lock: lock,
+            scan,
+            ledger,
+            base,
+            changed,
+            skipped,
+            judged: None,
+        },
+        to_render,
+    ))
+}
+
+/// Every migration that is not skipped judged on its own (module contract, SQL, policy), on all
+/// cores. Returns the skipped files whose columns the type-change claims need (in order, with the
+/// text that was hashed; empty when no judged migration changes a column type), for Node to
+/// render and `finish` to replay.
+pub fn judge(
+    prepared: &mut Prepared,
+    opts: &CheckSettings,
+    rendered: Vec<Rendered>,
+) -> Vec<ToRender> {
+    let mut rendered: HashMap<String, Rendered> =
+        rendered.into_iter().map(|r| (r.file.clone(), r)).collect();
+    let work: Vec<(MigrationFile, Option<Rendered>)> = prepared
+        .scan
+        .migrations
+        .iter()
+        .filter(|m| !prepared.skipped.contains_key(&m.file))
+        .map(|m| {
+            let r = rendered.remove(&m.file);
+            (m.clone(), r)
+        })
+        .collect();
+    let judged = crate::par::par_map(work, 64, |(m, r)| judge_one(opts, m, r));
+    let mut out = Judgements {
+        summaries: HashMap::with_capacity(judged.len()),
+        violations: Vec::new(),
+        waivers: Vec::new(),
+        events: HashMap::new(),
+    };
+    for (summary, mut found, mut w, events) in judged {
+        out.violations.append(&mut found);
+        out.waivers.append(&mut w);
+        if !events.is_empty() {
+            out.events.insert(summary.file.file.clone(), events);
+        }
+        out.summaries.insert(summary.file.file.clone(), summary);
+    }
+    // the last judged migration that changes a type: the columns it needs were made before it
+    let last_change = prepared.scan.migrations.iter().rposition(|m| {
+        out.events.get(&m.file).is_some_and(|e| {
+            e.iter()
+                .any(|e| matches!(e, columns::Event::SetType { .. }))
+        })
+    });
+    let wanted = match last_change {
+        Some(at) => prepared
+            .scan
+            .migrations
+            .iter()
+            .take(at)
+            .filter_map(|m| {
+                prepared.skipped.get_mut(&m.file).map(|source| ToRender {
+                    file: m.file.clone(),
+                    source: source.take(),
+                    skip: false,
+                })
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    prepared.judged = Some(out);
+    wanted
+}
+
+/// The columns a skipped migration defines or changes: its SQL parsed, nothing judged (a module
+/// that no longer renders contributes none, so a claim about its columns stays).
+fn events_only(r: &Rendered) -> Vec<columns::Event> {
+    let (_, up_parsed, _) = modules::judge_parsed(r);
+    up_parsed
+        .map(|p| columns::events(&p.split.statements))
+        .unwrap_or_default()
+}
+
+/// Replays the column history (with the skipped migrations `judge` asked for, as `history`),
+/// compares files, ledger and base, and seals the ledger when local.
+pub fn finish(
+    opts: &CheckSettings,
+    prepared: Prepared,
+    history: Vec<Rendered>,
+) -> Result<CheckReport> {
+    let Prepared {
+        _lock,
+        scan,
+        ledger: ledger_state,
+        base,
+        changed,
+        skipped: _,
+        judged,
+    } = prepared;
+    let judged = judged.ok_or_else(|| Error::Internal("check finished before it judged".into()))?;
+    let mut integrity = integrity::compare(&scan.migrations, &ledger_state, &base, opts.frozen);
     let legacy = opts.common.project.baseline.clone().map(|b| Legacy {
         migrations: scan
             .migrations
@@ -351,9 +448,35 @@ pub fn finish(
         baseline: b,
     });
 
+    let Judgements {
+        mut summaries,
+        violations: mut found,
+        waivers,
+        mut events,
+    } = judged;
+    let history_events: HashMap<String, Vec<columns::Event>> =
+        crate::par::par_map(history, 64, |r| (r.file.clone(), events_only(&r)))
+            .into_iter()
+            .collect();
+    events.extend(history_events);
+    // the replay runs in version order, over judged and skipped migrations alike
+    let history: Vec<(String, Vec<columns::Event>)> = scan
+        .migrations
+        .iter()
+        .filter_map(|m| events.remove(&m.file).map(|e| (m.file.clone(), e)))
+        .collect();
+    drop_false_rewrites(opts, &history, &mut found);
+    let migrations: Vec<MigrationSummary> = scan
+        .migrations
+        .into_iter()
+        .map(|m| match summaries.remove(&m.file) {
+            Some(s) => s,
+            None => MigrationSummary::skipped(m),
+        })
+        .collect();
+
     let mut violations = scan.violations;
     violations.append(&mut integrity.violations);
-    let (migrations, mut found, waivers) = judge_all(opts, scan.migrations, rendered);
     violations.append(&mut found);
     violations.sort_by(|a, b| {
         a.file

@@ -10,13 +10,16 @@ exports.positionals = []
 exports.options = {
   frozen: { type: 'boolean', description: 'never write checksums.json; a stale ledger is a violation (implied when CI is set)' },
   base: { type: 'string', value: '<ref>', description: 'git ref whose migrations count as merged (else MIGRATION_BASE_REF, origin/$GITHUB_BASE_REF, merge-base with origin/HEAD)' },
+  all: { type: 'boolean', description: 'also render and judge merged, unchanged migrations (e.g. after changing the policy)' },
   ...MODULE_TIMEOUT_OPTION,
   ...OUTPUT_OPTIONS,
 }
 exports.details = `Locally, new migrations (not in the base) are sealed into checksums.json and reported.
 In CI (CI set, not "false"/"0") or with --frozen nothing is written.
-Errors fail the check (exit 1); warnings do not. Warnings and waivers on merged, unchanged files are
-counted in one line (--verbose lists them); --quiet prints errors only. Under GitHub Actions
+Migrations merged and unchanged (their bytes are the base's) were judged when they were merged and
+are not rendered or judged again; only their bytes are compared with the base. --all judges them
+too (with it, warnings and waivers on them are counted in one line, --verbose lists them).
+Errors fail the check (exit 1); warnings do not. --quiet prints errors only. Under GitHub Actions
 (GITHUB_ACTIONS=true) each finding on a file new or changed relative to the base is also printed as
 an ::error/::warning annotation on its file and line.
 Migrations up to the configuration's baseline (the legacy history, e.g. after godwit import) keep
@@ -45,7 +48,7 @@ async function serverPostgresVersion(out, progress) {
 exports.run = async function run({ values }, out) {
   const { progress, verbose } = output(values)
   const postgresVersion = await serverPostgresVersion(out, progress)
-  const report = await godwit.check({ dir: values.dir, frozen: values.frozen, base: values.base, moduleTimeout: moduleTimeout(values), postgresVersion })
+  const report = await godwit.check({ dir: values.dir, frozen: values.frozen, base: values.base, all: values.all, moduleTimeout: moduleTimeout(values), postgresVersion })
   if (progress && postgresVersion) out.status(out.colors.dim(`check: SQL judged for PostgreSQL ${postgresVersion}, the server's (set postgresVersion to pin it)`))
   if (values.json) {
     out.json(report)
@@ -58,7 +61,7 @@ exports.run = async function run({ values }, out) {
     out.status(c.dim(`check: base ${base}; policy: PostgreSQL ${report.policy.postgresVersion}, destructive ${report.policy.destructive}`))
     for (const m of report.migrations) {
       const cfg = m.config
-      const how = !cfg ? 'not judged' : [
+      const how = m.skipped ? 'merged, unchanged: not judged (--all judges it)' : !cfg ? 'not judged' : [
         `${m.upStatements} up statement${m.upStatements === 1 ? '' : 's'}`,
         m.downStatements === undefined ? 'no down' : `${m.downStatements} down`,
         cfg.transaction ? 'transactional' : 'no transaction',
@@ -100,6 +103,8 @@ exports.run = async function run({ values }, out) {
   if (report.legacy) {
     out.status(c.dim(`check: legacy history: ${report.legacy.migrations} migration(s) up to ${report.legacy.baseline} (baseline): file contract, ledger and immutability checked; SQL safety rules not applied (they ran before godwit)`))
   }
+  const skipped = report.migrations.filter((m) => m.skipped).length
+  if (skipped) out.status(c.dim(`check: ${skipped} merged, unchanged migration(s) compared with the base by their bytes, not judged again (--all judges them)`))
   if (unlisted || waived) {
     const parts = [unlisted && `${unlisted} warning(s)`, waived && `${waived} waiver(s)`].filter(Boolean).join(' and ')
     out.status(c.dim(`check: ${parts} on merged, unchanged migrations not listed (--verbose lists them)`))

@@ -77,6 +77,8 @@ pub struct Flags {
     /// `--module-timeout`: a PostgreSQL duration or whole milliseconds.
     pub module_timeout: Option<String>,
     pub frozen: bool,
+    /// `check --all`: judge merged, unchanged migrations too.
+    pub all: bool,
     pub base: Option<String>,
     pub schema: Option<String>,
     pub table: Option<String>,

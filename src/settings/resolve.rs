@@ -96,6 +96,8 @@ pub struct CheckSettings {
     /// Never write; a stale ledger is a violation (CI, or `--frozen`).
     pub frozen: bool,
     pub base: BaseSpec,
+    /// Judge merged, unchanged migrations too (`--all`); else only what the change brings.
+    pub all: bool,
 }
 
 pub fn check(flags: &Flags, env: &Env) -> Result<CheckSettings> {
@@ -103,6 +105,7 @@ pub fn check(flags: &Flags, env: &Env) -> Result<CheckSettings> {
         common: common(flags, env)?,
         frozen: flags.frozen || super::env::is_ci(env),
         base: base_spec(flags, env),
+        all: flags.all,
     })
 }
 
