@@ -64,6 +64,33 @@ test('edited_merged_migration_fails_check_in_both_modes', async (t) => {
   assert.deepEqual(JSON.parse(readFileSync(path.join(cwd, M, 'checksums.json'), 'utf8')), ledger)
 })
 
+test('merged_files_are_recognised_by_their_blob_ids_in_sha1_and_sha256_repositories', async (t) => {
+  for (const format of ['sha1', 'sha256']) {
+    const cwd = gitRepo(t)
+    rmSync(path.join(cwd, '.git'), { recursive: true })
+    git(cwd, 'init', '-q', '-b', 'main', `--object-format=${format}`)
+    mkdirSync(path.join(cwd, M), { recursive: true })
+    for (const [i, table] of ['users', 'orders', 'items'].entries()) {
+      writeFileSync(path.join(cwd, M, `170000000000${i + 1}_${table}.mjs`), `export const up = 'CREATE TABLE ${table} (id bigint PRIMARY KEY)'\n`)
+    }
+    assert.equal((await godwit(['check'], { cwd })).code, 0)
+    git(cwd, 'add', '-A')
+    git(cwd, 'commit', '-qm', 'merged')
+    const ci = { CI: 'true', MIGRATION_BASE_REF: 'main' }
+    const clean = await godwit(['check', '--json'], { cwd, env: ci })
+    assert.equal(clean.code, 0, `${format}: ${clean.stdout}`)
+    assert.deepEqual(clean.json.changed, [], format)
+    assert.equal(clean.json.migrations.filter((m) => m.skipped).length, 3, format)
+    // one byte changed: not the base's blob, so its bytes are read from git and compared
+    const edited = path.join(cwd, M, '1700000000002_orders.mjs')
+    writeFileSync(edited, readFileSync(edited, 'utf8').replace('bigint', 'integer'))
+    const r = await godwit(['check', '--json'], { cwd, env: ci })
+    assert.equal(r.code, 1)
+    assert.deepEqual(rules(r.json).filter(([, rule]) => rule === 'merged-edited'), [['1700000000002_orders.mjs', 'merged-edited']], format)
+    assert.deepEqual(r.json.changed, ['1700000000002_orders.mjs'], format)
+  }
+})
+
 test('deleted_or_renamed_merged_migration_fails', async (t) => {
   const { cwd, merged } = await repoWithMergedMigration(t)
   const renamed = merged.replace('create_users', 'make_users')

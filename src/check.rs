@@ -290,7 +290,19 @@ pub fn prepare(opts: &CheckSettings) -> Result<(Prepared, Vec<ToRender>)> {
     };
     let (scan, sources) = source::scan_keeping_sources(dir)?;
     let ledger = read_ledger(dir)?;
-    let base = base::load(dir, &opts.base)?;
+    let base = {
+        // the files just read stand in for their base blobs wherever git's ids agree
+        let known: base::Known<'_> = scan
+            .migrations
+            .iter()
+            .zip(&sources)
+            .filter_map(|(m, s)| {
+                s.as_deref()
+                    .map(|s| (m.file.as_str(), (m.checksum.as_str(), s.as_bytes())))
+            })
+            .collect();
+        base::load(dir, &opts.base, &known)?
+    };
     // "Immutable after merge" needs to know what was merged: a frozen (CI) check that cannot
     // tell fails closed, unless the base was declared `none` on purpose.
     if let (true, Err(nb)) = (opts.frozen, &base) {

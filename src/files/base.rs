@@ -1,6 +1,9 @@
 //! "Immutable after merge": which commit counts as merged (the base ref), and what the migrations
 //! folder held there. The decisions are pure functions of flags and environment; the git reads are
-//! two processes (`ls-tree`, `cat-file --batch`) whatever the number of migrations.
+//! two processes (`ls-tree`, `cat-file --batch`) whatever the number of migrations, and the second
+//! reads only the blobs whose id differs from the working file's: a file whose bytes hash to the
+//! base's blob id holds the base's bytes (git's own identity, with SHA-1 collision detection as
+//! git has it), so its content need not cross the pipe.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -9,7 +12,7 @@ use std::process::{Command, Stdio};
 
 use serde::Serialize;
 
-use super::checksum::checksum;
+use super::checksum::{checksum, to_hex};
 use super::ledger::format::{self as ledger, Ledger};
 use super::scan::{LEDGER_FILE, parse_filename};
 use crate::error::{Error, Result};
@@ -102,9 +105,18 @@ fn rev_parse_commit(dir: &Path, rev: &str) -> Result<Option<String>> {
     }
 }
 
+/// A working file the caller already read: its checksum and bytes, by file name.
+pub type Known<'a> = std::collections::HashMap<&'a str, (&'a str, &'a [u8])>;
+
 /// Resolve the spec to a commit and read the folder there. `Ok(Err(NoBase))` when there is no
 /// git history to compare with; `Err` when a ref that was asked for explicitly does not exist.
-pub fn load(dir: &Path, spec: &BaseSpec) -> Result<std::result::Result<BaseSnapshot, NoBase>> {
+/// `known`: working files already read, whose base content is taken from them when the blob ids
+/// agree.
+pub fn load(
+    dir: &Path,
+    spec: &BaseSpec,
+    known: &Known<'_>,
+) -> Result<std::result::Result<BaseSnapshot, NoBase>> {
     if *spec == BaseSpec::None {
         return Ok(Err(NoBase::Declared));
     }
@@ -149,7 +161,7 @@ pub fn load(dir: &Path, spec: &BaseSpec) -> Result<std::result::Result<BaseSnaps
             found.unwrap_or(("HEAD".to_string(), head))
         }
     };
-    let (files, ledger) = read_folder_at(dir, &commit)?;
+    let (files, ledger) = read_folder_at(dir, &commit, known)?;
     Ok(Ok(BaseSnapshot {
         described,
         commit,
@@ -160,7 +172,32 @@ pub fn load(dir: &Path, spec: &BaseSpec) -> Result<std::result::Result<BaseSnaps
 
 type FolderAt = (BTreeMap<String, String>, Option<Ledger>);
 
-fn read_folder_at(dir: &Path, commit: &str) -> Result<FolderAt> {
+/// The id git gives a blob of these bytes, in the repository's object format (told by the
+/// length of its ids); `None` when SHA-1 detects a collision attack, so the bytes are compared.
+fn blob_id(bytes: &[u8], id_len: usize) -> Option<String> {
+    use sha2::Digest;
+    let header = format!("blob {}\0", bytes.len());
+    match id_len {
+        40 => {
+            let mut h = sha1_checked::Sha1::new();
+            h.update(header.as_bytes());
+            h.update(bytes);
+            match h.try_finalize() {
+                sha1_checked::CollisionResult::Ok(d) => Some(to_hex(&d)),
+                _ => None,
+            }
+        }
+        64 => {
+            let mut h = sha2::Sha256::new();
+            h.update(header.as_bytes());
+            h.update(bytes);
+            Some(to_hex(&h.finalize()))
+        }
+        _ => None,
+    }
+}
+
+fn read_folder_at(dir: &Path, commit: &str, known: &Known<'_>) -> Result<FolderAt> {
     // ls-tree with a path inside the work tree lists entries relative to `dir`.
     let out = run(git(dir).args(["ls-tree", "-z", commit, "--", "./"]))?;
     if !out.status.success() {
@@ -186,10 +223,26 @@ fn read_folder_at(dir: &Path, commit: &str) -> Result<FolderAt> {
             }
         }
     }
-    let blobs = cat_blobs(dir, wanted.iter().map(|(_, oid)| oid.as_str()))?;
+    // the same bytes as the working file: its checksum is the base's, no blob to read
+    let same: Vec<Option<String>> =
+        crate::par::par_map(wanted.iter().collect(), 256, |(name, oid)| {
+            let (checksum, bytes) = known.get(name.as_str())?;
+            (blob_id(bytes, oid.len()).as_deref() == Some(oid.as_str()))
+                .then(|| checksum.to_string())
+        });
     let mut files = BTreeMap::new();
+    let mut to_read = Vec::new();
+    for ((name, oid), same) in wanted.into_iter().zip(same) {
+        match same {
+            Some(checksum) => {
+                files.insert(name, checksum);
+            }
+            None => to_read.push((name, oid)),
+        }
+    }
+    let blobs = cat_blobs(dir, to_read.iter().map(|(_, oid)| oid.as_str()))?;
     let mut ledger = None;
-    for ((name, _), bytes) in wanted.into_iter().zip(blobs) {
+    for ((name, _), bytes) in to_read.into_iter().zip(blobs) {
         if name == LEDGER_FILE {
             // A base whose ledger is unreadable gives no ledger entries to protect; the file
             // contents themselves are still compared.
@@ -265,6 +318,25 @@ fn parse_batch(mut out: &[u8]) -> Result<Vec<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blob_ids_are_gits_in_both_object_formats() {
+        // `printf 'hello\n' | git hash-object --stdin`, in a SHA-1 and in a SHA-256 repository
+        assert_eq!(
+            blob_id(b"hello\n", 40).as_deref(),
+            Some("ce013625030ba8dba906f756967f9e9ca394464a")
+        );
+        assert_eq!(
+            blob_id(b"hello\n", 64).as_deref(),
+            Some("2cf8d83d9ee29543b34a87727421fdecb7e3f3a183d337639025de576db9ebb4")
+        );
+        assert_eq!(
+            blob_id(b"", 40).as_deref(),
+            Some("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391")
+        );
+        // an id of another length is no object format we know: the bytes get compared instead
+        assert_eq!(blob_id(b"hello\n", 32), None);
+    }
 
     #[test]
     fn batch_output_is_split_by_size_not_by_newlines() {
