@@ -3,7 +3,8 @@
 // For N migrations (migration i creates `t_i (id bigint primary key, v text)`), in every tool's own
 // format, on the server DATABASE_URL names (else a throwaway embedded PostgreSQL):
 //   W1 apply N to an empty database   W2 `up` with all N applied (nothing to do)
-//   W3 `status` with all N applied     W4 godwit `check` of N in CI mode (all merged)
+//   W3 `status` with all N applied     W4 godwit `check` of N in CI mode (all merged; and --all,
+//                                         every merged migration judged again)
 //   A  godwit import and baseline --from dbmate of N (N <= 1000)
 //   W6 `assertSchemaCurrent()` with all N applied: in a running process (module loaded, the call
 //      timed with performance.now(), median of 20 after a warm-up), and as a cold API start
@@ -13,7 +14,8 @@
 //   W7 a realistic 300-migration history (imported from dbmate): W1, W2 and W3, godwit against
 //      dbmate and node-pg-migrate on the same SQL
 // Floors: F1 `psql -f`, one transaction per migration with a history insert; F2 the same SQL in
-// one transaction; `node -e 0` for Node's own start-up.
+// one transaction; `node -e 0` for Node's own start-up; F3 Node reading and hashing every file
+// (what any runner that verifies every file on every run pays, before its own work).
 // Every timed command is a whole process (wall time from spawn to exit, peak RSS from
 // /usr/bin/time); runs are interleaved across tools so machine drift hits all alike; every W1 run
 // gets its own fresh database, created and checkpointed outside the timed command.
@@ -243,8 +245,13 @@ for (const n of SIZES) {
     measure(v.apply(applied[name]))
   }
   const nodeStart = { cmd: node, argv: ['-e', '0'], cwd: dir }
+  // F3, the floor of any runner that verifies every file on every run: Node reading each file of
+  // the folder and hashing it, nothing else (no addon, no database)
+  const readAll = `const fs = require('fs'), c = require('crypto'), d = 'db/migrations'; for (const f of fs.readdirSync(d)) c.createHash('sha256').update(fs.readFileSync(d + '/' + f)).digest('hex')`
+  const readFloor = { cmd: node, argv: ['-e', readAll], cwd: path.join(dir, 'godwit') }
   for (let r = -1; r < runs; r++) {
     const steps = [['node -e 0', () => measure(nodeStart)]]
+    if ((WORKLOADS.has('W2') || WORKLOADS.has('W3')) && wanted('godwit')) steps.push(['F3 node: read + sha256 every file', () => measure(readFloor)])
     for (const [name, db] of Object.entries(applied)) {
       if (WORKLOADS.has('W2')) steps.push([`W2|${name}`, () => measure(t[name].apply(db))])
       if (WORKLOADS.has('W3') && t[name].status) steps.push([`W3|${name}`, () => measure(t[name].status(db))])
@@ -257,6 +264,9 @@ for (const n of SIZES) {
     }
     if (WORKLOADS.has('W4') && wanted('godwit')) {
       steps.push(['W4|godwit', () => measure({ cmd: node, argv: [GODWIT, 'check'], cwd: path.join(dir, 'godwit'), env: { CI: 'true', MIGRATION_BASE_REF: 'main' } })])
+      // the same with every merged migration rendered and judged again (what check did before it
+      // judged only what a change brings)
+      steps.push(['W4|godwit --all', () => measure({ cmd: node, argv: [GODWIT, 'check', '--all'], cwd: path.join(dir, 'godwit'), env: { CI: 'true', MIGRATION_BASE_REF: 'main' } })])
     }
     for (const [key, run] of shuffled(steps)) {
       const s = run()
@@ -300,7 +310,7 @@ for (const n of SIZES) {
   }
   for (const [k, s] of Object.entries(summary)) {
     if (k.startsWith('W1|')) s.xF1 = paired(k, 'W1|F1 psql, tx per migration')
-    if (k.startsWith('W2|') || k.startsWith('W3|') || k === 'W6|godwit cold API start') s.xNode = paired(k, 'node -e 0')
+    if (k.startsWith('W2|') || k.startsWith('W3|') || k.startsWith('F3 ') || k === 'W6|godwit cold API start') s.xNode = paired(k, 'node -e 0')
   }
   results.sizes[n] = summary
   printTable(n, summary)
