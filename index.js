@@ -7,6 +7,7 @@ const native = require('./lib/native.js')
 const { GodwitError, callNative, callNativeJson } = require('./lib/errors.js')
 const { renderModules } = require('./lib/render.js')
 const { findConfig, setBaseline } = require('./lib/config.js')
+const { migrationJob } = require('./lib/where.js')
 const path = require('node:path')
 
 /**
@@ -163,7 +164,7 @@ async function importMigrations(tool, source, options = {}) {
  */
 function refuseOutsideMigrationJob(options, what) {
   if (process.env.NODE_ENV !== 'production' || options.migrationJob) return
-  if (['1', 'true'].includes((process.env.MIGRATION_JOB ?? '').trim().toLowerCase())) return
+  if (migrationJob()) return
   throw new GodwitError(
     'NOT_MIGRATION_JOB',
     `${what} was called under NODE_ENV=production by a program that is not the migration job. ` +

@@ -78,8 +78,14 @@ test('up_is_refused_under_node_env_production_unless_the_caller_is_the_migration
   // refused before anything was read or connected: no history table, no report
   assert.deepEqual(await query(url, "SELECT to_regclass('public.godwit_migrations') AS t"), [{ t: null }])
 
-  // the job declares itself: env MIGRATION_JOB=1, or the option
+  // MIGRATION_JOB set to nothing, 0 or false declares nothing: refused alike
+  for (const off of ['', '0', 'false', ' FALSE ']) {
+    assert.equal(api(cwd, { DATABASE_URL: url, NODE_ENV: 'production', MIGRATION_JOB: off }, 'return (await godwit.up()).outcome').code, 'NOT_MIGRATION_JOB', `MIGRATION_JOB=${off}`)
+  }
+  // the job declares itself: env MIGRATION_JOB=1 (any other value too, as the .env and schema-file
+  // conveniences read it), or the option
   assert.deepEqual(api(cwd, { DATABASE_URL: url, NODE_ENV: 'production', MIGRATION_JOB: '1' }, "return (await godwit.up({ sha: 'job' })).outcome"), { ok: true, value: 'applied' })
+  assert.deepEqual(api(cwd, { DATABASE_URL: url, NODE_ENV: 'production', MIGRATION_JOB: 'yes' }, "return (await godwit.up({ sha: 'job' })).outcome"), { ok: true, value: 'nothing-to-do' })
   assert.deepEqual(api(cwd, { DATABASE_URL: url, NODE_ENV: 'production' }, "return (await godwit.up({ sha: 'job', migrationJob: true })).outcome"), { ok: true, value: 'nothing-to-do' })
   // outside production an API may migrate (local development, tests)
   assert.deepEqual(api(cwd, { DATABASE_URL: url }, "return (await godwit.up({ sha: 'dev' })).outcome"), { ok: true, value: 'nothing-to-do' })

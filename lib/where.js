@@ -5,7 +5,10 @@
 /** A variable set to anything but empty, `0` or `false` (as the core reads `CI`). */
 const isSet = (v) => v !== undefined && v.trim() !== '' && v.trim() !== '0' && v.trim().toLowerCase() !== 'false'
 
-/** Production or the migration job: the platform's environment is the whole configuration. */
-const deployed = (env = process.env) => env.NODE_ENV === 'production' || isSet(env.MIGRATION_JOB)
+/** This process declares itself the migration job (MIGRATION_JOB set); `up()`'s guard and the local conveniences read it alike. */
+const migrationJob = (env = process.env) => isSet(env.MIGRATION_JOB)
 
-module.exports = { isSet, deployed }
+/** Production or the migration job: the platform's environment is the whole configuration. */
+const deployed = (env = process.env) => env.NODE_ENV === 'production' || migrationJob(env)
+
+module.exports = { isSet, migrationJob, deployed }
