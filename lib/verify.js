@@ -10,6 +10,7 @@ const path = require('node:path')
 const crypto = require('node:crypto')
 const native = require('./native.js')
 const { GodwitError, callNative, exitFor } = require('./errors.js')
+const { serverVersionUnlessPinned } = require('./judged-version.js')
 
 function diff(a, b) {
   const inB = new Set(b.lines)
@@ -48,8 +49,7 @@ async function verify(api, options = {}) {
   }
   try {
     // SQL judged for the server the migrations are verified on, unless the project pins a version
-    const pinned = (await api.loadConfig()).raw?.postgresVersion !== undefined
-    const postgresVersion = pinned ? undefined : await api.serverVersion().catch(() => undefined)
+    const { version: postgresVersion } = await serverVersionUnlessPinned(api, { connects: true })
     const checked = await api.check({ dir: options.dir, frozen: true, postgresVersion })
     steps.push({ step: 'check', ok: checked.ok, errors: checked.errors, warnings: checked.warnings, postgresVersion: checked.policy.postgresVersion })
     if (!checked.ok) {

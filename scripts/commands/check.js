@@ -2,6 +2,7 @@
 const path = require('node:path')
 const godwit = require('../../index.js')
 const { displayPath, EXIT, MODULE_TIMEOUT_OPTION, moduleTimeout, OUTPUT_OPTIONS, output } = require('../cli.js')
+const { serverVersionUnlessPinned } = require('../../lib/judged-version.js')
 
 exports.name = 'check'
 exports.summary =
@@ -35,14 +36,9 @@ server is asked for its version (3 s at most) and SQL is judged for it; else for
  * said once (check is an offline gate; the database is a hint, never a requirement).
  */
 async function serverPostgresVersion(out, progress) {
-  const conn = ['DATABASE_URL', 'PGHOST', 'PGHOSTADDR', 'PGSERVICE'].some((k) => process.env[k]?.trim())
-  if (!conn || (await godwit.loadConfig()).raw?.postgresVersion !== undefined) return undefined
-  try {
-    return await godwit.serverVersion()
-  } catch (err) {
-    if (progress) out.status(out.colors.dim(`check: the server was not asked for its version (${err.code}); SQL judged for the default PostgreSQL; set postgresVersion to pin it`))
-    return undefined
-  }
+  const { version, error } = await serverVersionUnlessPinned(godwit)
+  if (error && progress) out.status(out.colors.dim(`check: the server was not asked for its version (${error.code}); SQL judged for the default PostgreSQL; set postgresVersion to pin it`))
+  return version
 }
 
 exports.run = async function run({ values }, out) {
