@@ -227,6 +227,26 @@ test('fail-fast and canary: nothing more starts after a failure (fail-fast) or a
   assert.match(usage.stderr, /--canary applies to a fleet: add --targets/)
 })
 
+test('the fleet budget: each target gets what is left (whole seconds); one that would start with less than a second left does not start (budget)', async (t) => {
+  const { url } = await server()
+  // a 5 s fleet, every target sleeping 2.5 s: the first has 4 s and is applied; the second starts
+  // with what is left (2 s, or 1) and runs out; the third would have less than a second: not started
+  const cwd = await project(t, { '1700000000001_slow.mjs': sql('SELECT pg_sleep(2.5)') })
+  const dbs = await databases(t, 3, 'gwb')
+  writeFileSync(path.join(cwd, 'targets.txt'), dbs.join('\n'))
+  const r = await godwit(['up', '--targets', 'targets.txt', '--sha', 'b', '--concurrency', '1', '--json'], { cwd, env: { DATABASE_URL: url, MIGRATION_TIMEOUT_SECONDS: '5' } })
+  assert.equal(r.code, 8, r.stderr)
+  assert.equal(r.json.budgetSeconds, 5)
+  assert.deepEqual(r.json.targets.map((e) => e.skipped ?? e.outcome), ['applied', 'budget-exhausted', 'budget'])
+  assert.equal(r.json.counts.notStarted, 1)
+  // the summary says why one did not start
+  assert.match(r.stderr, /not started: 1 \(1 because less than a second of the fleet budget \(MIGRATION_TIMEOUT_SECONDS\) was left\)/)
+  // the one that ran out rolled back; the one not started was not touched
+  assert.deepEqual(await query(on(url, dbs[1]), "SELECT count(*)::int AS n FROM godwit_migrations WHERE status = 'applied'"), [{ n: 0 }])
+  assert.deepEqual(await query(on(url, dbs[2]), "SELECT 1 FROM pg_tables WHERE tablename = 'godwit_migrations'"), [])
+  fleetDoc(path.join(cwd, '.artifacts', 'deploy', 'b', 'fleet.json'))
+})
+
 test('shards of an Indexed Job: each pod its slice, fleet-merge puts them together with every target once', async (t) => {
   const { url } = await server()
   const cwd = await project(t, THREE)

@@ -46,6 +46,19 @@ function line(e, c) {
   return `${e.name}${where}: ${paint(what)}${more}${e.durationMs ? ` in ${e.durationMs} ms` : ''}`
 }
 
+/** Why targets did not start, in words, with how many each: the summary line's reason. */
+const NOT_STARTED = {
+  budget: 'less than a second of the fleet budget (MIGRATION_TIMEOUT_SECONDS) was left',
+  'fail-fast': 'a target failed under --fail-fast',
+  canary: 'the canary wave failed',
+  interrupted: 'interrupted',
+}
+function whyNotStarted(entries) {
+  const counts = new Map()
+  for (const e of entries) if (e.outcome === 'not-started') counts.set(e.skipped, (counts.get(e.skipped) ?? 0) + 1)
+  return [...counts].map(([why, k]) => `${k} because ${NOT_STARTED[why] ?? why}`).join('; ')
+}
+
 async function upTargets(values, out, upOptions) {
   const { targets, shard, total } = await targetsOf(values)
   if (!targets.length) {
@@ -70,7 +83,7 @@ async function upTargets(values, out, upOptions) {
   const file = writeFleet(fleetPath(root, summary.sha, shard), summary)
   if (values.json) out.json({ ...summary, fleetPath: file })
   const n = summary.counts
-  const said = `up: ${n.ok} of ${n.targets} target(s) ok, ${n.applied} migration(s) applied` + (n.failed ? `; failed: ${summary.failed.join(', ')}` : '') + (n.notStarted ? `; not started: ${summary.notStarted.length}` : '')
+  const said = `up: ${n.ok} of ${n.targets} target(s) ok, ${n.applied} migration(s) applied` + (n.failed ? `; failed: ${summary.failed.join(', ')}` : '') + (n.notStarted ? `; not started: ${summary.notStarted.length} (${whyNotStarted(summary.targets)})` : '')
   out.status(summary.ok ? c.green(said) : c.red(said))
   out.status(c.dim(`fleet: ${file}`))
   if (summary.interrupted) return exitFor('INTERRUPTED')
