@@ -230,17 +230,32 @@ async function reset(options = {}) {
 /**
  * Renders `files` (`{ file, source }`), reusing what `cache` holds for the same file and text: a
  * fleet runs the same modules on every target, and a module is a function of its text. Only
- * text the core read and verified is a key, so nothing else can be served from the cache.
+ * text the core read and verified is a key, so nothing else can be served from the cache. The
+ * cache holds renders in flight too, so targets that start together wait for one render.
  */
 async function renderCached(cache, files, render) {
   if (!cache) return render(files)
   const key = (f) => (typeof f.source === 'string' ? `${f.file}\0${f.source}` : null)
   const todo = files.filter((f) => key(f) === null || !cache.has(key(f)))
-  const fresh = todo.length ? await render(todo) : []
+  const fresh = todo.length ? render(todo) : Promise.resolve([])
+  const forget = (f) => key(f) !== null && cache.delete(key(f))
+  for (const [i, f] of todo.entries()) {
+    if (key(f) === null) continue
+    const one = fresh.then((r) => r[i])
+    one.catch(() => {}) // a failed render rejects for every target that waits on it, not as unhandled
+    cache.set(key(f), one)
+  }
+  let done
+  try {
+    done = await fresh
+  } catch (err) {
+    todo.forEach(forget)
+    throw err
+  }
   // a module that failed to render is not remembered: the next target judges it afresh
-  todo.forEach((f, i) => key(f) !== null && fresh[i] && fresh[i].failure === undefined && cache.set(key(f), fresh[i]))
-  const byFile = new Map(todo.map((f, i) => [f.file, fresh[i]]))
-  return files.map((f) => byFile.get(f.file) ?? cache.get(key(f)))
+  todo.forEach((f, i) => done[i]?.failure !== undefined && forget(f))
+  const byFile = new Map(todo.map((f, i) => [f.file, done[i]]))
+  return Promise.all(files.map((f) => byFile.get(f.file) ?? cache.get(key(f))))
 }
 
 async function run(options, mode) {

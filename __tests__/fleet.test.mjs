@@ -316,6 +316,21 @@ test('SIGTERM mid-fleet: running targets roll back, no new one starts, exit 6, a
   assert.ok(existsSync(path.join(cwd, '.artifacts', 'deploy', 'sig', 'fleet.json')))
 })
 
+test('a fleet renders each module once, even when its first targets start together', async (t) => {
+  const { url } = await server()
+  // a module that is not a literal (so it is imported) and counts its imports in a file beside it
+  const counting = "import { appendFileSync } from 'node:fs'\nappendFileSync(new URL('../../renders.log', import.meta.url), 'x')\nexport const up = () => 'CREATE TABLE counted (id bigint PRIMARY KEY)'\n"
+  const cwd = await project(t, { '1700000000001_counted.mjs': counting })
+  const log = path.join(cwd, 'renders.log')
+  const before = existsSync(log) ? readFileSync(log, 'utf8').length : 0
+  const dbs = await databases(t, 6, 'gwr')
+  writeFileSync(path.join(cwd, 'targets.txt'), dbs.join('\n'))
+  const r = await godwit(['up', '--targets', 'targets.txt', '--sha', 'r', '--concurrency', '4', '--json'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.json.counts.applied, 6)
+  assert.equal(readFileSync(log, 'utf8').length - before, 1, 'rendered once for six targets, four of them started at once')
+})
+
 test('the JS API: upTargets and statusTargets take the targets themselves and resolve to the summary', async (t) => {
   const { url } = await server()
   const cwd = await project(t, THREE)
