@@ -204,6 +204,46 @@ test('an unreachable target fails alone; no password is printed or written anywh
   assert.ok(!(st.stdout + st.stderr).includes(secret))
 })
 
+test('a target whose role may not create the history table fails alone with the grant to run; after it, the rerun applies there', async (t) => {
+  const { url } = await server()
+  const cwd = await project(t, THREE)
+  const dbs = await databases(t, 3, 'gwp')
+  const role = `gw_weak_${process.pid}`
+  const secret = 'weak-role-pw-5521'
+  const a = await admin(url)
+  await a.query(`CREATE ROLE ${role} LOGIN PASSWORD '${secret}'`)
+  await a.query(`GRANT CONNECT ON DATABASE "${dbs[1]}" TO ${role}`)
+  await a.end()
+  t.after(async () => {
+    await query(on(url, dbs[1]), `DROP OWNED BY ${role}`).catch(() => {})
+    const c = await admin(url)
+    await c.query(`DROP ROLE IF EXISTS ${role}`)
+    await c.end()
+  })
+  // PostgreSQL 15 and later revoke this already; 13 and 14 grant it to everyone
+  await query(on(url, dbs[1]), 'REVOKE CREATE ON SCHEMA public FROM PUBLIC')
+  const weak = new URL(on(url, dbs[1]))
+  weak.username = role
+  weak.password = secret
+  writeFileSync(path.join(cwd, 'targets.txt'), `${dbs[0]}\nweak urlEnv=WEAK_URL\n${dbs[2]}\n`)
+  const env = { DATABASE_URL: url, WEAK_URL: weak.toString() }
+  const r = await godwit(['up', '--targets', 'targets.txt', '--sha', 'p', '--json'], { cwd, env })
+  assert.equal(r.code, 8, r.stderr)
+  assert.deepEqual(r.json.failed, ['weak'])
+  const entry = r.json.targets.find((e) => e.name === 'weak')
+  assert.equal(entry.error.code, 'INSUFFICIENT_PRIVILEGE')
+  assert.match(entry.error.message, new RegExp(`GRANT CREATE ON SCHEMA "public" TO "${role}"`))
+  assert.equal(r.json.counts.applied, 6)
+  const files = readdirSync(path.join(cwd, '.artifacts'), { recursive: true }).map((f) => path.join(cwd, '.artifacts', f)).filter((f) => f.endsWith('.json'))
+  for (const text of [r.stdout, r.stderr, ...files.map((f) => readFileSync(f, 'utf8'))]) assert.ok(!text.includes(secret))
+  // nothing half-made where it failed
+  assert.deepEqual(await query(on(url, dbs[1]), "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"), [])
+  await query(on(url, dbs[1]), `GRANT CREATE ON SCHEMA public TO ${role}`)
+  const again = await godwit(['up', '--targets', 'targets.txt', '--sha', 'p2', '--json'], { cwd, env })
+  assert.equal(again.code, 0, again.stderr)
+  assert.deepEqual(again.json.targets.map((e) => [e.name, e.applied]), [[dbs[0], 0], ['weak', 3], [dbs[2], 0]])
+})
+
 test('fail-fast and canary: nothing more starts after a failure (fail-fast) or after a failed first wave (canary)', async (t) => {
   const { url } = await server()
   const cwd = await project(t, THREE)
