@@ -54,7 +54,9 @@ pub fn epoch_millis(y: i64, m: i64, d: i64, h: i64, min: i64, s: i64, ms: i64) -
     ];
     let valid = (1..=12).contains(&m)
         && d >= 1
-        && d <= month_days[(m - 1) as usize]
+        && month_days
+            .get((m - 1) as usize)
+            .is_some_and(|days| d <= *days)
         && (0..24).contains(&h)
         && (0..60).contains(&min)
         && (0..60).contains(&s)

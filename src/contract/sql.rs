@@ -71,9 +71,9 @@ impl LineIndex {
 
 /// The 1-based line of one offset (for a single lookup; see `LineIndex` for many).
 pub fn line_of(text: &str, offset: usize) -> u32 {
-    let offset = offset.min(text.len());
-    text.as_bytes()[..offset]
+    text.as_bytes()
         .iter()
+        .take(offset)
         .filter(|b| **b == b'\n')
         .count() as u32
         + 1

@@ -136,8 +136,8 @@ fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
+    while let Some(&byte) = bytes.get(i) {
+        if byte == b'%' {
             // `get`: the two bytes after `%` may be part of a multi-byte character
             if let Some(Ok(b)) = s.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16)) {
                 out.push(b);
@@ -145,7 +145,7 @@ fn percent_decode(s: &str) -> String {
                 continue;
             }
         }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        out.push(if byte == b'+' { b' ' } else { byte });
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()

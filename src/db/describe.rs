@@ -148,7 +148,12 @@ pub fn diff(
     if lines.len() <= max {
         return text;
     }
-    let mut cut = lines[..max].join("\n");
+    let mut cut = lines
+        .iter()
+        .take(max)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n");
     cut.push_str(&format!(
         "\n... and {} more line(s) of diff",
         lines.len() - max

@@ -178,15 +178,16 @@ pub fn lookup_password(text: &str, key: &PassKey) -> Option<String> {
             continue;
         }
         let fields = split_fields(line);
-        if fields.len() < 5 {
+        let Some((host_to_user, password)) = fields.split_at_checked(4) else {
             continue;
-        }
-        if wanted
-            .iter()
-            .zip(&fields)
-            .all(|(want, field)| field == "*" || field == want)
+        };
+        if !password.is_empty()
+            && wanted
+                .iter()
+                .zip(host_to_user)
+                .all(|(want, field)| field == "*" || field == want)
         {
-            return Some(fields[4..].join(":"));
+            return Some(password.join(":"));
         }
     }
     None

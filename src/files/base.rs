@@ -298,19 +298,23 @@ fn parse_batch(mut out: &[u8]) -> Result<Vec<Vec<u8>>> {
             .iter()
             .position(|b| *b == b'\n')
             .ok_or_else(|| Error::Git("truncated cat-file output".into()))?;
-        let header = String::from_utf8_lossy(&out[..nl]).to_string();
+        let (head, rest) = out.split_at(nl);
+        let header = String::from_utf8_lossy(head).to_string();
         let size: usize = header
             .rsplit(' ')
             .next()
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| Error::Git(format!("unexpected cat-file header: {header}")))?;
-        let start = nl + 1;
-        let end = start
-            .checked_add(size)
-            .filter(|end| *end < out.len())
-            .ok_or_else(|| Error::Git("truncated cat-file output".into()))?;
-        blobs.push(out[start..end].to_vec());
-        out = &out[end + 1..];
+        // the header's newline, the blob, the newline after it
+        let blob = rest
+            .get(1..)
+            .and_then(|r| r.get(..size).zip(r.get(size..)))
+            .filter(|(_, after)| after.first() == Some(&b'\n'));
+        let Some((blob, after)) = blob else {
+            return Err(Error::Git("truncated cat-file output".into()));
+        };
+        blobs.push(blob.to_vec());
+        out = after.get(1..).unwrap_or_default();
     }
     Ok(blobs)
 }

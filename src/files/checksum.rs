@@ -19,18 +19,13 @@ pub fn checksum(bytes: &[u8]) -> String {
     let body = bytes.strip_prefix(BOM).unwrap_or(bytes);
     let mut hasher = Sha256::new();
     // Feed the hasher in runs between CRs, so no normalized copy of the file is allocated.
-    let mut start = 0;
-    let mut i = 0;
-    while i < body.len() {
-        if body[i] == b'\r' && body.get(i + 1) == Some(&b'\n') {
-            hasher.update(&body[start..i]);
-            start = i + 1; // keep the LF, drop the CR
-            i += 2;
-        } else {
-            i += 1;
-        }
+    let mut rest = body;
+    while let Some(cr) = rest.windows(2).position(|w| w == b"\r\n") {
+        let (run, tail) = rest.split_at(cr);
+        hasher.update(run);
+        rest = tail.get(1..).unwrap_or_default(); // keep the LF, drop the CR
     }
-    hasher.update(&body[start..]);
+    hasher.update(rest);
     to_hex(&hasher.finalize())
 }
 
@@ -41,11 +36,11 @@ pub fn sha256_raw(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn to_hex(digest: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    use std::fmt::Write;
     let mut out = String::with_capacity(digest.len() * 2);
     for b in digest {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 0x0f) as usize] as char);
+        // writing into a String cannot fail
+        let _ = write!(out, "{b:02x}");
     }
     out
 }

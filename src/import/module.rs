@@ -78,20 +78,26 @@ fn unwrapped(path: &str, which: &str, text: &str, problems: &mut Vec<String>) ->
         return text.to_string();
     }
     let st = &split.statements;
-    let control: Vec<usize> = (0..st.len())
-        .filter(|i| st[*i].transaction_control.is_some())
-        .collect();
-    if control.is_empty() {
+    let control = st
+        .iter()
+        .filter(|s| s.transaction_control.is_some())
+        .count();
+    if control == 0 {
         return text.to_string();
     }
-    let wraps = control.len() == 2
-        && control[0] == 0
-        && control[1] == st.len() - 1
-        && st[0].transaction_control == Some("BEGIN")
-        && st[st.len() - 1].transaction_control == Some("COMMIT");
-    if wraps {
-        let first = &st[0];
-        let last = &st[st.len() - 1];
+    // exactly two control statements, the first and the last: BEGIN ... COMMIT around the rest
+    let wrap = match (st.first(), st.last()) {
+        (Some(first), Some(last))
+            if control == 2
+                && st.len() >= 2
+                && first.transaction_control == Some("BEGIN")
+                && last.transaction_control == Some("COMMIT") =>
+        {
+            Some((first, last))
+        }
+        _ => None,
+    };
+    if let Some((first, last)) = wrap {
         let body_start = first.start + first.text.len();
         // the `;` after BEGIN belongs to it
         let body_start = text[body_start..]
@@ -110,18 +116,23 @@ fn unwrapped(path: &str, which: &str, text: &str, problems: &mut Vec<String>) ->
         }
     }
     // name the control that is not a plain wrapper's, when there is one
-    let last = st.len() - 1;
-    let i = control
-        .iter()
-        .copied()
-        .find(|i| *i != 0 && *i != last)
-        .unwrap_or(control[0]);
-    let at = &st[i];
-    problems.push(format!(
-        "{path}: its {which} SQL controls its own transaction ({} at line {}); godwit runs each migration in one transaction it owns: remove BEGIN/COMMIT, or split the file where they are",
-        at.transaction_control.unwrap_or("BEGIN"),
-        at.line
-    ));
+    let last = st.len().saturating_sub(1);
+    let controls = || {
+        st.iter()
+            .enumerate()
+            .filter(|(_, s)| s.transaction_control.is_some())
+    };
+    let at = controls()
+        .find(|(i, _)| *i != 0 && *i != last)
+        .or_else(|| controls().next())
+        .map(|(_, s)| s);
+    if let Some(at) = at {
+        problems.push(format!(
+            "{path}: its {which} SQL controls its own transaction ({} at line {}); godwit runs each migration in one transaction it owns: remove BEGIN/COMMIT, or split the file where they are",
+            at.transaction_control.unwrap_or("BEGIN"),
+            at.line
+        ));
+    }
     text.to_string()
 }
 

@@ -51,14 +51,14 @@ pub(super) fn flyway(l: &Listing, problems: &mut Vec<String>) -> Vec<Source> {
         let e = by
             .entry(v.clone())
             .or_insert_with(|| Pair::new(&c[3], true));
-        let at = usize::from(&c[1] == "U");
-        if e.parts[at].is_some() {
+        let slot = e.part(&c[1] == "U");
+        if slot.is_some() {
             problems.push(format!(
                 "{path}: version {v} appears twice; Flyway refuses it too"
             ));
             continue;
         }
-        e.parts[at] = Some((path.to_string(), t));
+        *slot = Some((path.to_string(), t));
     }
     for script in confs.keys() {
         if !l.files.contains_key(script) {

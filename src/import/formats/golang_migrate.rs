@@ -22,7 +22,7 @@ pub(super) fn golang_migrate(l: &Listing, problems: &mut Vec<String>) -> Vec<Sou
                 &c[1], e.name
             ));
         }
-        e.parts[usize::from(&c[3] == "down")] = Some((path.to_string(), t));
+        *e.part(&c[3] == "down") = Some((path.to_string(), t));
     }
     let mut out = Vec::new();
     for (

@@ -168,6 +168,12 @@ impl Pair {
             reversible,
         }
     }
+
+    /// The up (`down == false`) or down part.
+    fn part(&mut self, down: bool) -> &mut Option<Text> {
+        let [up, dn] = &mut self.parts;
+        if down { dn } else { up }
+    }
 }
 
 /// Every tool's folder, read.
@@ -184,13 +190,13 @@ pub fn read(tool: Tool, l: &Listing) -> (Vec<Source>, Vec<String>) {
         Tool::Prisma => prisma::prisma(l, &mut problems),
     };
     out.sort_by(|a, b| a.order.cmp(&b.order));
-    for pair in out.windows(2) {
-        if pair[0].id == pair[1].id || pair[0].order.0 == pair[1].order.0 {
+    for (a, b) in out.iter().zip(out.iter().skip(1)) {
+        if a.id == b.id || a.order.0 == b.order.0 {
             problems.push(format!(
                 "{} and {}: the same version {}; {} would refuse them too: renumber one",
-                pair[0].origin.join("+"),
-                pair[1].origin.join("+"),
-                pair[1].version,
+                a.origin.join("+"),
+                b.origin.join("+"),
+                b.version,
                 tool.name()
             ));
         }

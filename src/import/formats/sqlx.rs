@@ -24,8 +24,7 @@ pub(super) fn sqlx(l: &Listing, problems: &mut Vec<String>) -> Vec<Source> {
             ));
             continue;
         }
-        let at = usize::from(c.get(3).is_some_and(|m| m.as_str() == ".down"));
-        e.parts[at] = Some((path.to_string(), t));
+        *e.part(c.get(3).is_some_and(|m| m.as_str() == ".down")) = Some((path.to_string(), t));
     }
     let mut out = Vec::new();
     for (
