@@ -307,5 +307,10 @@ export interface FleetSummary {
  * and report; writes `<artifactsDir>/<sha>/fleet.json` and resolves to the summary.
  */
 export declare function upTargets(targets: string | Target[], options?: FleetOptions): Promise<FleetSummary>
+/**
+ * The targets a read-only query on DATABASE_URL returns (columns `name`, and any of `database`,
+ * `schema`, `url_env`), checked as a targets file's are; bounded like `status`.
+ */
+export declare function queryTargets(sql: string, options?: DirOptions & { timeout?: Duration }): Promise<Target[]>
 /** `status` of every target, read-only; resolves to the summary (`requires_migrations`, `behind`). */
 export declare function statusTargets(targets: string | Target[], options?: { concurrency?: number; status?: HistoryOptions; env?: Record<string, string | undefined> }): Promise<FleetSummary>

@@ -334,6 +334,16 @@ async function upTargets(targets, options = {}) {
   return { ...summary, fleetPath: fleet.writeFleet(fleet.fleetPath(root, summary.sha, null), summary) }
 }
 
+/**
+ * The targets a query returns (columns `name`, and any of `database`, `schema`, `url_env`): run
+ * on DATABASE_URL in a read-only transaction, bounded like `status`; each row checked as a
+ * targets file's entry is. For `upTargets`/`statusTargets` when the list lives in a table.
+ */
+async function queryTargets(sql, options = {}) {
+  const rows = await callNativeJson(native.queryRows, await nativeOptions(options, { timeout: duration(options.timeout) }), String(sql))
+  return require('./lib/targets.js').targetsFromRows(rows)
+}
+
 /** `status` of every target, read-only and bounded; resolves to the fleet summary. */
 async function statusTargets(targets, options = {}) {
   return require('./lib/fleet.js').statusFleet(module.exports, fleetTargets(targets), options)
@@ -373,5 +383,6 @@ module.exports = {
   importTools: native.importTools,
   upTargets,
   statusTargets,
+  queryTargets,
   coreVersion: native.coreVersion,
 }

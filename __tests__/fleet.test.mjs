@@ -389,6 +389,11 @@ test('the JS API: upTargets and statusTargets take the targets themselves and re
   assert.equal(st.requires_migrations, false)
   assert.deepEqual(st.targets.map((e) => e.outcome), ['current', 'current'])
   await assert.rejects(api.upTargets([{ name: 'x', url: 'postgres://a:b@c/d' }]), (e) => e.code === 'USAGE' && /urlEnv/.test(e.message))
+  // the list from a table: queryTargets, read-only, each row checked like a targets file's
+  const listed = await api.queryTargets(`SELECT replace(datname, '_', '-') AS name, datname AS database FROM pg_database WHERE datname = ANY($$${'{'}${dbs.join(',')}${'}'}$$) ORDER BY 1`, { env: { DATABASE_URL: url }, dir })
+  assert.deepEqual(listed, targets)
+  await assert.rejects(api.queryTargets('CREATE TABLE nope (x int)', { env: { DATABASE_URL: url }, dir }), (e) => /read-only/.test(e.message))
+  await assert.rejects(api.queryTargets("SELECT 'a b' AS name", { env: { DATABASE_URL: url }, dir }), (e) => e.code === 'USAGE')
   // an API at start-up under NODE_ENV=production is refused, as up() is
   const was = process.env.NODE_ENV
   process.env.NODE_ENV = 'production'

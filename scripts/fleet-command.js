@@ -3,7 +3,7 @@
 // a shard of either), and how a fleet summary becomes output and an exit code.
 const path = require('node:path')
 const godwit = require('../index.js')
-const { readTargets, targetsFromRows, parseShard, shardOf } = require('../lib/targets.js')
+const { readTargets, parseShard, shardOf } = require('../lib/targets.js')
 const { upFleet, statusFleet, fleetPath, writeFleet } = require('../lib/fleet.js')
 const { exitFor } = require('../lib/errors.js')
 const { EXIT, UsageError } = require('./cli.js')
@@ -28,12 +28,7 @@ function wantsFleet(values) {
 /** The targets the flags name, this shard's only. */
 async function targetsOf(values) {
   if (values.targets !== undefined && values['targets-query'] !== undefined) throw new UsageError('--targets and --targets-query name the targets twice: give one')
-  let list
-  if (values.targets !== undefined) list = readTargets(values.targets)
-  else {
-    const rows = JSON.parse(await require('../lib/native.js').queryRows({ dir: values.dir }, values['targets-query']).catch((e) => { throw require('../lib/errors.js').fromNative(e) }))
-    list = targetsFromRows(rows)
-  }
+  const list = values.targets !== undefined ? readTargets(values.targets) : await godwit.queryTargets(values['targets-query'], { dir: values.dir })
   const shard = values.shard === undefined ? null : parseShard(values.shard)
   return { targets: shard ? shardOf(list, shard) : list, shard, total: list.length }
 }
