@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { cpSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import path from 'node:path'
-import { FIXTURES, godwit, tmpDir, git } from './helpers.mjs'
+import { FIXTURES, godwit, tmpDir, git, rules } from './helpers.mjs'
 
 /** A project whose db/migrations is a copy of a fixture folder (or these files). */
 function projectFrom(t, { fixture, files = {}, packageJson } = {}) {
@@ -197,6 +197,37 @@ test('merged_unchanged_migrations_are_not_judged_again_but_still_give_their_colu
   const edited = await godwit(['check', '--json'], { cwd, env: ci })
   assert.ok(edited.json.violations.some((v) => v.file === '1700000000002_idx.mjs' && v.rule === 'merged-edited'))
   assert.ok(edited.json.violations.some((v) => v.file === '1700000000002_idx.mjs' && v.rule === 'require-concurrent-index-creation'))
+})
+
+test('a_merged_module_that_imports_a_helper_is_rendered_again_and_a_broken_helper_fails_the_check', async (t) => {
+  const { cwd } = projectFrom(t, {
+    files: {
+      // reaches outside its bytes: what it renders depends on the helper
+      '1700000000001_t.mjs': "import { table } from '../sql.mjs'\nexport const up = table('t')\n",
+      // `import(...)` only in a JSDoc comment, as `create` writes them: still its own bytes only
+      '1700000000002_idx.mjs': "/** @type {import('godwit').MigrationSql} */\nexport const up = 'CREATE INDEX t_id ON t (id)'\n",
+    },
+    packageJson: { godwit: { rules: { 'require-concurrent-index-creation': 'off' } } },
+  })
+  writeFileSync(path.join(cwd, 'db', 'sql.mjs'), "export const table = (n) => `CREATE TABLE ${n} (id bigint PRIMARY KEY)`\n")
+  assert.equal((await godwit(['check'], { cwd, env: { CI: '' } })).code, 0)
+  git(cwd, 'add', '-A')
+  git(cwd, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'merged')
+  writeFileSync(path.join(cwd, 'package.json'), JSON.stringify({}))
+  const ci = { CI: 'true', MIGRATION_BASE_REF: 'main' }
+  const clean = await godwit(['check', '--json'], { cwd, env: ci })
+  assert.equal(clean.code, 0, clean.stdout)
+  // the importing module is rendered again (not skipped), the literal one is not
+  assert.deepEqual(clean.json.migrations.map((m) => [m.file, Boolean(m.skipped)]), [['1700000000001_t.mjs', false], ['1700000000002_idx.mjs', true]])
+  // a pull request that breaks the helper breaks a merged migration: the check says so
+  writeFileSync(path.join(cwd, 'db', 'sql.mjs'), 'export const tables = 1\n')
+  const broken = await godwit(['check', '--json'], { cwd, env: ci })
+  assert.equal(broken.code, 1)
+  assert.deepEqual(rules(broken.json), [['1700000000001_t.mjs', 'module-import']])
+  // held to the module contract, not to the SQL rules: history's SQL is not this change's to fix
+  writeFileSync(path.join(cwd, 'db', 'sql.mjs'), "export const table = (n) => `CREATE TABLE ${n} (id bigint PRIMARY KEY); CREATE INDEX ${n}_i ON ${n} (id)`\n")
+  const history = await godwit(['check', '--json'], { cwd, env: ci })
+  assert.equal(history.code, 0, history.stdout)
 })
 
 test('maintenance_that_rewrites_a_table_is_reported_even_alone', async (t) => {

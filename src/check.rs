@@ -5,9 +5,12 @@
 //! What a check judges is what the change brings: a migration merged and unchanged (its bytes the
 //! base's) was judged when it was merged and can no longer be edited, so it is neither rendered
 //! nor judged again (as Atlas's `migrate lint --git-base` and squawk's pull-request action do),
-//! unless `--all` asks. One exception reaches into them: claims that a column type change
-//! rewrites the table depend on the column's earlier type, so when a judged migration changes a
-//! type, the merged migrations are rendered too, for their columns only.
+//! unless `--all` asks. Two exceptions reach into them. A merged module that reaches outside its
+//! own bytes (imports a helper, reads the environment) could render differently now, so it is
+//! rendered again and held to the module contract, not to the SQL rules (as the legacy history
+//! is). And claims that a column type change rewrites the table depend on the column's earlier
+//! type, so when a judged migration changes a type, the merged migrations before it are rendered
+//! too, for their columns only.
 
 use std::collections::{HashMap, HashSet};
 
@@ -145,6 +148,69 @@ pub struct Legacy {
     pub migrations: usize,
 }
 
+/// Whether a module's SQL can only come from its own bytes: outside its strings and comments,
+/// none of the ways out of a module (an import, `require`, the process and its environment, the
+/// global object, the network, evaluated code) is written, no template literal has an
+/// expression, and no `/` stands in code (it could open a regular expression this reading would
+/// not follow). Conservative: anything it cannot follow counts as reaching out, which only costs
+/// a render. (`create`'s template names `import('godwit')` in JSDoc comments: those do not count.)
+fn self_contained(source: &str) -> bool {
+    const WAYS_OUT: [&str; 7] = [
+        "import",
+        "require",
+        "process",
+        "globalThis",
+        "fetch",
+        "eval",
+        "Function",
+    ];
+    let mut code = String::with_capacity(source.len());
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'/') => {
+                // a line comment, to the end of the line
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+                code.push('\n');
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut star = false;
+                loop {
+                    match chars.next() {
+                        Some('/') if star => break,
+                        Some(c) => star = c == '*',
+                        None => return false,
+                    }
+                }
+                code.push(' ');
+            }
+            '/' => return false,
+            '\'' | '"' | '`' => {
+                let quote = c;
+                loop {
+                    match chars.next() {
+                        Some('\\') => {
+                            chars.next();
+                        }
+                        Some('$') if quote == '`' && chars.peek() == Some(&'{') => return false,
+                        Some(c) if c == quote => break,
+                        Some(_) => {}
+                        None => return false,
+                    }
+                }
+                code.push(' ');
+            }
+            c => code.push(c),
+        }
+    }
+    !WAYS_OUT.iter().any(|w| code.contains(w))
+}
+
 /// At or before the configuration's `baseline`.
 fn is_legacy(opts: &CheckSettings, m: &MigrationFile) -> bool {
     opts.common
@@ -154,8 +220,15 @@ fn is_legacy(opts: &CheckSettings, m: &MigrationFile) -> bool {
         .is_some_and(|b| m.version.as_str() <= b)
 }
 
-/// One migration's findings: module contract, SQL, then policy on SQL that parses.
-fn judge_one(opts: &CheckSettings, m: MigrationFile, rendered: Option<Rendered>) -> Judgement {
+/// One migration's findings: module contract, SQL, then policy on SQL that parses (not for the
+/// legacy history, nor for a merged module rendered again only because it reaches outside its
+/// bytes: `contract_only`).
+fn judge_one(
+    opts: &CheckSettings,
+    m: MigrationFile,
+    rendered: Option<Rendered>,
+    contract_only: bool,
+) -> Judgement {
     let mut waivers = Vec::new();
     let Some(r) = rendered else {
         let v = Violation::new(
@@ -174,7 +247,7 @@ fn judge_one(opts: &CheckSettings, m: MigrationFile, rendered: Option<Rendered>)
         .unwrap_or_default();
     // The legacy history already ran in production: its SQL safety is history, not a decision
     // to make; the module contract still holds (it runs on every fresh database).
-    let legacy = is_legacy(opts, &m);
+    let legacy = contract_only || is_legacy(opts, &m);
     // Policy rules need SQL that parses; a syntax error is already reported.
     if let Some(up_parsed) =
         up_parsed.filter(|_| !legacy && !j.violations.iter().any(|v| v.rule == rule::SQL_SYNTAX))
@@ -259,6 +332,9 @@ pub struct Prepared {
     /// Merged, unchanged files that are not rendered or judged (empty with `--all`), with their
     /// text, in case `judge` needs their columns.
     skipped: HashMap<String, Option<String>>,
+    /// Merged, unchanged files rendered again because they reach outside their bytes: held to
+    /// the module contract only.
+    contract_only: HashSet<String>,
     judged: Option<Judgements>,
 }
 
@@ -329,9 +405,14 @@ pub fn prepare(opts: &CheckSettings) -> Result<(Prepared, Vec<ToRender>)> {
         .collect();
     let changed_set: HashSet<&String> = changed.iter().collect();
     let mut skipped = HashMap::new();
+    let mut contract_only = HashSet::new();
     let mut to_render = Vec::with_capacity(scan.migrations.len());
     for (m, source) in scan.migrations.iter().zip(sources) {
-        if opts.all || changed_set.contains(&m.file) {
+        let merged = !opts.all && !changed_set.contains(&m.file);
+        if merged && !source.as_deref().is_some_and(self_contained) {
+            contract_only.insert(m.file.clone());
+        }
+        if !merged || contract_only.contains(&m.file) {
             to_render.push(ToRender {
                 file: m.file.clone(),
                 source,
@@ -355,6 +436,7 @@ pub fn prepare(opts: &CheckSettings) -> Result<(Prepared, Vec<ToRender>)> {
             base,
             changed,
             skipped,
+            contract_only,
             judged: None,
         },
         to_render,
@@ -382,7 +464,11 @@ pub fn judge(
             (m.clone(), r)
         })
         .collect();
-    let judged = crate::par::par_map(work, 64, |(m, r)| judge_one(opts, m, r));
+    let contract_only = &prepared.contract_only;
+    let judged = crate::par::par_map(work, 64, |(m, r)| {
+        let only = contract_only.contains(&m.file);
+        judge_one(opts, m, r, only)
+    });
     let mut out = Judgements {
         summaries: HashMap::with_capacity(judged.len()),
         violations: Vec::new(),
@@ -447,6 +533,7 @@ pub fn finish(
         base,
         changed,
         skipped: _,
+        contract_only: _,
         judged,
     } = prepared;
     let judged = judged.ok_or_else(|| Error::Internal("check finished before it judged".into()))?;
@@ -526,4 +613,37 @@ pub fn finish(
         changed,
         legacy,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::self_contained;
+
+    #[test]
+    fn a_module_is_self_contained_unless_its_code_reaches_out() {
+        // what `create` writes: `import(...)` only in comments
+        let template = "// 1_a.mjs\n/**\n * @type {import('godwit').MigrationSql}\n */\nexport const up = `\n  CREATE TABLE a (id int); -- http://x/y\n`;\n// /** @type {import('godwit').MigrationConfig} */\n";
+        assert!(self_contained(template));
+        assert!(self_contained(
+            "export const up = 'SELECT \\'import\\' /* no */'\nexport const config = { transaction: false }\n"
+        ));
+        assert!(self_contained(
+            "export const up = [\"SELECT 'process'\", 'SELECT 1']\n"
+        ));
+        for reaching in [
+            "import { t } from '../sql.mjs'\nexport const up = t('a')\n",
+            "export const up = async () => (await import('../sql.mjs')).up\n",
+            "export const up = `CREATE TABLE ${process.env.T} (id int)`\n",
+            "export const up = process.env.SQL\n",
+            "export const up = globalThis.SQL\n",
+            "export const up = String(eval('1'))\n",
+            // a regular expression this reading does not follow: counts as reaching out
+            "export const up = 'x'.replace(/'/, '') // import('y')\n",
+            // unterminated: cannot be followed
+            "export const up = 'x\n",
+            "/* open",
+        ] {
+            assert!(!self_contained(reaching), "{reaching}");
+        }
+    }
 }

@@ -18,8 +18,10 @@ exports.options = {
 exports.details = `Locally, new migrations (not in the base) are sealed into checksums.json and reported.
 In CI (CI set, not "false"/"0") or with --frozen nothing is written.
 Migrations merged and unchanged (their bytes are the base's) were judged when they were merged and
-are not rendered or judged again; only their bytes are compared with the base. --all judges them
-too (with it, warnings and waivers on them are counted in one line, --verbose lists them).
+are not rendered or judged again; only their bytes are compared with the base. One that reaches
+outside its bytes (imports a helper, reads the environment) is rendered again and held to the
+module contract, not the SQL rules. --all judges them all (with it, warnings and waivers on them
+are counted in one line, --verbose lists them).
 Errors fail the check (exit 1); warnings do not. --quiet prints errors only. Under GitHub Actions
 (GITHUB_ACTIONS=true) each finding on a file new or changed relative to the base is also printed as
 an ::error/::warning annotation on its file and line.
