@@ -36,11 +36,12 @@ pub fn sha256_raw(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn to_hex(digest: &[u8]) -> String {
-    use std::fmt::Write;
+    // on every file of every scan: no formatting machinery per byte
     let mut out = String::with_capacity(digest.len() * 2);
     for b in digest {
-        // writing into a String cannot fail
-        let _ = write!(out, "{b:02x}");
+        for nibble in [b >> 4, b & 0x0f] {
+            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+        }
     }
     out
 }
