@@ -151,11 +151,14 @@ pub struct Legacy {
 /// Whether a module's SQL can only come from its own bytes: outside its strings and comments,
 /// none of the ways out of a module (an import, `require`, the process and its environment, the
 /// global object, the network, evaluated code) is written, no template literal has an
-/// expression, and no `/` stands in code (it could open a regular expression this reading would
-/// not follow). Conservative: anything it cannot follow counts as reaching out, which only costs
-/// a render. (`create`'s template names `import('godwit')` in JSDoc comments: those do not count.)
+/// expression, and no `/` or `\` stands in code (a regular expression this reading would not
+/// follow, an identifier spelled with escapes). Conservative: anything it cannot follow counts as
+/// reaching out, which only costs a render. It catches a module that depends on something else,
+/// not one written to hide that (nothing about a merged module is a sandbox: its bytes are the
+/// base's, reviewed). (`create`'s template names `import('godwit')` in JSDoc comments: those do
+/// not count.)
 fn self_contained(source: &str) -> bool {
-    const WAYS_OUT: [&str; 7] = [
+    const WAYS_OUT: [&str; 8] = [
         "import",
         "require",
         "process",
@@ -163,6 +166,7 @@ fn self_contained(source: &str) -> bool {
         "fetch",
         "eval",
         "Function",
+        "constructor",
     ];
     let mut code = String::with_capacity(source.len());
     let mut chars = source.chars().peekable();
@@ -189,7 +193,8 @@ fn self_contained(source: &str) -> bool {
                 }
                 code.push(' ');
             }
-            '/' => return false,
+            // a regular expression, or an identifier spelled with escapes (`\u0070rocess`)
+            '/' | '\\' => return false,
             '\'' | '"' | '`' => {
                 let quote = c;
                 loop {
@@ -637,6 +642,8 @@ mod tests {
             "export const up = process.env.SQL\n",
             "export const up = globalThis.SQL\n",
             "export const up = String(eval('1'))\n",
+            "export const up = \\u0070rocess.env.SQL\n",
+            "export const up = (() => {}).constructor('return 1')()\n",
             // a regular expression this reading does not follow: counts as reaching out
             "export const up = 'x'.replace(/'/, '') // import('y')\n",
             // unterminated: cannot be followed
