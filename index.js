@@ -89,8 +89,7 @@ async function check(options = {}) {
     const files = await callNativeJson(() => session.prepare())
     const { dir, moduleTimeoutMs } = session.render
     const render = (list) => renderModules(dir, list.map((f) => f.file), { timeoutMs: moduleTimeoutMs, sources: list.map((f) => f.source) })
-    const judged = files.filter((f) => !f.skip)
-    const rendered = await render(judged)
+    const rendered = await render(files)
     // merged migrations are rendered only when a type change needs the columns they made
     const asked = await callNativeJson(() => session.judge(JSON.stringify(rendered)))
     const history = asked.length ? await render(asked) : []

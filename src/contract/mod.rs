@@ -5,4 +5,5 @@
 pub mod integrity;
 pub mod lines;
 pub mod modules;
+pub mod reach;
 pub mod sql;
