@@ -4,7 +4,6 @@
 //! Strict by design: sqlx silently skips files it does not recognise; a misnamed migration that
 //! never runs is exactly the surprise a deploy must not have, so every stray entry is reported.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -204,7 +203,7 @@ fn suggest_filename(file: &str) -> Option<String> {
 fn judge_entry(
     file: String,
     meta: &std::fs::FileType,
-) -> std::result::Result<(String, String, String), Box<Violation>> {
+) -> std::result::Result<Named, Box<Violation>> {
     if !meta.is_file() {
         let what = if meta.is_dir() {
             "is a folder"
@@ -247,7 +246,10 @@ fn judge_entry(
 /// A hashed file, its text when kept, and the offset of its first non-UTF-8 byte if any.
 type Hashed = (MigrationFile, Option<String>, Option<usize>);
 
-fn hash_all(dir: &Path, files: Vec<(String, String, String)>, keep: bool) -> Result<Vec<Hashed>> {
+/// A migration file's `(file, version, name)`, before it is read.
+type Named = (String, String, String);
+
+fn hash_all(dir: &Path, files: Vec<Named>, keep: bool) -> Result<Vec<Hashed>> {
     crate::par::par_map(files, 256, |(file, version, name)| {
         let path = dir.join(&file);
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
@@ -285,7 +287,7 @@ fn scan_inner(dir: &Path, keep: bool) -> Result<(Scan, Vec<Option<String>>)> {
         Err(e) => return Err(Error::io(dir, e)),
     };
     let mut violations = Vec::new();
-    let mut to_hash: Vec<(String, String, String)> = Vec::new();
+    let mut to_hash: Vec<Named> = Vec::new();
     let mut ledger_present = false;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
@@ -311,8 +313,10 @@ fn scan_inner(dir: &Path, keep: bool) -> Result<(Scan, Vec<Option<String>>)> {
             Err(v) => violations.push(*v),
         }
     }
-    let mut hashed = hash_all(dir, to_hash, keep)?;
-    hashed.sort_by(|(a, ..), (b, ..)| in_order(a, b));
+    // Sorted before hashing (the parallel pass keeps the order): the tuples are a third the
+    // size of what comes out, and file names are unique in a folder, so an unstable sort is exact.
+    to_hash.sort_unstable_by(in_order);
+    let hashed = hash_all(dir, to_hash, keep)?;
     let mut migrations = Vec::with_capacity(hashed.len());
     let mut sources = Vec::with_capacity(hashed.len());
     for (m, source, bad_utf8_at) in hashed {
@@ -339,26 +343,29 @@ fn scan_inner(dir: &Path, keep: bool) -> Result<(Scan, Vec<Option<String>>)> {
 }
 
 /// Version order; the file name breaks ties so the order never depends on the directory listing.
-fn in_order(a: &MigrationFile, b: &MigrationFile) -> std::cmp::Ordering {
-    a.version.cmp(&b.version).then_with(|| a.file.cmp(&b.file))
+fn in_order(a: &Named, b: &Named) -> std::cmp::Ordering {
+    let ((file_a, version_a, _), (file_b, version_b, _)) = (a, b);
+    version_a.cmp(version_b).then_with(|| file_a.cmp(file_b))
 }
 
+/// One violation per file that shares its version with another; `migrations` in version order
+/// (as `scan` gives them), so files with the same version are neighbours.
 pub fn duplicate_versions(migrations: &[MigrationFile]) -> Vec<Violation> {
-    let mut by_version: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for m in migrations {
-        by_version.entry(&m.version).or_default().push(&m.file);
-    }
     let mut out = Vec::new();
-    for (version, files) in by_version {
-        if files.len() < 2 {
+    for same in migrations.chunk_by(|a, b| a.version == b.version) {
+        if same.len() < 2 {
             continue;
         }
-        for f in &files {
-            let others: Vec<&str> = files.iter().copied().filter(|o| o != f).collect();
+        for m in same {
+            let others: Vec<&str> = same
+                .iter()
+                .filter(|o| o.file != m.file)
+                .map(|o| o.file.as_str())
+                .collect();
             out.push(Violation::new(
-                *f,
+                &m.file,
                 rule::DUPLICATE_VERSION,
-                format!("version {version} is also used by {}", others.join(", ")),
+                format!("version {} is also used by {}", m.version, others.join(", ")),
                 "versions must be unique: re-create the newer one with `pnpm db:migrate:create -- <name>` and move its SQL there",
             ));
         }
@@ -438,16 +445,21 @@ mod tests {
         }
     }
 
+    fn named(file: &str) -> Named {
+        let (version, name) = parse_filename(file).unwrap();
+        (file.into(), version, name)
+    }
+
     #[test]
     fn order_is_by_version_then_name() {
         let mut v = [
-            mf("1700000000002_b.mjs"),
-            mf("1700000000001_z.mjs"),
-            mf("1700000000002_a.mjs"),
-            mf("0999999999999_first.mjs"),
+            named("1700000000002_b.mjs"),
+            named("1700000000001_z.mjs"),
+            named("1700000000002_a.mjs"),
+            named("0999999999999_first.mjs"),
         ];
-        v.sort_by(in_order);
-        let files: Vec<_> = v.iter().map(|m| m.file.as_str()).collect();
+        v.sort_unstable_by(in_order);
+        let files: Vec<_> = v.iter().map(|(f, ..)| f.as_str()).collect();
         assert_eq!(
             files,
             [
@@ -455,6 +467,49 @@ mod tests {
                 "1700000000001_z.mjs",
                 "1700000000002_a.mjs",
                 "1700000000002_b.mjs"
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_versions_name_every_other_file_of_the_version() {
+        let v = vec![
+            mf("1700000000001_x.mjs"),
+            mf("1700000000002_a.mjs"),
+            mf("1700000000002_b.mjs"),
+            mf("1700000000002_c.mjs"),
+            mf("1700000000003_y.mjs"),
+            mf("1700000000004_p.mjs"),
+            mf("1700000000004_q.mjs"),
+        ];
+        let d = duplicate_versions(&v);
+        let got: Vec<(&str, &str)> = d
+            .iter()
+            .map(|v| (v.file.as_str(), v.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "1700000000002_a.mjs",
+                    "version 1700000000002 is also used by 1700000000002_b.mjs, 1700000000002_c.mjs"
+                ),
+                (
+                    "1700000000002_b.mjs",
+                    "version 1700000000002 is also used by 1700000000002_a.mjs, 1700000000002_c.mjs"
+                ),
+                (
+                    "1700000000002_c.mjs",
+                    "version 1700000000002 is also used by 1700000000002_a.mjs, 1700000000002_b.mjs"
+                ),
+                (
+                    "1700000000004_p.mjs",
+                    "version 1700000000004 is also used by 1700000000004_q.mjs"
+                ),
+                (
+                    "1700000000004_q.mjs",
+                    "version 1700000000004 is also used by 1700000000004_p.mjs"
+                ),
             ]
         );
     }
