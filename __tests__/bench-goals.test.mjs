@@ -1,0 +1,58 @@
+// The goals table in README.md and docs/performance.md is the benchmark's own: what
+// bench/goals.mjs makes of the committed result files, with every run of a goal, and a verdict
+// that says when runs disagree. Pure: no database.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync, readdirSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { goalsTable, GOALS } from '../bench/goals.mjs'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const BENCH = path.join(ROOT, 'bench')
+
+const between = (text, name) => {
+  const begin = `<!-- ${name}:begin -->\n`
+  const end = `\n<!-- ${name}:end -->`
+  assert.ok(text.includes(begin) && text.includes(end), `markers for ${name}`)
+  return text.slice(text.indexOf(begin) + begin.length, text.indexOf(end))
+}
+
+test('README.md and docs/performance.md hold the goals table the result files give', () => {
+  const results = readdirSync(BENCH)
+    .filter((f) => /^results.*\.json$/.test(f))
+    .sort((a, b) => a.length - b.length || a.localeCompare(b))
+    .map((f) => ({ file: `bench/${f}`, json: JSON.parse(readFileSync(path.join(BENCH, f), 'utf8')) }))
+  const expected = goalsTable(results)
+  for (const doc of ['README.md', 'docs/performance.md']) {
+    assert.equal(between(readFileSync(path.join(ROOT, doc), 'utf8'), 'goals'), expected, `${doc}: run node bench/readme.mjs`)
+  }
+})
+
+const run = (date, sizes) => ({ file: `bench/results-${date}.json`, json: { date: `${date}T00:00:00Z`, sizes } })
+const rowOf = (table, goal) => table.split('\n').find((l) => l.startsWith(`| ${goal} |`))
+
+test('a goal lists every run newest first, and says when the runs disagree', () => {
+  const goal = GOALS.find((g) => g.goal.startsWith('N = 10000, W6'))
+  const table = goalsTable([
+    run('2026-01-01', { 10000: { [goal.row]: { medianMs: 93 } } }),
+    run('2026-02-01', { 10000: { [goal.row]: { medianMs: 38 } } }),
+  ])
+  assert.equal(rowOf(table, goal.goal), `| ${goal.goal} | 38.0 ms (\`bench/results-2026-02-01.json\`, 2026-02-01); 93.0 ms (\`bench/results-2026-01-01.json\`, 2026-01-01) | not in every run |`)
+  const none = goalsTable([run('2026-01-01', { 10000: { [goal.row]: { medianMs: 41 } } })])
+  assert.match(rowOf(none, goal.goal), /\| no \|$/)
+  const all = goalsTable([run('2026-01-01', { 10000: { [goal.row]: { medianMs: 40 } } })])
+  assert.match(rowOf(all, goal.goal), /\| yes \|$/)
+  assert.match(rowOf(goalsTable([]), goal.goal), /\| not measured \| \|$/)
+})
+
+test('a goal with a lower bound, and one computed against another row of the same run', () => {
+  const loop = GOALS.find((g) => g.goal.startsWith('W5: the fleet at least 3'))
+  const fleet = { 'W5|godwit up --targets (fleet)': { medianMs: 1000 } }
+  const fast = goalsTable([run('2026-01-01', { [loop.size]: { ...fleet, [loop.row]: { medianMs: 3500 } } })])
+  assert.match(rowOf(fast, loop.goal), /3\.50 × .*\| yes \|$/)
+  const slow = goalsTable([run('2026-01-01', { [loop.size]: { ...fleet, [loop.row]: { medianMs: 2500 } } })])
+  assert.match(rowOf(slow, loop.goal), /2\.50 × .*\| no \|$/)
+  // the other row missing from that run: the goal is not measured, not guessed
+  assert.match(rowOf(goalsTable([run('2026-01-01', { [loop.size]: { [loop.row]: { medianMs: 2500 } } })]), loop.goal), /not measured/)
+})
