@@ -350,7 +350,8 @@ fn in_order(a: &Named, b: &Named) -> std::cmp::Ordering {
 
 /// One violation per file that shares its version with another; `migrations` in version order
 /// (as `scan` gives them), so files with the same version are neighbours.
-pub fn duplicate_versions(migrations: &[MigrationFile]) -> Vec<Violation> {
+fn duplicate_versions(migrations: &[MigrationFile]) -> Vec<Violation> {
+    debug_assert!(migrations.is_sorted_by_key(|m| &m.version));
     let mut out = Vec::new();
     for same in migrations.chunk_by(|a, b| a.version == b.version) {
         if same.len() < 2 {
