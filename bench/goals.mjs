@@ -1,4 +1,4 @@
-// The performance goals (issues 4 and 17) against every recorded measurement of each, as one
+// The performance goals (issue 5, issue 17, the fleet's of issue 18) against every recorded run of each, as one
 // Markdown table: written by bench/readme.mjs into README.md and docs/performance.md, so the
 // figures there are the benchmark's own and no run is left out because it was worse.
 
