@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { goalsTable, GOALS } from '../bench/goals.mjs'
+import { goalsTable, GOALS, INFLATED_NOTE } from '../bench/goals.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const BENCH = path.join(ROOT, 'bench')
@@ -29,7 +29,8 @@ test('README.md and docs/performance.md hold the goals table the result files gi
   }
 })
 
-const run = (date, sizes) => ({ file: `bench/results-${date}.json`, json: { date: `${date}T00:00:00Z`, sizes } })
+// `env: null`: a result file from before run.mjs recorded its environment
+const run = (date, sizes, env = 'NODE_EXTRA_CA_CERTS not set') => ({ file: `bench/results-${date}.json`, json: { date: `${date}T00:00:00Z`, ...(env === null ? {} : { env }), sizes } })
 const rowOf = (table, goal) => table.split('\n').find((l) => l.startsWith(`| ${goal} |`))
 
 test('a goal lists every run newest first, and says when the runs disagree', () => {
@@ -55,4 +56,17 @@ test('a goal with a lower bound, and one computed against another row of the sam
   assert.match(rowOf(slow, loop.goal), /2\.50 × .*\| no \|$/)
   // the other row missing from that run: the goal is not measured, not guessed
   assert.match(rowOf(goalsTable([run('2026-01-01', { [loop.size]: { [loop.row]: { medianMs: 2500 } } })]), loop.goal), /not measured/)
+})
+
+test('a run from before the bench cleaned its environment is marked, and does not decide a verdict a clean run can', () => {
+  const goal = GOALS.find((g) => g.goal === 'N = 1000, W3 (`status`) at most 1.7 × `node -e 0`')
+  const old = run('2026-01-01', { 1000: { [goal.row]: { xNode: 1.5 } } }, null)
+  const clean = run('2026-02-01', { 1000: { [goal.row]: { xNode: 2.3 } } })
+  const both = goalsTable([old, clean])
+  assert.equal(rowOf(both, goal.goal), `| ${goal.goal} | 2.30 × (\`bench/results-2026-02-01.json\`, 2026-02-01); 1.50 × (\`bench/results-2026-01-01.json\`, 2026-01-01) † | no |`)
+  assert.ok(both.endsWith(INFLATED_NOTE))
+  // only marked runs: they decide, and the mark says why to doubt them
+  assert.match(rowOf(goalsTable([old]), goal.goal), /1\.50 × .* † \| yes \|$/)
+  // no marked run, no note
+  assert.ok(!goalsTable([clean]).includes('†'))
 })
