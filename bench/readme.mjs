@@ -19,8 +19,9 @@ const parts = []
 const results = []
 for (const file of files) {
   const r = JSON.parse(readFileSync(file, 'utf8'))
-  results.push({ file: path.relative(path.join(BENCH, '..'), file), json: r })
-  parts.push(`\`${path.relative(path.join(BENCH, '..'), file)}\`: ${r.date.slice(0, 10)}, ${r.machine}, PostgreSQL ${r.postgres}, Node ${r.node}` + (r.command ? `; \`${r.command}\`` : ''))
+  const shown = path.relative(path.join(BENCH, '..'), file)
+  results.push({ file: shown, json: r })
+  parts.push(`\`${shown}\`: ${r.date.slice(0, 10)}, ${r.machine}, PostgreSQL ${r.postgres}, Node ${r.node}` + (r.command ? `; \`${r.command}\`` : ''))
   for (const [n, summary] of Object.entries(r.sizes)) parts.push(table(n, summary))
 }
 

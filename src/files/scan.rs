@@ -240,15 +240,15 @@ fn judge_entry(
     }
 }
 
-/// Reads and hashes the migration files on every core: a no-op `up` on 10,000 migrations is
-/// mostly this pass. With `keep`, each file's text (when it is UTF-8) is kept for the caller,
-/// so `check` does not read every file a second time.
 /// A hashed file, its text when kept, and the offset of its first non-UTF-8 byte if any.
 type Hashed = (MigrationFile, Option<String>, Option<usize>);
 
 /// A migration file's `(file, version, name)`, before it is read.
 type Named = (String, String, String);
 
+/// Reads and hashes the migration files on every core, keeping their order: a no-op `up` on
+/// 10,000 migrations is mostly this pass. With `keep`, each file's text (when it is UTF-8) is
+/// kept for the caller, so `check` does not read every file a second time.
 fn hash_all(dir: &Path, files: Vec<Named>, keep: bool) -> Result<Vec<Hashed>> {
     crate::par::par_map(files, 256, |(file, version, name)| {
         let path = dir.join(&file);
@@ -313,8 +313,8 @@ fn scan_inner(dir: &Path, keep: bool) -> Result<(Scan, Vec<Option<String>>)> {
             Err(v) => violations.push(*v),
         }
     }
-    // Sorted before hashing (the parallel pass keeps the order): the tuples are a third the
-    // size of what comes out, and file names are unique in a folder, so an unstable sort is exact.
+    // Sorted before hashing (the parallel pass keeps the order): the tuples are half the size
+    // of what comes out, and file names are unique in a folder, so an unstable sort is exact.
     to_hash.sort_unstable_by(in_order);
     let hashed = hash_all(dir, to_hash, keep)?;
     let mut migrations = Vec::with_capacity(hashed.len());
