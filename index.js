@@ -225,7 +225,6 @@ async function reset(options = {}) {
   return run(options, { reset: true, allowNonLocal: Boolean(options.allowNonLocal) })
 }
 
-/** One locked run of the core's session: start -> render -> apply -> finish. */
 /**
  * Renders `files` (`{ file, source }`), reusing what `cache` holds for the same file and text: a
  * fleet runs the same modules on every target, and a module is a function of its text. Only
@@ -257,6 +256,7 @@ async function renderCached(cache, files, render) {
   return Promise.all(files.map((f) => byFile.get(f.file) ?? cache.get(key(f))))
 }
 
+/** One locked run of the core's session: start -> render -> apply -> finish. */
 async function run(options, mode) {
   const session = new native.UpSession(
     await nativeOptions(options, {
@@ -297,7 +297,26 @@ async function run(options, mode) {
  * `statusTimeout`, else 10 s): connecting, and each query's lock and statement timeout.
  */
 async function status(options = {}) {
-  return callNativeJson(native.status, await nativeOptions(options, { timeout: duration(options.timeout) }))
+  const { report, migrations } = await callNative(native.status, await nativeOptions(options, { timeout: duration(options.timeout) }))
+  return parsedOnRead(JSON.parse(report), 'migrations', migrations)
+}
+
+/**
+ * Gives `object[key]` the value the JSON `text` holds, parsed when it is first read (or replaced
+ * when first written), then an ordinary property: the report reads and serialises as if it had
+ * been parsed whole, and a caller that never reads the rows (an API's start-up) never pays for them.
+ */
+function parsedOnRead(object, key, text) {
+  const settle = (value) => Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true })
+  Object.defineProperty(object, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => settle(JSON.parse(text))[key],
+    set: (value) => {
+      settle(value)
+    },
+  })
+  return object
 }
 
 /** The schema fingerprint of the configured database (or `database` on the same server). */

@@ -43,6 +43,24 @@ test('assert_schema_current_rejects_pending_changed_and_failed_and_passes_when_c
   const current = api(cwd, env, 'const s = await godwit.assertSchemaCurrent(); return s.clean')
   assert.deepEqual(current, { ok: true, value: true })
 
+  // its rows are parsed when first read, and the report reads, copies and serialises as a whole:
+  // the same document `status --json` prints, `migrations` last, one array, assignable
+  const whole = api(cwd, env, `const s = await godwit.assertSchemaCurrent()
+    const text = JSON.stringify(s)
+    const keys = Object.keys(s)
+    const same = s.migrations === s.migrations
+    const copy = { ...(await godwit.status()) }
+    const assigned = await godwit.status(); assigned.migrations = ['mine']
+    return { text, keys, same, copied: copy.migrations.length, assigned: assigned.migrations, versions: s.migrations.map((m) => m.version) }`)
+  assert.equal(whole.ok, true, JSON.stringify(whole))
+  const printed = await godwit(['status', '--json'], { cwd, env })
+  assert.equal(whole.value.text, JSON.stringify(JSON.parse(printed.stdout)))
+  assert.equal(whole.value.keys.at(-1), 'migrations')
+  assert.equal(whole.value.same, true)
+  assert.equal(whole.value.copied, 2)
+  assert.deepEqual(whole.value.assigned, ['mine'])
+  assert.deepEqual(whole.value.versions, [V(1), V(2)])
+
   // a history row whose checksum no longer matches its file: changed
   const [{ checksum }] = await query(url, `SELECT checksum FROM godwit_migrations WHERE version = '${V(2)}'`)
   await query(url, `UPDATE godwit_migrations SET checksum = repeat('0', 64) WHERE version = '${V(2)}'`)

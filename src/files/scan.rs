@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::checksum::checksum;
+use super::read::Folder;
 use crate::error::{Error, Result};
 use crate::violation::{Violation, rule};
 
@@ -250,19 +251,27 @@ type Named = (String, String, String);
 /// 10,000 migrations is mostly this pass. With `keep`, each file's text (when it is UTF-8) is
 /// kept for the caller, so `check` does not read every file a second time.
 fn hash_all(dir: &Path, files: Vec<Named>, keep: bool) -> Result<Vec<Hashed>> {
+    let folder = Folder::open(dir).map_err(|e| Error::io(dir, e))?;
     crate::par::par_map(files, 256, |(file, version, name)| {
-        let path = dir.join(&file);
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let read = folder.read_with(&file, |bytes| {
+            // Node would decode bad bytes as U+FFFD and run SQL nobody wrote: refuse them here.
+            let text = std::str::from_utf8(bytes).map_err(|e| e.valid_up_to());
+            let bad = text.as_ref().err().copied();
+            let kept = if keep {
+                text.ok().map(str::to_owned)
+            } else {
+                None
+            };
+            (checksum(bytes), kept, bad)
+        });
+        let (checksum, kept, bad) = read.map_err(|e| Error::io(folder.path_of(&file), e))?;
         let m = MigrationFile {
-            checksum: checksum(&bytes),
+            checksum,
             file,
             version,
             name,
         };
-        // Node would decode bad bytes as U+FFFD and run SQL nobody wrote: refuse them here.
-        let text = String::from_utf8(bytes).map_err(|e| e.utf8_error().valid_up_to());
-        let bad = text.as_ref().err().copied();
-        Ok((m, keep.then(|| text.ok()).flatten(), bad))
+        Ok((m, kept, bad))
     })
     .into_iter()
     .collect()
