@@ -11,9 +11,7 @@ where
     R: Send,
     F: Fn(T) -> R + Sync,
 {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    let threads = threads();
     if items.len() < min_parallel.max(2) || threads == 1 {
         return items.into_iter().map(f).collect();
     }
@@ -37,6 +35,17 @@ where
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
+    })
+}
+
+/// The cores this process may use, at most 8; asked once, since std reads the cgroup's quota
+/// files on every call.
+fn threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8)
     })
 }
 

@@ -9,6 +9,7 @@
 //! listing saw a regular file, and a symbolic link or a FIFO put in its place since then is an
 //! error, never followed out of the folder and never waited on.
 
+#[cfg(unix)]
 use std::cell::RefCell;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ pub struct Folder {
     fd: rustix::fd::OwnedFd,
 }
 
+#[cfg(unix)]
 thread_local! {
     /// Each reading thread's buffer: migrations are small, so one allocation serves them all.
     static BUFFER: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(64 * 1024));
