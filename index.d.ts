@@ -153,7 +153,11 @@ export interface ResetOptions extends UpOptions {
 }
 /** Local development only: empty every schema and apply every migration again; see `godwit reset --help`. */
 export declare function reset(options?: ResetOptions): Promise<UpReport>
-/** Read-only, no lock. */
+/**
+ * Read-only, no lock. The report's `migrations` (a row per migration) is parsed from its JSON when
+ * first read, so a caller that reads only `clean` or the counts never pays for 10,000 rows; it
+ * reads, spreads and serialises as an ordinary array property.
+ */
 export declare function status(options?: HistoryOptions): Promise<StatusReport>
 /**
  * For API start-up (the playbook: verify, never migrate, at start-up): read-only, no lock.

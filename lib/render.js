@@ -9,7 +9,6 @@
 // the parent notices the silence, ends that worker, and renders the modules it had not finished
 // one at a time (the careful path), which names the one that hangs and renders the rest.
 
-const { Worker } = require('node:worker_threads')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -34,6 +33,9 @@ function runWorker(dir, files, timeoutMs, concurrency, results, sources) {
   return new Promise((resolve) => {
     if (files.length === 0) return resolve({ rest: [] })
     const own = Object.fromEntries(files.filter((f) => typeof sources.get(f) === 'string').map((f) => [f, sources.get(f)]))
+    // required here, not at the top: loading worker_threads costs a start-up 2.5 ms, and `status`,
+    // a no-op `up` and assertSchemaCurrent() never render a module
+    const { Worker } = require('node:worker_threads')
     const worker = new Worker(WORKER, { workerData: { dir, files, concurrency, timeoutMs, sources: own } })
     const pending = new Set(files)
     const started = []

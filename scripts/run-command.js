@@ -2,7 +2,6 @@
 // What up, down and reset share on the command line: their history and report flags, the options
 // they hand the API, and how a run's report becomes output and an exit code. (status shares the
 // history flags.)
-const { spawnSync } = require('node:child_process')
 const interrupt = require('./interrupt.js')
 const { exitFor } = require('../lib/errors.js')
 const { deployed, isSet } = require('../lib/where.js')
@@ -83,6 +82,9 @@ function finishRun(command, report, values, out, success) {
 
 /** Whether `file` is inside a git work tree that does not ignore it (git missing: no). */
 function unignored(file) {
+  // required here: loading child_process costs every run's start-up 2.5 ms, and only a run that
+  // changed something asks git
+  const { spawnSync } = require('node:child_process')
   const r = spawnSync('git', ['check-ignore', '-q', '--', file], { stdio: 'ignore' })
   return r.status === 1
 }
