@@ -301,19 +301,32 @@ async function status(options = {}) {
   return parsedOnRead(JSON.parse(report), 'migrations', migrations)
 }
 
+const INSPECT = Symbol.for('nodejs.util.inspect.custom')
+
 /**
  * Gives `object[key]` the value the JSON `text` holds, parsed when it is first read (or replaced
  * when first written), then an ordinary property: the report reads and serialises as if it had
  * been parsed whole, and a caller that never reads the rows (an API's start-up) never pays for them.
+ * `console.log` and `util.inspect` read it too, so they show the rows, not an accessor.
  */
 function parsedOnRead(object, key, text) {
-  const settle = (value) => Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true })
+  const settle = (value) => {
+    delete object[INSPECT]
+    return Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true })
+  }
   Object.defineProperty(object, key, {
     enumerable: true,
     configurable: true,
     get: () => settle(JSON.parse(text))[key],
     set: (value) => {
       settle(value)
+    },
+  })
+  Object.defineProperty(object, INSPECT, {
+    configurable: true,
+    value: (depth, options, inspect) => {
+      void object[key]
+      return inspect(object, { ...options, depth })
     },
   })
   return object

@@ -51,7 +51,8 @@ test('assert_schema_current_rejects_pending_changed_and_failed_and_passes_when_c
     const same = s.migrations === s.migrations
     const copy = { ...(await godwit.status()) }
     const assigned = await godwit.status(); assigned.migrations = ['mine']
-    return { text, keys, same, copied: copy.migrations.length, assigned: assigned.migrations, versions: s.migrations.map((m) => m.version) }`)
+    const inspected = require('node:util').inspect(await godwit.status(), { depth: 3 })
+    return { text, keys, same, copied: copy.migrations.length, assigned: assigned.migrations, versions: s.migrations.map((m) => m.version), inspected }`)
   assert.equal(whole.ok, true, JSON.stringify(whole))
   const printed = await godwit(['status', '--json'], { cwd, env })
   assert.equal(whole.value.text, JSON.stringify(JSON.parse(printed.stdout)))
@@ -60,6 +61,9 @@ test('assert_schema_current_rejects_pending_changed_and_failed_and_passes_when_c
   assert.equal(whole.value.copied, 2)
   assert.deepEqual(whole.value.assigned, ['mine'])
   assert.deepEqual(whole.value.versions, [V(1), V(2)])
+  // console.log of a fresh report shows its rows, not an accessor
+  assert.match(whole.value.inspected, new RegExp(`version: '${V(2)}'`))
+  assert.doesNotMatch(whole.value.inspected, /Getter|Setter|inspect/)
 
   // a history row whose checksum no longer matches its file: changed
   const [{ checksum }] = await query(url, `SELECT checksum FROM godwit_migrations WHERE version = '${V(2)}'`)
