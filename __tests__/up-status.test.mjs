@@ -296,8 +296,23 @@ test('lock_timeout_retry_applies_once_the_blocker_leaves_within_the_run', async 
   const blocker = await admin(url)
   await blocker.query('BEGIN')
   await blocker.query('LOCK TABLE busy IN ACCESS EXCLUSIVE MODE')
-  // the blocker leaves during the first backoff (500 ms after a 100 ms lock_timeout)
-  const leave = new Promise((resolve) => setTimeout(() => blocker.query('ROLLBACK').then(() => blocker.end()).then(resolve), 350))
+  // the blocker leaves during the first backoff (500 ms after a 100 ms lock_timeout): once the run
+  // was seen waiting for the lock and then no longer waiting, however long the run took to get
+  // there (a fixed delay failed on a loaded machine, where the run reached the lock after it)
+  const watcher = await admin(url)
+  const waiting = async () =>
+    (await watcher.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).rows[0].n > 0
+  const until = async (want) => {
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 5))) {
+      if ((await waiting()) === want) return
+    }
+  }
+  const leave = (async () => {
+    await until(true)
+    await until(false)
+    await blocker.query('ROLLBACK')
+    await Promise.all([blocker.end(), watcher.end()])
+  })()
   const r = await godwit(['up', '--sha', 'test', '--json'], {
     cwd,
     env: { DATABASE_URL: url, MIGRATION_LOCK_TIMEOUT: '100ms', MIGRATION_LOCK_RETRIES: '3', MIGRATION_ALLOW_EXISTING_SCHEMA: '1' },
