@@ -45,8 +45,12 @@ export declare class UpSession {
   apply(rendered: string): Promise<void>
   /** Stops the run: the running statement is cancelled and rolled back. */
   cancel(reason: string): void
-  /** The report, as JSON text (`reportError` says why when it could not be written). */
-  finish(): Promise<string>
+  /**
+   * Writes the report (once; later calls return the same) and returns it as `ReportJson`
+   * (`reportError` says why when it could not be written). `failure`: why the run stopped on
+   * Node's side, for the report when the core recorded no error of its own.
+   */
+  finish(failure?: string | undefined | null): Promise<ReportJson>
 }
 
 /** The project configuration, validated; `source` names it in errors. JSON text. */
@@ -140,6 +144,17 @@ export interface RenderSettings {
   moduleTimeoutMs: number
 }
 
+/**
+ * `status`'s report as two JSON texts: the report with `migrations` empty, and the migrations.
+ * A report whose rows cross as their own JSON text, which Node parses only when they are read:
+ * `assertSchemaCurrent()` at an API's start-up reads `clean` and hands the report back, and a
+ * no-op `up` needs only its outcome; at 10,000 migrations the rows are most of the parsing.
+ */
+export interface ReportJson {
+  report: string
+  migrations: string
+}
+
 /** Every rule id `check` can report (besides squawk's), from the core. */
 export declare function ruleIds(): RuleIds
 
@@ -168,15 +183,5 @@ export declare function scratchDatabase(create: boolean, name: string): Promise<
 /** The server's major version (`"15"`), connecting as `status` does (bounded by its timeout). */
 export declare function serverVersion(options: Options): Promise<string>
 
-/** `status`, as `StatusJson`. */
-export declare function status(options: Options): Promise<StatusJson>
-
-/**
- * `status`'s report as two JSON texts: the report with `migrations` empty, and the migrations.
- * Node parses the migrations only when they are read: `assertSchemaCurrent()` at an API's
- * start-up reads `clean` and hands the report back, and 10,000 rows are most of its parsing.
- */
-export interface StatusJson {
-  report: string
-  migrations: string
-}
+/** `status`, as `ReportJson`. */
+export declare function status(options: Options): Promise<ReportJson>

@@ -269,6 +269,7 @@ async function run(options, mode) {
   )
   const onAbort = () => session.cancel(String(options.signal.reason ?? 'aborted'))
   options.signal?.addEventListener('abort', onAbort, { once: true })
+  let failure
   try {
     if (options.signal?.aborted) onAbort()
     // each chosen module comes with the exact text that was hashed and verified under the lock
@@ -279,16 +280,20 @@ async function run(options, mode) {
     )
     await callNative(() => session.apply(JSON.stringify(rendered)))
   } catch (err) {
-    // recorded in the report by the core; a JS-side failure is not: write the report (which
-    // releases the lock) and surface it
+    // The core records its own failures in the report; it is told of this one too, and keeps it
+    // only when it recorded none (a JS-side failure, or a native call that ended unrecorded), so
+    // no report says `error` without saying why.
+    failure = err instanceof GodwitError ? `${err.code}: ${err.message}` : String(err?.message ?? err)
+    // a JS-side failure: write the report (which releases the lock) and surface it
     if (!(err instanceof GodwitError)) {
-      await callNative(() => session.finish()).catch(() => {})
+      await callNative(() => session.finish(failure)).catch(() => {})
       throw err
     }
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
   }
-  return JSON.parse(await callNative(() => session.finish()))
+  const { report, migrations } = await callNative(() => session.finish(failure))
+  return parsedOnRead(JSON.parse(report), 'migrations', migrations)
 }
 
 /**

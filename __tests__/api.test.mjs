@@ -106,7 +106,9 @@ test('up_is_refused_under_node_env_production_unless_the_caller_is_the_migration
   }
   // the job declares itself: env MIGRATION_JOB=1 (any other value too, as the .env and schema-file
   // conveniences read it), or the option
-  assert.deepEqual(api(cwd, { DATABASE_URL: url, NODE_ENV: 'production', MIGRATION_JOB: '1' }, "return (await godwit.up({ sha: 'job' })).outcome"), { ok: true, value: 'applied' })
+  // the report up() returns (its rows parsed when read) is the one written, key for key
+  const written = api(cwd, { DATABASE_URL: url, NODE_ENV: 'production', MIGRATION_JOB: '1' }, "const r = await godwit.up({ sha: 'job' }); const disk = require('node:fs').readFileSync(r.reportPath, 'utf8'); return [r.outcome, r.migrations.length, JSON.stringify(r, null, 2) + '\\n' === disk]")
+  assert.deepEqual(written, { ok: true, value: ['applied', 1, true] })
   assert.deepEqual(api(cwd, { DATABASE_URL: url, NODE_ENV: 'production', MIGRATION_JOB: 'yes' }, "return (await godwit.up({ sha: 'job' })).outcome"), { ok: true, value: 'nothing-to-do' })
   assert.deepEqual(api(cwd, { DATABASE_URL: url, NODE_ENV: 'production' }, "return (await godwit.up({ sha: 'job', migrationJob: true })).outcome"), { ok: true, value: 'nothing-to-do' })
   // outside production an API may migrate (local development, tests)

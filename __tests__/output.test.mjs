@@ -3,9 +3,10 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { godwit } from './helpers.mjs'
+import { spawn } from 'node:child_process'
+import { godwit, CLI, cleanEnv } from './helpers.mjs'
 import { freshDatabase, stopServer } from './db.mjs'
-import { project, V } from './project.mjs'
+import { project, V, report, tables } from './project.mjs'
 
 after(stopServer)
 
@@ -61,4 +62,43 @@ test('check_verbose_lists_each_migration_and_quiet_only_the_findings', async (t)
   const qe = await godwit(['check', '-q'], { cwd })
   assert.equal(qe.code, 1)
   assert.deepEqual(qe.stdout.trim().split('\n').map((l) => l.split(': ')[1]), ['require-concurrent-index-creation'], 'the error, nothing else')
+})
+
+/**
+ * Runs the CLI with `close` ('stdout' or 'stderr') read until its first bytes and then closed,
+ * as `| head -1` does; resolves to {code, signal, other} (the other stream's text).
+ */
+function withReaderGone(args, { cwd, env, close }) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: cleanEnv(env) })
+    const keep = close === 'stdout' ? child.stderr : child.stdout
+    let other = ''
+    keep.on('data', (d) => (other += d))
+    child[close].once('data', () => child[close].destroy())
+    child.on('close', (code, signal) => resolve({ code, signal, other }))
+  })
+}
+
+test('a_reader_that_goes_away_mid_run_neither_stops_the_run_nor_hides_its_outcome', async (t) => {
+  const url = await freshDatabase(t)
+  // the first progress line is read, then the pipe is closed; the sleep keeps the run going
+  // past that, so the next lines are written to a closed pipe
+  const migrations = { [`${V(1)}_a.mjs`]: "export const up = 'CREATE TABLE a (id bigint)'\n" }
+  migrations[`${V(2)}_slow.mjs`] = "export const up = ['CREATE TABLE slow (id bigint)', 'SELECT pg_sleep(0.5)']\n"
+  for (let i = 3; i <= 6; i++) migrations[`${V(i)}_t${i}.mjs`] = `export const up = 'CREATE TABLE t${i} (id bigint)'\n`
+  const cwd = await project(t, migrations)
+  const r = await withReaderGone(['up', '--verbose', '--sha', 'test'], { cwd, env: { DATABASE_URL: url }, close: 'stderr' })
+  assert.equal(r.signal, null)
+  assert.equal(r.code, 0, 'the run finished: a progress line that cannot be written is dropped')
+  const doc = report(cwd)
+  assert.equal(doc.outcome, 'applied')
+  assert.deepEqual(doc.migrations.map((m) => m.state), Array(6).fill('applied'))
+  assert.deepEqual(await tables(url), ['a', 'godwit_migrations', 'slow', 't3', 't4', 't5', 't6'])
+
+  // stdout closed after the first bytes of `--json`: the rest is dropped, the exit code stands
+  const again = await withReaderGone(['up', '--json', '--sha', 'again'], { cwd, env: { DATABASE_URL: url }, close: 'stdout' })
+  assert.equal(again.signal, null)
+  assert.equal(again.code, 0, again.other)
+  assert.doesNotMatch(again.other, /EPIPE|Unhandled/, 'no stack trace for a reader that left')
+  assert.equal(report(cwd, 'again').outcome, 'nothing-to-do')
 })

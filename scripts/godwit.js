@@ -6,6 +6,15 @@
 // First, before anything else loads: a signal from here on is a clean cancel (see interrupt.js).
 require('./interrupt.js').install(process.argv[2])
 
+// A reader that went away (`| head`, a log collector that died) must not stop a command, least
+// of all a run in the middle of applying: what is left to print is dropped, the command finishes,
+// its report is written and its exit code stands. (Any other stream error still fails loudly.)
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err
+  })
+}
+
 /** Every error that ends the run: printed (and as the --json document), its exit code set. */
 function fail(err) {
   const json = process.argv.includes('--json')

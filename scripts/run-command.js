@@ -44,8 +44,7 @@ function runOptions(values) {
  */
 async function followSchema(report, values, out) {
   const env = process.env
-  const changed = report.migrations.some((m) => m.state === 'applied' || m.state === 'reverted')
-  if (!report.ok || !changed || isSet(env.CI) || deployed(env)) return
+  if (!report.ok || !changedAny(report) || isSet(env.CI) || deployed(env)) return
   try {
     const s = await require('../index.js').schemaFile({ dir: values.dir, schema: values.schema, table: values.table, write: true })
     if (s.written && !values.quiet) out.status(out.colors.dim(`schema: wrote ${s.path}`))
@@ -73,11 +72,20 @@ function finishRun(command, report, values, out, success) {
   }
   out.status(c.dim(`report: ${report.reportPath}`))
   // asked only after a run that changed something (a git process costs a no-op run ~5 ms)
-  const changed = report.migrations.some((m) => m.state === 'applied' || m.state === 'reverted')
-  if (!values.quiet && changed && report.reportPath && unignored(report.reportPath)) {
+  if (!values.quiet && changedAny(report) && report.reportPath && unignored(report.reportPath)) {
     out.status(c.yellow(`note: git does not ignore ${report.reportPath}: add .artifacts/ to .gitignore (reports are per run, not source)`))
   }
   return report.ok ? EXIT.OK : report.error?.exitCode ?? EXIT.INTERNAL
+}
+
+/**
+ * Whether the run applied or reverted a migration. A run whose outcome says it had nothing to do
+ * is answered without reading its rows: they are parsed when first read, and at 10,000
+ * migrations parsing them was a tenth of a no-op `up`.
+ */
+function changedAny(report) {
+  if (report.outcome === 'nothing-to-do' || report.outcome === 'database-ahead') return false
+  return report.migrations.some((m) => m.state === 'applied' || m.state === 'reverted')
 }
 
 /** Whether `file` is inside a git work tree that does not ignore it (git missing: no). */

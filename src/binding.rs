@@ -377,28 +377,41 @@ pub fn error_codes() -> std::collections::HashMap<String, i32> {
 }
 
 /// `status`'s report as two JSON texts: the report with `migrations` empty, and the migrations.
-/// Node parses the migrations only when they are read: `assertSchemaCurrent()` at an API's
-/// start-up reads `clean` and hands the report back, and 10,000 rows are most of its parsing.
+/// A report whose rows cross as their own JSON text, which Node parses only when they are read:
+/// `assertSchemaCurrent()` at an API's start-up reads `clean` and hands the report back, and a
+/// no-op `up` needs only its outcome; at 10,000 migrations the rows are most of the parsing.
 #[napi(object)]
-pub struct StatusJson {
+pub struct ReportJson {
     pub report: String,
     pub migrations: String,
 }
 
-/// `status`, as `StatusJson`.
+/// `report` with its rows (`rows(report)`) serialised apart; the report keeps an empty list in
+/// their place, so the rows, put back, keep their position among the keys.
+fn split_rows<R: serde::Serialize, T: serde::Serialize>(
+    report: &mut R,
+    rows: fn(&mut R) -> &mut Vec<T>,
+) -> napi::Result<ReportJson> {
+    let taken = std::mem::take(rows(report));
+    let migrations = to_json(&taken);
+    let rest = to_json(report);
+    *rows(report) = taken;
+    Ok(ReportJson {
+        report: rest?,
+        migrations: migrations?,
+    })
+}
+
+/// `status`, as `ReportJson`.
 #[napi]
-pub async fn status(options: Options) -> napi::Result<StatusJson> {
+pub async fn status(options: Options) -> napi::Result<ReportJson> {
     let settings = {
         let env = options.environment();
         settings::resolve::status(&options.into(), &env)
     }
     .map_err(to_js)?;
     let mut report = status::status(&settings).await.map_err(to_js)?;
-    let migrations = to_json(&std::mem::take(&mut report.migrations))?;
-    Ok(StatusJson {
-        report: to_json(&report)?,
-        migrations,
-    })
+    split_rows(&mut report, |r| &mut r.migrations)
 }
 
 /// The schema fingerprint: options `{ database? }`. JSON text.
@@ -526,11 +539,17 @@ impl UpSession {
         let _ = self.cancel.send(Some(reason));
     }
 
-    /// The report, as JSON text (`reportError` says why when it could not be written).
+    /// Writes the report (once; later calls return the same) and returns it as `ReportJson`
+    /// (`reportError` says why when it could not be written). `failure`: why the run stopped on
+    /// Node's side, for the report when the core recorded no error of its own.
     #[napi]
-    pub async fn finish(&self) -> napi::Result<String> {
+    pub async fn finish(&self, failure: Option<String>) -> napi::Result<ReportJson> {
         let runner = self.runner.clone();
-        let text = runner.lock().await.finish().await;
-        Ok(text)
+        let mut runner = runner.lock().await;
+        if let Some(why) = failure {
+            runner.stopped_outside(&why);
+        }
+        runner.finish().await;
+        split_rows(&mut runner.report, |r| &mut r.migrations)
     }
 }

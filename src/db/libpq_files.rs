@@ -156,10 +156,10 @@ pub fn password(path: &std::path::Path, key: &PassKey) -> Option<String> {
     {
         use std::os::unix::fs::PermissionsExt;
         if meta.permissions().mode() & 0o077 != 0 {
-            eprintln!(
+            crate::run::progress::say(format_args!(
                 "godwit: warning: password file {} has group or world access; permissions should be u=rw (0600) or less: it was not read",
                 path.display()
-            );
+            ));
             return None;
         }
     }

@@ -166,6 +166,17 @@ impl<C: Connector> Runner<C> {
         }
     }
 
+    /// The run stopped outside the core (Node failed to render, or a call into the core ended
+    /// without recording why): before the report is written, it says so instead of leaving an
+    /// `error` outcome with no error. A failure the core recorded itself is kept.
+    pub fn stopped_outside(&mut self, why: &str) {
+        if self.written.is_none() && !self.report.ok && self.report.error.is_none() {
+            self.report.fail(&Error::Internal(format!(
+                "the run stopped outside the core: {why}"
+            )));
+        }
+    }
+
     /// Checks the lock is still held (a run that lost it says so), releases it, closes the
     /// session and writes the report. Safe to call on every path, more than once; bounded.
     /// Returns the report as JSON text (also when it could not be written: then it says why).

@@ -3,7 +3,15 @@
 //! Sizes and checksums only: a migration's SQL is never printed (it may carry a secret rendered
 //! from the environment).
 
+use std::io::Write;
 use std::time::{Duration, Instant};
+
+/// One line on stderr, best effort: a reader that went away (`2>&1 | head`, a log collector that
+/// died) must not stop a run. `eprintln!` panics when the write fails, and a panic mid-apply
+/// ended the run after the migration in hand, with a report that did not say why.
+pub fn say(line: std::fmt::Arguments) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Progress {
@@ -14,13 +22,13 @@ pub struct Progress {
 impl Progress {
     pub fn line(&self, line: &str) {
         if self.on {
-            eprintln!("godwit: {line}");
+            say(format_args!("godwit: {line}"));
         }
     }
 
     pub fn verbose(&self, line: impl FnOnce() -> String) {
         if self.on && self.verbose {
-            eprintln!("godwit: {}", line());
+            say(format_args!("godwit: {}", line()));
         }
     }
 
@@ -36,10 +44,10 @@ impl Progress {
             let mut next = Duration::from_secs(5);
             loop {
                 tokio::time::sleep_until((t0 + next).into()).await;
-                eprintln!(
+                say(format_args!(
                     "godwit:   still {verb} {file}: {} s elapsed",
                     t0.elapsed().as_secs()
-                );
+                ));
                 next = match next.as_secs() {
                     5 => Duration::from_secs(10),
                     10 => Duration::from_secs(20),

@@ -457,3 +457,41 @@ async fn an_existing_schema_without_history_is_refused_before_anything_is_writte
     );
     assert!(world.with(|s| s.rows.is_none()), "nothing was written");
 }
+
+#[tokio::test]
+async fn a_run_stopped_outside_the_core_says_why_and_a_recorded_failure_is_kept() {
+    // Node failed between start and apply (a render that threw): the report names it
+    let world = World::default();
+    let mut r = run(Project::new(&[(V1, "SELECT 101", true)]), &world, Mode::Up);
+    r.runner.start().await.unwrap();
+    r.runner.stopped_outside("TypeError: boom");
+    let report: serde_json::Value = serde_json::from_str(&r.runner.finish().await).unwrap();
+    assert_eq!(report["outcome"], "error", "{report}");
+    assert_eq!(report["error"]["code"], "INTERNAL", "{report}");
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("stopped outside the core: TypeError: boom")),
+        "{report}"
+    );
+    assert!(world.live().is_empty(), "nothing was applied");
+    // a failure the core recorded is the one reported
+    let world = World::default();
+    world.with(|s| s.rows = Some(vec![(V2.to_string(), HistoryStatus::Applied, None)]));
+    let mut r = run(
+        Project::new(&[(V1, "SELECT 101", true), (V2, "SELECT 102", true)]),
+        &world,
+        Mode::Up,
+    );
+    assert!(r.runner.start().await.is_err());
+    r.runner.stopped_outside("INTEGRITY: as the core said");
+    let report: serde_json::Value = serde_json::from_str(&r.runner.finish().await).unwrap();
+    assert_eq!(report["outcome"], "refused", "{report}");
+    assert_eq!(r.code(), Some(Code::Integrity));
+    assert!(
+        !report["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("outside the core")),
+        "{report}"
+    );
+}
