@@ -185,3 +185,12 @@ export declare function serverVersion(options: Options): Promise<string>
 
 /** `status`, as `ReportJson`. */
 export declare function status(options: Options): Promise<ReportJson>
+
+/** `status`, its rows as `StatusListing`'s lines (ANSI colours when `colors`). */
+export declare function statusListing(options: Options, colors: boolean): Promise<StatusListing>
+
+/** `status` for the CLI's human output: the report without its rows, and the rows as lines. */
+export interface StatusListing {
+  report: string
+  listing: string
+}

@@ -853,3 +853,4 @@ module.exports.schemaFile = nativeBinding.schemaFile
 module.exports.scratchDatabase = nativeBinding.scratchDatabase
 module.exports.serverVersion = nativeBinding.serverVersion
 module.exports.status = nativeBinding.status
+module.exports.statusListing = nativeBinding.statusListing

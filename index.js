@@ -7,6 +7,7 @@ const native = require('./lib/native.js')
 const { GodwitError, callNative, callNativeJson } = require('./lib/errors.js')
 const { renderModules } = require('./lib/render.js')
 const { findConfig, setBaseline } = require('./lib/config.js')
+const { duration, nativeOptions } = require('./lib/native-options.js')
 const { migrationJob } = require('./lib/where.js')
 const path = require('node:path')
 
@@ -18,32 +19,6 @@ async function loadConfig() {
   const { raw, source } = await findConfig()
   const validated = await callNativeJson(async () => native.config(raw, source ?? undefined))
   return { raw, source, ...validated }
-}
-
-/** A duration option as the core takes it: milliseconds (a number) or a duration string. */
-const duration = (v) => (v === undefined || v === null ? undefined : String(v))
-
-/**
- * The options the core resolves: what the caller passed, and the configuration Node found. Every
- * setting's precedence (option > environment > configuration > default) is the core's.
- */
-async function nativeOptions(options, extra = {}) {
-  const { raw, source } = await findConfig()
-  return {
-    dir: options.dir,
-    config: raw ?? undefined,
-    configSource: source ?? undefined,
-    moduleTimeout: duration(options.moduleTimeoutMs ?? options.moduleTimeout),
-    schema: options.schema,
-    table: options.table,
-    database: options.database,
-    allowExistingSchema: options.allowExistingSchema,
-    // a fleet's target (lib/fleet.js): its DATABASE_URL and budget, its report folder, its schema
-    env: options.env,
-    target: options.target,
-    onlySchema: options.onlySchema,
-    ...extra,
-  }
 }
 
 /**

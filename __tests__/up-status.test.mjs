@@ -164,6 +164,38 @@ test('edited_applied_migration_with_resealed_ledger_is_refused', async (t) => {
   assert.equal(st.json.migrations[0].state, 'changed')
 })
 
+test('status_prints_every_row_as_its_json_says_with_fixes_colours_and_file_problems', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)'), [`${V(2)}_b.mjs`]: sql('CREATE TABLE b (id int)') })
+  const env = { DATABASE_URL: url }
+  assert.equal((await godwit(['up', '--sha', 'test'], { cwd, env })).code, 0)
+  writeFileSync(path.join(cwd, 'db/migrations', `${V(1)}_a.mjs`), sql('CREATE TABLE a (id bigint)'))
+  writeFileSync(path.join(cwd, 'db/migrations', `${V(3)}_c.mjs`), sql('CREATE TABLE c (id int)'))
+  assert.equal((await godwit(['check'], { cwd })).code, 0, 're-sealed')
+  writeFileSync(path.join(cwd, 'db/migrations', 'not_a_migration.mjs'), sql('SELECT 1'))
+  const { json } = await godwit(['status', '--json'], { cwd, env })
+  assert.deepEqual(json.migrations.map((m) => m.state), ['changed', 'applied', 'pending'])
+  assert.equal(json.fileViolations.length, 1)
+  // the listing the core makes is the one the rows describe (this is how Node used to build it)
+  const expected = (on) => {
+    const paint = (code, s) => (on ? `\x1b[${code}m${s}\x1b[39m` : s)
+    const colour = { applied: 32, pending: 33, ahead: 33 }
+    const rows = json.migrations.map((m) => {
+      const when = m.appliedAt ? ` ${m.appliedAt} (${m.baselined ? 'baseline: ran before godwit' : `${m.executionMs} ms`})` : ''
+      return `${m.version}  ${paint(colour[m.state] ?? 31, m.state.padEnd(12))} ${m.file ?? m.name}${when}${m.fix ? `\n    fix: ${m.fix}` : ''}\n`
+    })
+    const files = json.fileViolations.map((v) => `${v.file}: ${paint(31, v.rule)}: ${v.message}\n`)
+    return rows.join('') + files.join('')
+  }
+  for (const on of [false, true]) {
+    const r = await godwit(['status'], { cwd, env: { ...env, ...(on ? { FORCE_COLOR: '1' } : { NO_COLOR: '1' }) } })
+    assert.equal(r.code, 4)
+    assert.equal(r.stdout, expected(on), on ? 'coloured' : 'plain')
+    assert.match(r.stdout, /\n    fix: .+/)
+    assert.match(r.stderr, /status: 1 migration problem\(s\), 1 file problem\(s\), 1 pending/)
+  }
+})
+
 for (const signal of ['SIGTERM', 'SIGINT']) {
   test(`${signal.toLowerCase()}_during_a_long_statement_cancels_releases_and_next_up_proceeds`, async (t) => {
     const url = await freshDatabase(t)

@@ -139,7 +139,7 @@ function colors(stream) {
   const on =
     force !== undefined && force !== '' ? force !== '0' && force !== 'false' : !process.env.NO_COLOR && Boolean(stream.isTTY)
   const wrap = (open, close) => (s) => (on ? `\x1b[${open}m${s}\x1b[${close}m` : String(s))
-  return { red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39), dim: wrap(2, 22), bold: wrap(1, 22) }
+  return { on, red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39), dim: wrap(2, 22), bold: wrap(1, 22) }
 }
 
 /** A path as the user should read it: relative to the current directory when inside it. */

@@ -14,7 +14,7 @@ use crate::db::pg::PgConnector;
 use crate::error::{Code, Error as CoreError, Exit};
 use crate::run::Runner;
 use crate::settings::{self, Baseline, Env, Flags, Mode};
-use crate::{check, create, files, status};
+use crate::{check, create, files, listing, status};
 
 fn to_js(e: CoreError) -> napi::Error {
     napi::Error::from_reason(e.to_wire())
@@ -412,6 +412,29 @@ pub async fn status(options: Options) -> napi::Result<ReportJson> {
     .map_err(to_js)?;
     let mut report = status::status(&settings).await.map_err(to_js)?;
     split_rows(&mut report, |r| &mut r.migrations)
+}
+
+/// `status` for the CLI's human output: the report without its rows, and the rows as lines.
+#[napi(object)]
+pub struct StatusListing {
+    pub report: String,
+    pub listing: String,
+}
+
+/// `status`, its rows as `StatusListing`'s lines (ANSI colours when `colors`).
+#[napi]
+pub async fn status_listing(options: Options, colors: bool) -> napi::Result<StatusListing> {
+    let settings = {
+        let env = options.environment();
+        settings::resolve::status(&options.into(), &env)
+    }
+    .map_err(to_js)?;
+    let mut report = status::status(&settings).await.map_err(to_js)?;
+    let rows = std::mem::take(&mut report.migrations);
+    Ok(StatusListing {
+        report: to_json(&report)?,
+        listing: listing::listing(&rows, colors),
+    })
 }
 
 /// The schema fingerprint: options `{ database? }`. JSON text.

@@ -11,6 +11,7 @@ mod duration;
 mod error;
 mod files;
 mod import;
+mod listing;
 mod par;
 mod plan;
 mod policy;

@@ -1,6 +1,9 @@
 'use strict'
 const { appendFileSync } = require('node:fs')
 const godwit = require('../../index.js')
+const native = require('../../lib/native.js')
+const { callNative } = require('../../lib/errors.js')
+const { nativeOptions } = require('../../lib/native-options.js')
 const { EXIT, UsageError } = require('../cli.js')
 const { HISTORY_OPTIONS } = require('../run-command.js')
 const fleet = require('../fleet-command.js')
@@ -22,13 +25,22 @@ requires_migrations over the fleet; exit 8 when a target cannot be read, else 4,
 With --github-output, a pipeline step's outputs drive a conditional migration job:
   if: needs.<job>.outputs.requires_migrations == 'true'`
 
+/** `status`'s report without its rows, and the rows as the lines to print. */
+async function statusListing(options, colors) {
+  const { report, listing } = await callNative(native.statusListing, await nativeOptions(options), colors)
+  return { s: JSON.parse(report), listing }
+}
+
 exports.run = async function run({ values }, out) {
   if (values['github-output'] && !process.env.GITHUB_OUTPUT) {
     throw new UsageError('--github-output needs the GITHUB_OUTPUT variable (set by GitHub Actions to the step-outputs file)')
   }
   if (fleet.wantsFleet(values)) return fleet.statusTargets(values, out, { dir: values.dir, schema: values.schema, table: values.table })
   if (values.concurrency !== undefined || values.shard !== undefined) throw new UsageError('--concurrency and --shard apply to a fleet: add --targets <file> or --targets-query <sql>')
-  const s = await godwit.status({ dir: values.dir, schema: values.schema, table: values.table })
+  const options = { dir: values.dir, schema: values.schema, table: values.table }
+  // Printed, the rows come from the core as lines, made from the rows it holds: building them
+  // here meant parsing every row's JSON first (at 10,000 migrations about 25 ms with its garbage).
+  const { s, listing } = values.json ? { s: await godwit.status(options) } : await statusListing(options, out.colors.on)
   const code = s.problems > 0 || s.fileViolations.length > 0 ? EXIT.INTEGRITY : s.pending > 0 ? EXIT.NOT_CLEAN : EXIT.OK
   if (values['github-output']) {
     appendFileSync(process.env.GITHUB_OUTPUT, `requires_migrations=${s.requiresMigrations}\nclean=${s.clean}\n`)
@@ -38,16 +50,9 @@ exports.run = async function run({ values }, out) {
     return code
   }
   const c = out.colors
-  const paint = { applied: c.green, pending: c.yellow, ahead: c.yellow }
   // one write for the whole listing: a write per line was a sixth of `status` at 10,000 migrations
-  const lines = []
-  for (const m of s.migrations) {
-    const state = (paint[m.state] ?? c.red)(m.state.padEnd(12))
-    const when = m.appliedAt ? ` ${m.appliedAt} (${m.baselined ? 'baseline: ran before godwit' : `${m.executionMs} ms`})` : ''
-    lines.push(`${m.version}  ${state} ${m.file ?? m.name}${when}${m.fix ? `\n    fix: ${m.fix}` : ''}`)
-  }
-  for (const v of s.fileViolations) lines.push(`${v.file}: ${c.red(v.rule)}: ${v.message}`)
-  if (lines.length) out.raw(lines.join('\n') + '\n')
+  const violations = s.fileViolations.map((v) => `${v.file}: ${c.red(v.rule)}: ${v.message}\n`)
+  if (listing || violations.length) out.raw(listing + violations.join(''))
   const problems = [
     s.problems > 0 && `${s.problems} migration problem(s)`,
     s.fileViolations.length > 0 && `${s.fileViolations.length} file problem(s)`,
