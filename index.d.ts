@@ -100,7 +100,11 @@ export declare function check(options?: CheckOptions): Promise<CheckReport>
 export declare function schemaFile(options?: HistoryOptions & { database?: string; write?: boolean }): Promise<SchemaFileReport>
 /** The major version (`"15"`) of the server the connection settings name; bounded by `timeoutMs` (default 3000). */
 export declare function serverVersion(options?: DirOptions & { timeoutMs?: number }): Promise<string>
-/** Resolves to the report also on failure (`ok: false`, `error.code`); rejects only when no report can be written. */
+/**
+ * Resolves to the report also on failure (`ok: false`, `error.code`); rejects only when no report can be
+ * written. Its `migrations` is parsed when first read (as `status()`'s; so are `down()`'s, `reset()`'s
+ * and `plan()`'s): the object reads, spreads and serialises as the report written to disk.
+ */
 export declare function up(options?: UpOptions): Promise<UpReport>
 
 export interface BaselineOptions extends Omit<UpOptions, 'allowExistingSchema' | 'moduleTimeout' | 'moduleTimeoutMs'> {
