@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { ROOT, cleanEnv, godwit } from './helpers.mjs'
 import { freshDatabase, query, stopServer } from './db.mjs'
-import { project, sql, V } from './project.mjs'
+import { project, sql, V, report } from './project.mjs'
 
 after(stopServer)
 
@@ -126,4 +126,24 @@ test('the_cli_is_the_migration_job_and_runs_under_node_env_production', async (t
   const r = await godwit(['up', '--sha', 'prod'], { cwd, env: { DATABASE_URL: url, NODE_ENV: 'production' } })
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stderr, /applied 1 migration/)
+})
+
+test('a_run_that_fails_on_nodes_side_rejects_and_its_report_says_why_with_nothing_applied', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })
+  const env = { DATABASE_URL: url }
+  // the fleet's render cache is the one seam into the render step: one that throws is a JS-side
+  // failure between the core's start and apply (a bug, not a migration's error)
+  const failed = api(cwd, env, "const cache = { has() { throw new TypeError('render cache broke') } }; return await godwit.up({ sha: 'js', renderCache: cache })")
+  assert.equal(failed.ok, false)
+  assert.equal(failed.isGodwitError, false, 'the JS error itself surfaces')
+  assert.match(failed.message, /render cache broke/)
+  const doc = report(cwd, 'js')
+  assert.equal(doc.ok, false)
+  assert.equal(doc.outcome, 'error')
+  assert.equal(doc.error.code, 'INTERNAL')
+  assert.match(doc.error.message, /the run stopped outside the core: render cache broke/)
+  assert.deepEqual(await query(url, 'SELECT version FROM godwit_migrations'), [], 'nothing applied')
+  // the lock went with the session: the next run applies
+  assert.deepEqual(api(cwd, env, "return (await godwit.up({ sha: 'next' })).outcome"), { ok: true, value: 'applied' })
 })
