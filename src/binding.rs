@@ -402,15 +402,19 @@ fn split_rows<R: serde::Serialize, T: serde::Serialize>(
     })
 }
 
-/// `status`, as `ReportJson`.
-#[napi]
-pub async fn status(options: Options) -> napi::Result<ReportJson> {
+async fn status_report(options: Options) -> napi::Result<status::StatusReport> {
     let settings = {
         let env = options.environment();
         settings::resolve::status(&options.into(), &env)
     }
     .map_err(to_js)?;
-    let mut report = status::status(&settings).await.map_err(to_js)?;
+    status::status(&settings).await.map_err(to_js)
+}
+
+/// `status`, as `ReportJson`.
+#[napi]
+pub async fn status(options: Options) -> napi::Result<ReportJson> {
+    let mut report = status_report(options).await?;
     split_rows(&mut report, |r| &mut r.migrations)
 }
 
@@ -424,12 +428,7 @@ pub struct StatusListing {
 /// `status`, its rows as `StatusListing`'s lines (ANSI colours when `colors`).
 #[napi]
 pub async fn status_listing(options: Options, colors: bool) -> napi::Result<StatusListing> {
-    let settings = {
-        let env = options.environment();
-        settings::resolve::status(&options.into(), &env)
-    }
-    .map_err(to_js)?;
-    let mut report = status::status(&settings).await.map_err(to_js)?;
+    let mut report = status_report(options).await?;
     let rows = std::mem::take(&mut report.migrations);
     Ok(StatusListing {
         report: to_json(&report)?,

@@ -423,15 +423,20 @@ async fn a_signal_cancels_the_running_statement_and_the_run_is_interrupted() {
     assert_eq!(world.with(|s| s.holder), None);
 }
 
+/// V2 recorded as applied, V1 not: V1 is out of order, and `up` refuses before anything runs.
+fn out_of_order_run(world: &World) -> Run {
+    world.with(|s| s.rows = Some(vec![(V2.to_string(), HistoryStatus::Applied, None)]));
+    run(
+        Project::new(&[(V1, "SELECT 101", true), (V2, "SELECT 102", true)]),
+        world,
+        Mode::Up,
+    )
+}
+
 #[tokio::test]
 async fn a_history_that_disagrees_refuses_before_anything_runs() {
     let world = World::default();
-    world.with(|s| s.rows = Some(vec![(V2.to_string(), HistoryStatus::Applied, None)]));
-    let mut r = run(
-        Project::new(&[(V1, "SELECT 101", true), (V2, "SELECT 102", true)]),
-        &world,
-        Mode::Up,
-    );
+    let mut r = out_of_order_run(&world);
     let report = r.go().await;
     assert_eq!(report["outcome"], "refused");
     assert_eq!(r.code(), Some(Code::Integrity));
@@ -477,12 +482,7 @@ async fn a_run_stopped_outside_the_core_says_why_and_a_recorded_failure_is_kept(
     assert!(world.live().is_empty(), "nothing was applied");
     // a failure the core recorded is the one reported
     let world = World::default();
-    world.with(|s| s.rows = Some(vec![(V2.to_string(), HistoryStatus::Applied, None)]));
-    let mut r = run(
-        Project::new(&[(V1, "SELECT 101", true), (V2, "SELECT 102", true)]),
-        &world,
-        Mode::Up,
-    );
+    let mut r = out_of_order_run(&world);
     assert!(r.runner.start().await.is_err());
     r.runner.stopped_outside("INTEGRITY: as the core said");
     let report: serde_json::Value = serde_json::from_str(&r.runner.finish().await).unwrap();
