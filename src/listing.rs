@@ -6,18 +6,20 @@ use std::fmt::Write;
 
 use crate::plan::{Row, State};
 
-/// ANSI colours, on or off (the CLI decides: a TTY, NO_COLOR, FORCE_COLOR).
-fn paint(colors: bool, state: State, text: &str, out: &mut String) {
+/// The state's name padded to 12, in its colour when `colors` (the CLI decides: a TTY, NO_COLOR,
+/// FORCE_COLOR).
+fn paint(colors: bool, state: State, out: &mut String) {
     let open = match state {
         State::Applied => "32",
         State::Pending | State::Ahead => "33",
         _ => "31",
     };
-    if colors {
-        let _ = write!(out, "\x1b[{open}m{text}\x1b[39m");
+    let name = state.as_str();
+    let _ = if colors {
+        write!(out, "\x1b[{open}m{name:<12}\x1b[39m")
     } else {
-        out.push_str(text);
-    }
+        write!(out, "{name:<12}")
+    };
 }
 
 /// `<version>  <state, padded to 12> <file or name>[ <applied at> (<ms> ms | baseline: ...)]`,
@@ -27,12 +29,7 @@ pub fn listing(rows: &[Row], colors: bool) -> String {
     for r in rows {
         out.push_str(&r.version);
         out.push_str("  ");
-        paint(
-            colors,
-            r.state,
-            &format!("{:<12}", r.state.as_str()),
-            &mut out,
-        );
+        paint(colors, r.state, &mut out);
         out.push(' ');
         out.push_str(r.file.as_deref().unwrap_or(&r.name));
         if let Some(at) = &r.applied_at {

@@ -180,7 +180,7 @@ impl<C: Connector> Runner<C> {
     /// Checks the lock is still held (a run that lost it says so), releases it, closes the
     /// session and writes the report. Safe to call on every path, more than once; bounded.
     /// Returns the report as JSON text (also when it could not be written: then it says why).
-    pub async fn finish(&mut self) -> String {
+    pub async fn finish(&mut self) -> &str {
         if self.written.is_none() {
             self.release().await;
             self.report.finished_at = Some(iso(SystemTime::now()));
@@ -214,6 +214,6 @@ impl<C: Connector> Runner<C> {
             };
             self.written = Some(text);
         }
-        self.written.clone().unwrap_or_default()
+        self.written.as_deref().unwrap_or_default()
     }
 }

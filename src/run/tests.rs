@@ -125,7 +125,7 @@ impl Run {
             let rendered = self.project.rendered(&chosen);
             let _ = self.runner.apply(rendered).await;
         }
-        serde_json::from_str(&self.runner.finish().await).unwrap()
+        serde_json::from_str(self.runner.finish().await).unwrap()
     }
 
     fn states(&self) -> Vec<EntryState> {
@@ -416,7 +416,7 @@ async fn a_signal_cancels_the_running_statement_and_the_run_is_interrupted() {
         let _ = signal.send(Some("SIGTERM".into()));
     });
     let _ = r.runner.apply(rendered).await;
-    let report: serde_json::Value = serde_json::from_str(&r.runner.finish().await).unwrap();
+    let report: serde_json::Value = serde_json::from_str(r.runner.finish().await).unwrap();
     assert_eq!(report["outcome"], "interrupted");
     assert_eq!(report["error"]["exitCode"], 6);
     assert_eq!(r.states(), [EntryState::Applied, EntryState::Cancelled]);
@@ -470,7 +470,7 @@ async fn a_run_stopped_outside_the_core_says_why_and_a_recorded_failure_is_kept(
     let mut r = run(Project::new(&[(V1, "SELECT 101", true)]), &world, Mode::Up);
     r.runner.start().await.unwrap();
     r.runner.stopped_outside("TypeError: boom");
-    let report: serde_json::Value = serde_json::from_str(&r.runner.finish().await).unwrap();
+    let report: serde_json::Value = serde_json::from_str(r.runner.finish().await).unwrap();
     assert_eq!(report["outcome"], "error", "{report}");
     assert_eq!(report["error"]["code"], "INTERNAL", "{report}");
     assert!(
@@ -485,7 +485,7 @@ async fn a_run_stopped_outside_the_core_says_why_and_a_recorded_failure_is_kept(
     let mut r = out_of_order_run(&world);
     assert!(r.runner.start().await.is_err());
     r.runner.stopped_outside("INTEGRITY: as the core said");
-    let report: serde_json::Value = serde_json::from_str(&r.runner.finish().await).unwrap();
+    let report: serde_json::Value = serde_json::from_str(r.runner.finish().await).unwrap();
     assert_eq!(report["outcome"], "refused", "{report}");
     assert_eq!(r.code(), Some(Code::Integrity));
     assert!(
