@@ -1,9 +1,9 @@
 // Output levels: --quiet and --verbose, and a long migration that says it is still running.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { writeFileSync, existsSync, openSync, closeSync } from 'node:fs'
 import path from 'node:path'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { godwit, CLI, cleanEnv } from './helpers.mjs'
 import { freshDatabase, stopServer } from './db.mjs'
 import { project, V, report, tables } from './project.mjs'
@@ -101,4 +101,47 @@ test('a_reader_that_goes_away_mid_run_neither_stops_the_run_nor_hides_its_outcom
   assert.equal(again.code, 0, again.other)
   assert.doesNotMatch(again.other, /EPIPE|Unhandled/, 'no stack trace for a reader that left')
   assert.equal(report(cwd, 'again').outcome, 'nothing-to-do')
+})
+
+/** The CLI with one of its streams on a full disk (`/dev/full`: every write fails with ENOSPC). */
+function withFullDisk(args, { cwd, env, full }, t) {
+  const fd = openSync('/dev/full', 'w')
+  t.after(() => closeSync(fd))
+  const stdio = full === 'stdout' ? ['ignore', fd, 'pipe'] : ['ignore', 'pipe', fd]
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, env: cleanEnv(env), stdio, encoding: 'utf8' })
+  return { code: r.status, signal: r.signal, other: (full === 'stdout' ? r.stderr : r.stdout) ?? '' }
+}
+
+test('output_that_cannot_be_written_never_stops_a_run_and_is_not_passed_off_as_success', { skip: !existsSync('/dev/full') && 'no /dev/full here' }, async (t) => {
+  // a module that logs while it is imported writes through the CLI's own streams, mid-run
+  const migrations = {
+    [`${V(1)}_a.mjs`]: "export const up = 'CREATE TABLE a (id bigint)'\n",
+    [`${V(2)}_chatty.mjs`]: "console.log('a note on stdout')\nconsole.error('a note on stderr')\nexport const up = 'CREATE TABLE chatty (id bigint)'\n",
+    [`${V(3)}_c.mjs`]: "export const up = 'CREATE TABLE c (id bigint)'\n",
+  }
+  const cwd = await project(t, migrations)
+  const all = ['a', 'c', 'chatty', 'godwit_migrations']
+
+  // stderr on a full disk: every progress line and the module's note fail. Before, the first
+  // failed write threw: the process died with nothing applied and no report at all.
+  const first = await freshDatabase(t)
+  const r = withFullDisk(['up', '--verbose', '--sha', 'errfull'], { cwd, env: { DATABASE_URL: first }, full: 'stderr' }, t)
+  assert.equal(r.signal, null)
+  assert.equal(r.code, 70, 'the run applied, but its log is lost: not a plain success')
+  assert.equal(report(cwd, 'errfull').outcome, 'applied')
+  assert.deepEqual(report(cwd, 'errfull').migrations.map((m) => m.state), ['applied', 'applied', 'applied'])
+  assert.deepEqual((await tables(first)).sort(), all)
+
+  // stdout on a full disk: the run finishes; stderr says what was lost, without a stack trace
+  const second = await freshDatabase(t)
+  const pending = withFullDisk(['status', '--json'], { cwd, env: { DATABASE_URL: second }, full: 'stdout' }, t)
+  assert.equal(pending.code, 1, 'a command that did not succeed keeps its own exit code')
+  assert.match(pending.other, /\[IO\] writing to stdout failed \(ENOSPC\).*finished with exit code 1/)
+  const up = withFullDisk(['up', '--json', '--sha', 'outfull'], { cwd, env: { DATABASE_URL: second }, full: 'stdout' }, t)
+  assert.equal(up.signal, null)
+  assert.equal(up.code, 70, up.other)
+  assert.match(up.other, /\[IO\] writing to stdout failed \(ENOSPC\); what was left to print is lost\. The command itself finished;/)
+  assert.doesNotMatch(up.other, /^\s+at |Uncaught|Node\.js v/m, 'no stack trace')
+  assert.equal(report(cwd, 'outfull').outcome, 'applied')
+  assert.deepEqual((await tables(second)).sort(), all)
 })

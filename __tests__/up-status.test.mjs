@@ -196,7 +196,7 @@ test('status_prints_every_row_as_its_json_says_with_fixes_colours_and_file_probl
   }
 })
 
-for (const signal of ['SIGTERM', 'SIGINT']) {
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
   test(`${signal.toLowerCase()}_during_a_long_statement_cancels_releases_and_next_up_proceeds`, async (t) => {
     const url = await freshDatabase(t)
     const cwd = await project(t, { [`${V(1)}_slow.mjs`]: sql('CREATE TABLE s (id int); SELECT pg_sleep(30)') })

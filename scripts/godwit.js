@@ -6,14 +6,31 @@
 // First, before anything else loads: a signal from here on is a clean cancel (see interrupt.js).
 require('./interrupt.js').install(process.argv[2])
 
-// A reader that went away (`| head`, a log collector that died) must not stop a command, least
-// of all a run in the middle of applying: what is left to print is dropped, the command finishes,
-// its report is written and its exit code stands. (Any other stream error still fails loudly.)
-for (const stream of [process.stdout, process.stderr]) {
+// Output that cannot be written must never stop a command, least of all a run in the middle of
+// applying (a migration module that logs while it is imported writes through here too): what is
+// left to print on that stream is dropped, the command finishes and its report is written.
+// A reader that went away (`| head`, a log collector that died) chose to stop reading: the exit
+// code stands. Any other failure (a full disk under a redirect, an I/O error) lost output nobody
+// chose to drop: at exit it is said on the other stream when that one works (never into a
+// `--json` document), and a command that would have exited 0 exits 70 (the exit code of IO).
+let outputLost = null
+for (const [name, stream] of [['stdout', process.stdout], ['stderr', process.stderr]]) {
   stream.on('error', (err) => {
-    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return
+    outputLost ??= { name, err }
   })
 }
+process.on('exit', (code) => {
+  if (!outputLost) return
+  const { name, err } = outputLost
+  if (name === 'stdout') {
+    const outcome = code === 0 ? 'finished' : `finished with exit code ${code}`
+    try {
+      require('node:fs').writeSync(2, `godwit: [IO] writing to stdout failed (${err.code ?? err.message}); what was left to print is lost. The command itself ${outcome}; a run's report is on disk as usual\n`)
+    } catch {}
+  }
+  if (code === 0) process.exitCode = cli?.EXIT.INTERNAL ?? 70
+})
 
 /** Every error that ends the run: printed (and as the --json document), its exit code set. */
 function fail(err) {

@@ -58,7 +58,9 @@ impl Exit {
                 "integrity violation: the database history disagrees with the files, or the database is not godwit's yet"
             }
             Exit::MigrationFailed => "a migration failed",
-            Exit::Interrupted => "interrupted (SIGINT/SIGTERM)",
+            Exit::Interrupted => {
+                "interrupted (SIGINT, SIGTERM, or SIGHUP when the terminal went away)"
+            }
             Exit::Connect => {
                 "the database could not be reached (refused, unknown host, authentication, TLS, no answer), or the session was lost mid-run"
             }
@@ -66,7 +68,7 @@ impl Exit {
                 "some targets of a fleet run failed (the fleet summary names them)"
             }
             Exit::Internal => {
-                "internal error (I/O, git missing, no native binary for this platform, a bug)"
+                "internal error (I/O, output that could not be written, git missing, no native binary for this platform, a bug)"
             }
         }
     }
