@@ -4,8 +4,9 @@
 // be written, a role with fewer privileges. Each on a real PostgreSQL.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { writeFileSync, readFileSync, readdirSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { writeFileSync, readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { godwit, CLI, cleanEnv } from '../helpers.mjs'
 import { project, sql, V, report, tables } from '../project.mjs'
@@ -351,6 +352,31 @@ test('when_the_report_cannot_be_written_the_output_still_says_what_was_applied',
   assert.match(r.stderr, /up: applied 1 migration/)
   assert.equal(JSON.parse(r.stdout).migrations[0].state, 'applied', 'the report is printed instead')
   assert.deepEqual(await tables(url), ['a', 'godwit_migrations'])
+  held('recorded', 1)
+})
+
+test('a_full_disk_under_the_reports_leaves_the_run_applied_said_and_no_temporary_file', async (t) => {
+  // a real full file system: a 16 KiB tmpfs, filled (needs the right to mount, as root here)
+  const mnt = mkdtempSync(path.join(os.tmpdir(), 'godwit-full-'))
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', mnt]).status !== 0) {
+    rmSync(mnt, { recursive: true, force: true })
+    return t.skip('cannot mount a tmpfs here')
+  }
+  t.after(() => {
+    spawnSync('umount', [mnt])
+    rmSync(mnt, { recursive: true, force: true })
+  })
+  spawnSync('dd', ['if=/dev/zero', `of=${path.join(mnt, 'fill')}`, 'bs=1k', 'count=16'])
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })
+  const r = await godwit(['up', '--sha', 'full', '--artifacts-dir', path.join(mnt, 'deploy')], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(r.code, 70, r.stderr)
+  assert.match(r.stderr, /REPORT_NOT_WRITTEN\] the report could not be written: \S+\.json: No space left on device/, 'names the report, not a temporary file')
+  assert.equal(JSON.parse(r.stdout).migrations[0].state, 'applied', 'the report is printed instead')
+  assert.deepEqual(await tables(url), ['a', 'godwit_migrations'])
+  // before, the failed write left its temporary file (empty) beside where the report belongs
+  const left = readdirSync(mnt, { recursive: true }).filter((f) => f.endsWith('.tmp'))
+  assert.deepEqual(left, [], 'no temporary file left on the full disk')
   held('recorded', 1)
 })
 

@@ -428,12 +428,7 @@ pub fn write(report: &mut Report, latest: &Path, attempt: &Path) -> Result<Strin
     for path in [attempt, latest] {
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, &text).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(path, e)
-        })?;
+        crate::files::write_atomic(path, text.as_bytes())?;
     }
     Ok(text)
 }
