@@ -4,7 +4,7 @@
 //! nothing. What to record is decided here, pure: every migration up to a version, or exactly
 //! those another tool's history says it applied (matched through the headers `import` wrote).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::db::history::NewRow;
 use crate::db::{ToolEntry, ToolState};
@@ -155,7 +155,7 @@ impl<C: Connector> Runner<C> {
         &mut self,
         b: &crate::settings::Baseline,
         plan: &Plan,
-        sources: &HashMap<String, String>,
+        sources: &super::start::Texts<'_>,
     ) -> Result<Vec<String>> {
         match b {
             crate::settings::Baseline::UpTo(v) => up_to(plan, v),
@@ -166,7 +166,8 @@ impl<C: Connector> Runner<C> {
                     .rows
                     .iter()
                     .filter_map(|r| {
-                        let text = sources.get(r.file.as_ref()?)?;
+                        r.file.as_ref()?;
+                        let text = sources.of(&r.version)?;
                         Some((r.version.clone(), module::header(text)?))
                     })
                     .collect();

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::*;
+use crate::settings::resolve::Resolved;
 
 impl<C: Connector> Runner<C> {
     pub(super) async fn start_inner(&mut self) -> Result<Vec<ToRender>> {
@@ -13,37 +14,32 @@ impl<C: Connector> Runner<C> {
             Ok(r) => r.clone(),
             Err(e) => return Err(Error::Config(e.to_string())),
         };
-        let mut effective = resolved.effective.clone();
-        effective.release_sha = report::sanitize_sha(&release_sha(self.settings.sha.clone()).await);
-        self.report.settings = Some(effective.clone());
-        self.effective = Some(effective.clone());
-        // The files (on a blocking thread) and the database side run at the same time; whichever
-        // finishes first decides: files with problems refuse the run at once, even while the
-        // lock is held elsewhere, and the database side is then abandoned.
-        let dir = self.settings.dir.clone();
-        let mut reading = AbortOnDrop(tokio::task::spawn_blocking(move || read_files(&dir)));
-        let refused_here = resolved.local_only_refusal.clone();
-        let ((scan, sources, findings), history) = if refused_here.is_some() {
-            (reading.wait().await?, None)
-        } else {
-            let h = effective.history_table.clone();
-            let chain = self.open_locked(h);
-            tokio::pin!(chain);
-            tokio::select! {
-                files = reading.wait() => {
-                    let files = files?;
-                    let history = if files.2.is_empty() { Some(chain.await) } else { None };
-                    (files, history)
-                }
-                history = &mut chain => (reading.wait().await?, Some(history)),
-            }
-        };
+        // The release SHA may take a `git rev-parse` (a process of its own, a few ms): it runs
+        // beside the files and the database side, and is in place before anything is planned,
+        // recorded or reported, also when the run ends early.
+        let given = self.settings.sha.clone();
+        let mut sha = AbortOnDrop(tokio::spawn(async move {
+            Ok::<_, Error>(release_sha(given).await)
+        }));
+        self.report.settings = Some(resolved.effective.clone());
+        self.effective = Some(resolved.effective.clone());
+        let gathered = self.files_and_history(&resolved).await;
+        let sha = sha.wait().await.unwrap_or_else(|_| "local".into());
+        for effective in [self.report.settings.as_mut(), self.effective.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            effective.release_sha = report::sanitize_sha(&sha);
+        }
+        let ((scan, sources, findings), history) = gathered?;
         if let Some((problems, e)) = select::files_refusal(&findings) {
             self.report.problems = problems;
             return Err(e);
         }
         let Some(history) = history else {
-            return Err(Error::Config(refused_here.unwrap_or_default()));
+            return Err(Error::Config(
+                resolved.local_only_refusal.clone().unwrap_or_default(),
+            ));
         };
         let applied = history?;
         if applied.as_ref().is_none_or(Vec::is_empty)
@@ -68,6 +64,31 @@ impl<C: Connector> Runner<C> {
         Ok(to_render)
     }
 
+    /// The files (on a blocking thread) and the database side at the same time; whichever
+    /// finishes first decides: files with problems refuse the run at once, even while the lock
+    /// is held elsewhere, and the database side is then abandoned (`None`, as when the project
+    /// refuses this database before connecting).
+    async fn files_and_history(
+        &mut self,
+        resolved: &Resolved,
+    ) -> Result<(FilesRead, Option<Result<Option<Vec<Applied>>>>)> {
+        let dir = self.settings.dir.clone();
+        let mut reading = AbortOnDrop(tokio::task::spawn_blocking(move || read_files(&dir)));
+        if resolved.local_only_refusal.is_some() {
+            return Ok((reading.wait().await?, None));
+        }
+        let chain = self.open_locked(resolved.effective.history_table.clone());
+        tokio::pin!(chain);
+        Ok(tokio::select! {
+            files = reading.wait() => {
+                let files = files?;
+                let history = if files.2.is_empty() { Some(chain.await) } else { None };
+                (files, history)
+            }
+            history = &mut chain => (reading.wait().await?, Some(history)),
+        })
+    }
+
     /// The project's `ahead: 'refuse'`.
     fn ahead_refused(&self) -> bool {
         self.settings
@@ -80,7 +101,7 @@ impl<C: Connector> Runner<C> {
     async fn plan(
         &mut self,
         files: Vec<MigrationFile>,
-        mut sources: HashMap<String, String>,
+        mut sources: Vec<Option<String>>,
         applied: &[Applied],
     ) -> Result<Vec<ToRender>> {
         let mut plan = plan::plan(&files, applied);
@@ -93,24 +114,36 @@ impl<C: Connector> Runner<C> {
             return Err(e);
         }
         let chosen = match self.settings.mode.clone() {
-            Mode::Baseline(b) => self.baseline_choice(&b, &plan, &sources).await?,
+            Mode::Baseline(b) => {
+                let texts = Texts {
+                    files: &files,
+                    texts: &sources,
+                };
+                self.baseline_choice(&b, &plan, &texts).await?
+            }
             mode => select::chosen_to(&plan, &mode, self.settings.to.as_deref())?,
         };
-        let by_version: HashMap<&str, &MigrationFile> =
-            files.iter().map(|f| (f.version.as_str(), f)).collect();
-        self.pending = chosen
-            .iter()
-            .filter_map(|v| by_version.get(v.as_str()).map(|f| (*f).clone()))
-            .collect();
-        if matches!(self.settings.mode, Mode::Baseline(_)) {
+        let baseline = matches!(self.settings.mode, Mode::Baseline(_));
+        let mut pending = Vec::with_capacity(chosen.len());
+        let mut kept = HashMap::with_capacity(chosen.len());
+        for i in chosen.iter().filter_map(|v| version_index(&files, v)) {
+            let Some(f) = files.get(i) else { continue };
+            // only what runs keeps its text; a baseline runs nothing
+            if let Some(text) = sources
+                .get_mut(i)
+                .and_then(Option::take)
+                .filter(|_| !baseline)
+            {
+                kept.insert(f.file.clone(), text);
+            }
+            pending.push(f.clone());
+        }
+        self.pending = pending;
+        if baseline {
             // nothing runs, so nothing is rendered
             return Ok(Vec::new());
         }
-        self.sources = self
-            .pending
-            .iter()
-            .filter_map(|f| sources.remove(&f.file).map(|s| (f.file.clone(), s)))
-            .collect();
+        self.sources = kept;
         Ok(self
             .pending
             .iter()
@@ -366,9 +399,11 @@ async fn release_sha(given: Option<String>) -> String {
     .unwrap_or_else(|| "local".into())
 }
 
+/// The accepted files in version order, each one's kept text (aligned; `None` when not UTF-8),
+/// and the findings that refuse the run.
 type FilesRead = (
     Vec<MigrationFile>,
-    HashMap<String, String>,
+    Vec<Option<String>>,
     Vec<crate::violation::Violation>,
 );
 
@@ -377,15 +412,30 @@ type FilesRead = (
 fn read_files(dir: &std::path::Path) -> Result<FilesRead> {
     let (scan, sources) = files::scan::scan_keeping_sources(dir)?;
     let ledger = files::ledger::read_ledger(dir)?;
-    let mut findings = scan.violations.clone();
+    let mut findings = scan.violations;
     findings.extend(integrity::ledger_matches(&scan.migrations, &ledger));
-    let sources = scan
-        .migrations
-        .iter()
-        .zip(sources)
-        .filter_map(|(m, s)| s.map(|s| (m.file.clone(), s)))
-        .collect();
     Ok((scan.migrations, sources, findings))
+}
+
+/// Where `version` is among files in version order. Versions are unique by then (a duplicate
+/// is a finding that refused the run), so a binary search finds it: no map of 10,000 names.
+fn version_index(files: &[MigrationFile], version: &str) -> Option<usize> {
+    files
+        .binary_search_by(|f| f.version.as_str().cmp(version))
+        .ok()
+}
+
+/// The kept texts, found by version.
+pub(super) struct Texts<'a> {
+    files: &'a [MigrationFile],
+    texts: &'a [Option<String>],
+}
+
+impl Texts<'_> {
+    pub(super) fn of(&self, version: &str) -> Option<&str> {
+        let i = version_index(self.files, version)?;
+        self.texts.get(i)?.as_deref()
+    }
 }
 
 /// A spawned task that is aborted when its handle is dropped, so an early return cancels it.
