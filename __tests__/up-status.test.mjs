@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { CLI, godwit, cleanEnv } from './helpers.mjs'
 import { project, sql, V, report, tables } from './project.mjs'
-import { freshDatabase, query, admin, stopServer } from './db.mjs'
+import { freshDatabase, query, admin, server, stopServer } from './db.mjs'
 
 after(stopServer)
 
@@ -427,4 +427,32 @@ test('a_history_table_of_another_shape_is_refused_naming_the_way_out', async (t)
   assert.equal(r.code, 4, r.stderr)
   assert.match(r.json.error.message, /does not have the columns this godwit keeps.*--schema\/--table/)
   assert.deepEqual(await tables(url), ['godwit_migrations'], 'nothing applied')
+})
+
+test('a_read_only_database_is_refused_before_the_lock_and_read_only_commands_still_work', async (t) => {
+  const url = await freshDatabase(t)
+  const db = new URL(url).pathname.slice(1)
+  const { url: serverUrl } = await server()
+  const setReadOnly = async (on) => {
+    const c = await admin(serverUrl)
+    await c.query(`ALTER DATABASE "${db}" SET default_transaction_read_only = ${on ? 'on' : 'off'}`)
+    await c.end()
+  }
+  await setReadOnly(true)
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })
+  const env = { DATABASE_URL: url }
+  // before: exit 70 DB_ERROR on creating the history table (or exit 5 blaming a migration)
+  const r = await godwit(['up', '--sha', 'ro'], { cwd, env })
+  assert.equal(r.code, 2, r.stderr)
+  assert.match(r.stderr, /\[CONFIG\] sessions on postgres:\/\/\S+ are read-only \(transaction_read_only is on.*ALTER ROLE <role> SET default_transaction_read_only = off/)
+  assert.equal(report(cwd, 'ro').error.code, 'CONFIG')
+  assert.deepEqual(await tables(url), [], 'nothing created')
+  // what only reads still works on such a database
+  assert.equal((await godwit(['status'], { cwd, env })).code, 1, 'status: one pending')
+  const plan = await godwit(['plan'], { cwd, env })
+  assert.equal(plan.code, 0, plan.stderr)
+  await setReadOnly(false)
+  const again = await godwit(['up', '--sha', 'rw'], { cwd, env })
+  assert.equal(again.code, 0, again.stderr)
+  assert.deepEqual(await tables(url), ['a', 'godwit_migrations'])
 })

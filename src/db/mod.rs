@@ -71,6 +71,15 @@ pub struct SessionInfo {
     /// The role the session authenticated as, for messages about privileges.
     pub user: String,
     pub database: String,
+    /// Why this session cannot write, if it cannot: a standby (`pg_is_in_recovery()`), or
+    /// `transaction_read_only` on from `default_transaction_read_only` (server, database, role).
+    pub read_only: Option<ReadOnly>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOnly {
+    Standby,
+    Sessions,
 }
 
 /// What a database holds that godwit did not put there: a schema built before godwit (by hand or

@@ -127,6 +127,7 @@ impl Connector for FakeConnector {
                 plpgsql: true,
                 user: "app".into(),
                 database: "db".into(),
+                read_only: None,
             },
         })
     }

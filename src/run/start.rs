@@ -173,6 +173,11 @@ impl<C: Connector> Runner<C> {
             server_version: Some(info.server_version.clone()),
             backend_pid: Some(info.backend.pid),
         };
+        // a standby or read-only sessions would fail at the first write, blamed on the history
+        // table or on a migration: refused here, before the lock, naming the way out
+        if let (Some(why), false) = (info.read_only, self.settings.dry_run) {
+            return Err(read_only_refusal(why, &connector.display()));
+        }
         let eff = self
             .effective
             .clone()
@@ -397,6 +402,18 @@ async fn release_sha(given: Option<String>) -> String {
     .ok()
     .flatten()
     .unwrap_or_else(|| "local".into())
+}
+
+/// Why nothing can be migrated on a server that cannot write, and what to do.
+fn read_only_refusal(why: crate::db::ReadOnly, target: &str) -> Error {
+    Error::Config(match why {
+        crate::db::ReadOnly::Standby => format!(
+            "{target} is a read-only standby (pg_is_in_recovery() is true): migrations run on the primary; point DATABASE_URL at it"
+        ),
+        crate::db::ReadOnly::Sessions => format!(
+            "sessions on {target} are read-only (transaction_read_only is on, from default_transaction_read_only set on the server, the database or the role): nothing can be migrated there; run the migration job as a role that can write (ALTER ROLE <role> SET default_transaction_read_only = off) or point DATABASE_URL at a writable database"
+        ),
+    })
 }
 
 /// The accepted files in version order, each one's kept text (aligned; `None` when not UTF-8),

@@ -153,7 +153,8 @@ async fn read_info(client: &Client, target: &str) -> Result<SessionInfo> {
             "SELECT current_setting('server_version'), pg_backend_pid()::text, current_setting('standard_conforming_strings'), \
              coalesce(a.ssl, false)::text, a.backend_start::text, current_setting('server_version_num'), \
              (EXISTS (SELECT 1 FROM pg_language WHERE lanname = 'plpgsql') AND has_language_privilege('plpgsql', 'USAGE'))::text, \
-             session_user::text, current_database()::text \
+             session_user::text, current_database()::text, \
+             pg_is_in_recovery()::text, current_setting('transaction_read_only') \
              FROM pg_catalog.pg_stat_get_activity(pg_backend_pid()) a",
         )
         .await
@@ -174,6 +175,11 @@ async fn read_info(client: &Client, target: &str) -> Result<SessionInfo> {
             info.plpgsql = r.get(6) == Some("true");
             info.user = r.get(7).unwrap_or("").to_string();
             info.database = r.get(8).unwrap_or("").to_string();
+            info.read_only = match (r.get(9), r.get(10)) {
+                (Some("true"), _) => Some(super::ReadOnly::Standby),
+                (_, Some("on")) => Some(super::ReadOnly::Sessions),
+                _ => None,
+            };
             if r.get(2) != Some("on") {
                 return Err(Error::Config(
                     "standard_conforming_strings is off on this server (postgresql.conf or ALTER ROLE/DATABASE SET); godwit requires it on".into(),
