@@ -456,3 +456,24 @@ test('a_read_only_database_is_refused_before_the_lock_and_read_only_commands_sti
   assert.equal(again.code, 0, again.stderr)
   assert.deepEqual(await tables(url), ['a', 'godwit_migrations'])
 })
+
+test('a_server_that_reaps_idle_sessions_does_not_end_the_job_while_a_slow_module_renders', async (t) => {
+  const url = await freshDatabase(t)
+  const [{ n }] = await query(url, 'SELECT current_setting(\'server_version_num\')::int AS n')
+  if (n < 140000) return t.skip('idle_session_timeout exists from PostgreSQL 14')
+  const db = new URL(url).pathname.slice(1)
+  const { url: serverUrl } = await server()
+  const c = await admin(serverUrl)
+  await c.query(`ALTER DATABASE "${db}" SET idle_session_timeout = '1s'`)
+  await c.end()
+  const cwd = await project(t, {
+    [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)'),
+    // the job's session idles while Node renders this one, longer than the server allows
+    [`${V(2)}_slow.mjs`]: "export const up = async () => { await new Promise((r) => setTimeout(r, 2500)); return 'CREATE TABLE slow (id int)' }\n",
+  })
+  // before: CONNECTION_LOST (exit 7), and every retry the same
+  const r = await godwit(['up', '--sha', 'idle'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(await tables(url), ['a', 'godwit_migrations', 'slow'])
+  assert.deepEqual(report(cwd, 'idle').migrations.map((m) => m.state), ['applied', 'applied'])
+})

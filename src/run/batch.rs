@@ -23,6 +23,8 @@ pub struct Job {
     pub statement_timeout_ms: u64,
     /// `server_version_num`: `client_connection_check_interval` exists from 14.
     pub version_num: i32,
+    /// The whole run's budget (`MIGRATION_TIMEOUT_SECONDS`), the longest the session may idle.
+    pub budget_ms: u64,
 }
 
 impl Job {
@@ -34,6 +36,10 @@ impl Job {
     /// - server-side TCP keepalives: a client host that vanished is noticed in about a minute.
     /// - `idle_in_transaction_session_timeout`: no transaction is left open by a stopped client.
     /// - `standard_conforming_strings`: on, as godwit's own statements are written for it.
+    /// - `idle_session_timeout` (PostgreSQL 14+): the run's budget. A server, database or role
+    ///   that reaps idle sessions after seconds (a common setting for application connections)
+    ///   otherwise ended the job's session while Node rendered a slow module, between statements:
+    ///   the run failed `CONNECTION_LOST`, and every retry the same way.
     pub fn settings(&self) -> String {
         let mut sql = format!(
             "SET lock_timeout = '{}'; SET statement_timeout = '{}'; SET idle_in_transaction_session_timeout = '{}'; SET standard_conforming_strings = on; SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3",
@@ -42,7 +48,12 @@ impl Job {
             to_pg(self.statement_timeout_ms.max(60_000))
         );
         if self.version_num >= 140_000 {
-            sql.push_str("; SET client_connection_check_interval = '1s'");
+            sql.push_str(
+                "; SET client_connection_check_interval = '1s'; SET idle_session_timeout = '",
+            );
+            // the server's limit for a timeout is INT_MAX ms (24.8 days); a budget may be 30 days
+            sql.push_str(&to_pg(self.budget_ms.min(i32::MAX as u64)));
+            sql.push('\'');
         }
         sql
     }
@@ -190,6 +201,7 @@ mod tests {
         lock_timeout_ms: 5000,
         statement_timeout_ms: 900_000,
         version_num: 160_000,
+        budget_ms: 1_800_000,
     };
 
     fn h() -> HistoryTable {
@@ -207,6 +219,7 @@ mod tests {
             "SET statement_timeout = '900000ms'",
             "SET standard_conforming_strings = on",
             "SET client_connection_check_interval = '1s'",
+            "SET idle_session_timeout = '1800000ms'",
         ];
         let mut at = 0;
         for part in order {
@@ -220,6 +233,7 @@ mod tests {
             ..JOB
         };
         assert!(!old.reassert().contains("client_connection_check_interval"));
+        assert!(!old.reassert().contains("idle_session_timeout"));
     }
 
     #[test]

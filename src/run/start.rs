@@ -186,6 +186,7 @@ impl<C: Connector> Runner<C> {
             lock_timeout_ms: eff.lock_timeout_ms,
             statement_timeout_ms: eff.statement_timeout_ms,
             version_num: info.version_num,
+            budget_ms: eff.budget_seconds.saturating_mul(1000),
         };
         self.job = Some(job);
         let s = self.session.insert(session);
