@@ -477,3 +477,19 @@ test('a_server_that_reaps_idle_sessions_does_not_end_the_job_while_a_slow_module
   assert.deepEqual(await tables(url), ['a', 'godwit_migrations', 'slow'])
   assert.deepEqual(report(cwd, 'idle').migrations.map((m) => m.state), ['applied', 'applied'])
 })
+
+test('a_transaction_timeout_set_for_applications_does_not_end_a_longer_migration', async (t) => {
+  const url = await freshDatabase(t)
+  const [{ n }] = await query(url, 'SELECT current_setting(\'server_version_num\')::int AS n')
+  if (n < 170000) return t.skip('transaction_timeout exists from PostgreSQL 17')
+  const db = new URL(url).pathname.slice(1)
+  const { url: serverUrl } = await server()
+  const c = await admin(serverUrl)
+  await c.query(`ALTER DATABASE "${db}" SET transaction_timeout = '1s'`)
+  await c.end()
+  const cwd = await project(t, { [`${V(1)}_long.mjs`]: sql('CREATE TABLE long (id int); SELECT pg_sleep(1.5)') })
+  // before: the server ended the session under the migration, CONNECTION_LOST on every retry
+  const r = await godwit(['up', '--sha', 'tt'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(await tables(url), ['godwit_migrations', 'long'])
+})

@@ -40,6 +40,8 @@ impl Job {
     ///   that reaps idle sessions after seconds (a common setting for application connections)
     ///   otherwise ended the job's session while Node rendered a slow module, between statements:
     ///   the run failed `CONNECTION_LOST`, and every retry the same way.
+    /// - `transaction_timeout` (PostgreSQL 17+): the run's budget too, for the same reason: one
+    ///   set for application sessions ended the session under a migration that took longer.
     pub fn settings(&self) -> String {
         let mut sql = format!(
             "SET lock_timeout = '{}'; SET statement_timeout = '{}'; SET idle_in_transaction_session_timeout = '{}'; SET standard_conforming_strings = on; SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3",
@@ -51,11 +53,21 @@ impl Job {
             sql.push_str(
                 "; SET client_connection_check_interval = '1s'; SET idle_session_timeout = '",
             );
-            // the server's limit for a timeout is INT_MAX ms (24.8 days); a budget may be 30 days
-            sql.push_str(&to_pg(self.budget_ms.min(i32::MAX as u64)));
+            sql.push_str(&self.budget());
+            sql.push('\'');
+        }
+        if self.version_num >= 170_000 {
+            sql.push_str("; SET transaction_timeout = '");
+            sql.push_str(&self.budget());
             sql.push('\'');
         }
         sql
+    }
+
+    /// The budget as a server timeout: the server's limit is INT_MAX ms (24.8 days), and a
+    /// budget may be 30 days.
+    fn budget(&self) -> String {
+        to_pg(self.budget_ms.min(i32::MAX as u64))
     }
 
     /// Back to the job's state: the authenticated role, every setting as the session started,
@@ -200,7 +212,7 @@ mod tests {
     const JOB: Job = Job {
         lock_timeout_ms: 5000,
         statement_timeout_ms: 900_000,
-        version_num: 160_000,
+        version_num: 180_000,
         budget_ms: 1_800_000,
     };
 
@@ -228,6 +240,20 @@ mod tests {
                 .unwrap_or_else(|| panic!("{part} after {at} in {r}"));
             at += i;
         }
+        assert!(r.ends_with("SET transaction_timeout = '1800000ms'"), "{r}");
+        let pg16 = Job {
+            version_num: 160_000,
+            ..JOB
+        };
+        assert!(!pg16.reassert().contains("transaction_timeout"));
+        let huge = Job {
+            budget_ms: 30 * 86_400_000,
+            ..JOB
+        };
+        assert!(
+            huge.settings()
+                .contains("idle_session_timeout = '2147483647ms'")
+        );
         let old = Job {
             version_num: 130_000,
             ..JOB
