@@ -7,7 +7,7 @@ import { cpSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { godwit, ROOT } from './helpers.mjs'
 import { project, sql, V, tables } from './project.mjs'
-import { freshDatabase, query, stopServer } from './db.mjs'
+import { freshDatabase, query, admin, server, stopServer } from './db.mjs'
 
 after(stopServer)
 
@@ -50,6 +50,25 @@ test('a_set_that_cannot_apply_fails_naming_the_migration_and_leaves_nothing', as
   assert.match(r.json.error.message, new RegExp(`first-up: ${V(2)}_b\\.mjs failed: relation "missing" does not exist`))
   assert.equal(r.json.dropped, true)
   assert.deepEqual(await scratchLeft(url, r.json.scratchDatabases), [])
+})
+
+test('a_read_only_database_is_refused_as_configuration_before_any_scratch_database', async (t) => {
+  const url = await freshDatabase(t)
+  const db = new URL(url).pathname.slice(1)
+  const { url: serverUrl } = await server()
+  const c = await admin(serverUrl)
+  await c.query(`ALTER DATABASE "${db}" SET default_transaction_read_only = on`)
+  await c.end()
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })
+  // before: DB_ERROR (exit 70), the server's "cannot execute CREATE DATABASE in a read-only transaction"
+  const r = await godwit(['verify', '--json'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(r.code, 2, r.stdout + r.stderr)
+  assert.equal(r.json.error.code, 'CONFIG')
+  assert.match(r.json.error.message, /verify creates its scratch databases on the server DATABASE_URL names, and sessions on postgres:\/\/\S+ are read-only .*point DATABASE_URL at a writable CI server/)
+  assert.doesNotMatch(r.stdout + r.stderr, /password|secret/i)
+  assert.equal(r.json.dropped, true)
+  assert.deepEqual(await scratchLeft(url, r.json.scratchDatabases), [])
+  assert.equal(verifyReport(cwd).error.code, 'CONFIG')
 })
 
 test('migrations_whose_sql_changes_between_runs_fail_the_fingerprint', async (t) => {
