@@ -151,7 +151,7 @@ async function verify(api, options = {}) {
     report.dropped = dropped
     if (report.outcome === 'failed' && options.signal?.aborted) {
       report.outcome = 'interrupted'
-      report.error = { code: 'INTERRUPTED', exitCode: exitFor('INTERRUPTED'), message: `interrupted (${options.signal.reason}); scratch databases dropped` }
+      report.error = { code: 'INTERRUPTED', exitCode: exitFor('INTERRUPTED'), message: `interrupted (${options.signal.reason}); ${dropped ? 'scratch databases dropped' : `a scratch database could not be dropped: ${report.dropError}`}` }
     }
     report.finishedAt = new Date().toISOString()
     fs.mkdirSync(path.dirname(reportPath), { recursive: true })
