@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.CheckSession = nativeBinding.CheckSession
+module.exports.StatusAnswer = nativeBinding.StatusAnswer
 module.exports.UpSession = nativeBinding.UpSession
 module.exports.config = nativeBinding.config
 module.exports.coreVersion = nativeBinding.coreVersion

@@ -277,15 +277,17 @@ async function run(options, mode) {
  * `statusTimeout`, else 10 s): connecting, and each query's lock and statement timeout.
  */
 async function status(options = {}) {
-  const { report, migrations } = await callNative(native.status, await nativeOptions(options, { timeout: duration(options.timeout) }))
-  return parsedOnRead(JSON.parse(report), 'migrations', migrations)
+  const answer = await callNative(native.status, await nativeOptions(options, { timeout: duration(options.timeout) }))
+  // the rows are serialised by the core only when read: an API's start-up never reads them
+  return parsedOnRead(JSON.parse(answer.report), 'migrations', () => answer.migrations())
 }
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom')
 
 /**
- * Gives `object[key]` the value the JSON `text` holds, parsed when it is first read (or replaced
- * when first written), then an ordinary property: the report reads and serialises as if it had
+ * Gives `object[key]` the value the JSON `text` holds (or a function gives: then the JSON itself
+ * is made only when read), parsed when it is first read (or replaced when first written), then
+ * an ordinary property: the report reads and serialises as if it had
  * been parsed whole, and a caller that never reads the rows (an API's start-up) never pays for them.
  * `console.log` and `util.inspect` read it too, so they show the rows, not an accessor.
  */
@@ -297,7 +299,7 @@ function parsedOnRead(object, key, text) {
   Object.defineProperty(object, key, {
     enumerable: true,
     configurable: true,
-    get: () => settle(JSON.parse(text))[key],
+    get: () => settle(JSON.parse(typeof text === 'function' ? text() : text))[key],
     set: (value) => {
       settle(value)
     },
