@@ -288,15 +288,16 @@ pub async fn scratch(settings: &Settings, create: bool, name: &str) -> Result<()
     // CREATE DATABASE on a standby or in read-only sessions fails with the server's words
     // (DB_ERROR, exit 70), which read as a bug in godwit: said here, with the way out
     if let (true, Some(why)) = (create, s.info().read_only) {
-        let target = settings.display();
-        return Err(Error::Config(match why {
-            crate::db::ReadOnly::Standby => format!(
-                "verify creates its scratch databases on the server DATABASE_URL names, and {target} is a read-only standby (pg_is_in_recovery() is true): point DATABASE_URL at a writable CI server"
-            ),
-            crate::db::ReadOnly::Sessions => format!(
-                "verify creates its scratch databases on the server DATABASE_URL names, and sessions on {target} are read-only (transaction_read_only is on, from default_transaction_read_only set on the server, the database or the role): point DATABASE_URL at a writable CI server, or use a role without it (ALTER ROLE <role> SET default_transaction_read_only = off)"
-            ),
-        }));
+        let role = match why {
+            crate::db::ReadOnly::Standby => "",
+            crate::db::ReadOnly::Sessions => {
+                ", or use a role without it (ALTER ROLE <role> SET default_transaction_read_only = off)"
+            }
+        };
+        return Err(Error::Config(format!(
+            "verify creates its scratch databases on the server DATABASE_URL names, and {}: point DATABASE_URL at a writable CI server{role}",
+            why.reason(&settings.display())
+        )));
     }
     crate::db::reset::scratch(s.client(), create, name).await
 }

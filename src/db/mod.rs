@@ -82,6 +82,20 @@ pub enum ReadOnly {
     Sessions,
 }
 
+impl ReadOnly {
+    /// Why sessions on `target` cannot write, in words; each command adds its own way out.
+    pub fn reason(self, target: &str) -> String {
+        match self {
+            ReadOnly::Standby => {
+                format!("{target} is a read-only standby (pg_is_in_recovery() is true)")
+            }
+            ReadOnly::Sessions => format!(
+                "sessions on {target} are read-only (transaction_read_only is on, from default_transaction_read_only set on the server, the database or the role)"
+            ),
+        }
+    }
+}
+
 /// What a database holds that godwit did not put there: a schema built before godwit (by hand or
 /// by another tool), which `up` must not run migrations over.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

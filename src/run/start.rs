@@ -407,14 +407,13 @@ async fn release_sha(given: Option<String>) -> String {
 
 /// Why nothing can be migrated on a server that cannot write, and what to do.
 fn read_only_refusal(why: crate::db::ReadOnly, target: &str) -> Error {
-    Error::Config(match why {
-        crate::db::ReadOnly::Standby => format!(
-            "{target} is a read-only standby (pg_is_in_recovery() is true): migrations run on the primary; point DATABASE_URL at it"
-        ),
-        crate::db::ReadOnly::Sessions => format!(
-            "sessions on {target} are read-only (transaction_read_only is on, from default_transaction_read_only set on the server, the database or the role): nothing can be migrated there; run the migration job as a role that can write (ALTER ROLE <role> SET default_transaction_read_only = off) or point DATABASE_URL at a writable database"
-        ),
-    })
+    let way_out = match why {
+        crate::db::ReadOnly::Standby => "migrations run on the primary; point DATABASE_URL at it",
+        crate::db::ReadOnly::Sessions => {
+            "nothing can be migrated there; run the migration job as a role that can write (ALTER ROLE <role> SET default_transaction_read_only = off) or point DATABASE_URL at a writable database"
+        }
+    };
+    Error::Config(format!("{}: {way_out}", why.reason(target)))
 }
 
 /// The accepted files in version order, each one's kept text (aligned; `None` when not UTF-8),
