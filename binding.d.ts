@@ -10,6 +10,19 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * A report's answer: the report as JSON with `migrations` empty, and the rows kept here until
+ * they are asked for. An API's start-up (`assertSchemaCurrent()`) reads `clean` and never the
+ * rows, and the CLI's summary of an `up` reads the report's `counts`: at 10,000 migrations the
+ * rows' serialisation (2 to 3 MB of JSON) and its crossing into V8 are then not paid at all.
+ */
+export declare class Answer {
+  /** The report without its rows, as JSON. */
+  get report(): string
+  /** The rows (`migrations`), as JSON. */
+  migrations(): string
+}
+
+/**
  * One `check` run: `prepare` (scan the folder once, read the ledger and the git base; a local
  * run takes the folder lock) -> Node renders the files it lists -> `finish` (judge, seal).
  */
@@ -33,19 +46,6 @@ export declare class CheckSession {
 }
 
 /**
- * `status`'s answer: the report as JSON with `migrations` empty, and the rows kept here until
- * they are asked for. An API's start-up (`assertSchemaCurrent()`) reads `clean` and never the
- * rows, so at 10,000 migrations their serialisation (2.5 MB of JSON, a few ms) and its crossing
- * into V8 are not paid at all; `ReportJson`, which `up` keeps, serialises them regardless.
- */
-export declare class StatusAnswer {
-  /** The report without its rows, as JSON. */
-  get report(): string
-  /** The rows (`migrations`), as JSON. */
-  migrations(): string
-}
-
-/**
  * One locked run: `start` (verify, connect, lock, plan) -> Node renders the chosen modules ->
  * `apply` -> `finish` (release the lock, write the report). `cancel` may be called at any time.
  */
@@ -59,11 +59,11 @@ export declare class UpSession {
   /** Stops the run: the running statement is cancelled and rolled back. */
   cancel(reason: string): void
   /**
-   * Writes the report (once; later calls return the same) and returns it as `ReportJson`
+   * Writes the report (once; later calls return the same) and returns it as an `Answer`
    * (`reportError` says why when it could not be written). `failure`: why the run stopped on
    * Node's side, for the report when the core recorded no error of its own.
    */
-  finish(failure?: string | undefined | null): Promise<ReportJson>
+  finish(failure?: string | undefined | null): Promise<Answer>
 }
 
 /** The project configuration, validated; `source` names it in errors. JSON text. */
@@ -151,21 +151,16 @@ export interface Options {
 /** A fleet's `--targets-query`, read-only on the configured connection: the rows as JSON text. */
 export declare function queryRows(options: Options, sql: string): Promise<string>
 
+/**
+ * Internal, for the tests that hold it to Node's imports: what the core's literal reader makes
+ * of a module's text (JSON of the rendered module), or `null` when it leaves the module to Node.
+ */
+export declare function readLiteralModule(file: string, source: string): string | null
+
 /** What Node needs to render modules, resolved by the core. */
 export interface RenderSettings {
   dir: string
   moduleTimeoutMs: number
-}
-
-/**
- * `status`'s report as two JSON texts: the report with `migrations` empty, and the migrations.
- * A report whose rows cross as their own JSON text, which Node parses only when they are read:
- * `assertSchemaCurrent()` at an API's start-up reads `clean` and hands the report back, and a
- * no-op `up` needs only its outcome; at 10,000 migrations the rows are most of the parsing.
- */
-export interface ReportJson {
-  report: string
-  migrations: string
 }
 
 /** Every rule id `check` can report (besides squawk's), from the core. */
@@ -196,8 +191,8 @@ export declare function scratchDatabase(create: boolean, name: string): Promise<
 /** The server's major version (`"15"`), connecting as `status` does (bounded by its timeout). */
 export declare function serverVersion(options: Options): Promise<string>
 
-/** `status`, as `StatusAnswer`. */
-export declare function status(options: Options): Promise<StatusAnswer>
+/** `status`, as an `Answer`. */
+export declare function status(options: Options): Promise<Answer>
 
 /** `status`, its rows as `StatusListing`'s lines (ANSI colours when `colors`). */
 export declare function statusListing(options: Options, colors: boolean): Promise<StatusListing>

@@ -835,8 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Answer = nativeBinding.Answer
 module.exports.CheckSession = nativeBinding.CheckSession
-module.exports.StatusAnswer = nativeBinding.StatusAnswer
 module.exports.UpSession = nativeBinding.UpSession
 module.exports.config = nativeBinding.config
 module.exports.coreVersion = nativeBinding.coreVersion
@@ -847,6 +847,7 @@ module.exports.fingerprint = nativeBinding.fingerprint
 module.exports.importMigrations = nativeBinding.importMigrations
 module.exports.importTools = nativeBinding.importTools
 module.exports.queryRows = nativeBinding.queryRows
+module.exports.readLiteralModule = nativeBinding.readLiteralModule
 module.exports.ruleIds = nativeBinding.ruleIds
 module.exports.sanitizeSha = nativeBinding.sanitizeSha
 module.exports.scan = nativeBinding.scan

@@ -267,8 +267,9 @@ async function run(options, mode) {
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
   }
-  const { report, migrations } = await callNative(() => session.finish(failure))
-  return parsedOnRead(JSON.parse(report), 'migrations', migrations)
+  // the rows stay in the core until read: the CLI's summary reads `counts`, not the rows
+  const answer = await callNative(() => session.finish(failure))
+  return parsedOnRead(JSON.parse(answer.report), 'migrations', () => answer.migrations())
 }
 
 /**

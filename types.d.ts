@@ -269,7 +269,12 @@ sql: Array<string>,
  */
 sqlChecksum: string, };
 
-export type UpReport = { reportVersion: number, tool: ToolInfo, command: Command, startedAt: string, finishedAt: string | null, durationMs: number, outcome: Outcome, ok: boolean, error: ErrorDoc | null, database: DatabaseInfo, settings: RunSettings | null, lockWaitMs: number | null, problems: Array<Problem>, migrations: Array<MigrationEntry>, failure: FailureDetail | null, 
+export type UpReport = { reportVersion: number, tool: ToolInfo, command: Command, startedAt: string, finishedAt: string | null, durationMs: number, outcome: Outcome, ok: boolean, error: ErrorDoc | null, database: DatabaseInfo, settings: RunSettings | null, lockWaitMs: number | null, problems: Array<Problem>, migrations: Array<MigrationEntry>, 
+/**
+ * How many of `migrations` are in each state (states with none are left out): what a
+ * summary line or a pipeline step needs, without reading every row.
+ */
+counts: { [key in MigrationState]?: number }, failure: FailureDetail | null, 
 /**
  * What a local `reset` dropped and recreated before applying everything again.
  */

@@ -130,7 +130,8 @@ test('the_cli_is_the_migration_job_and_runs_under_node_env_production', async (t
 
 test('a_run_that_fails_on_nodes_side_rejects_and_its_report_says_why_with_nothing_applied', async (t) => {
   const url = await freshDatabase(t)
-  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })
+  // a function, so Node renders it (a module of literals is read by the core, never by Node)
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: "export const up = () => 'CREATE TABLE a (id int)'\n" })
   const env = { DATABASE_URL: url }
   // the fleet's render cache is the one seam into the render step: one that throws is a JS-side
   // failure between the core's start and apply (a bug, not a migration's error)

@@ -1,6 +1,7 @@
-// The literal reader must never disagree with Node: for every module in every fixture folder and
-// the project's own migrations, it either declines (null: the module is imported as usual) or
-// renders exactly what importing the module renders.
+// The core's literal reader (src/contract/literal.rs) must never disagree with Node: for every
+// module in every fixture folder, the project's own migrations and thousands of generated ones, it
+// either declines (null: the module is imported as usual) or renders exactly what importing the
+// module renders.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
@@ -10,8 +11,20 @@ import path from 'node:path'
 import { FIXTURES, ROOT } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
-const { readLiteralModule } = require('../lib/literal-module.js')
+const native = require('../lib/native.js')
 const { renderExports } = require('../lib/render-exports.js')
+
+/** What the core reads `source` as, in the shape Node renders (`null`: left to Node). */
+function coreReads(file, source) {
+  const json = native.readLiteralModule(file, source)
+  return json === null ? null : JSON.parse(json)
+}
+
+/** What importing `source` renders, as the JSON the core would receive. */
+async function nodeRenders(file, source) {
+  const mod = await import(`data:text/javascript;charset=utf-8,${encodeURIComponent(source)}`)
+  return JSON.parse(JSON.stringify(await renderExports(file, mod)))
+}
 
 function modulesUnder(dir) {
   return readdirSync(dir).flatMap((e) => {
@@ -29,7 +42,8 @@ test('the_literal_reader_agrees_with_import_on_every_fixture_module', async () =
   let read = 0
   let declined = 0
   for (const file of files) {
-    const literal = readLiteralModule(readFileSync(file, 'utf8'))
+    const name = path.basename(file)
+    const literal = coreReads(name, readFileSync(file, 'utf8'))
     if (literal === null) {
       declined++
       continue
@@ -41,8 +55,7 @@ test('the_literal_reader_agrees_with_import_on_every_fixture_module', async () =
     } catch (err) {
       assert.fail(`${file}: the literal reader read a module Node cannot import (${err.message})`)
     }
-    const name = path.basename(file)
-    assert.deepEqual(await renderExports(name, literal), await renderExports(name, imported), file)
+    assert.deepEqual(literal, JSON.parse(JSON.stringify(await renderExports(name, imported))), file)
   }
   assert.ok(read >= 50, `read ${read} literal modules`)
   assert.ok(declined >= 5, `declined ${declined} non-literal modules`)
@@ -50,7 +63,7 @@ test('the_literal_reader_agrees_with_import_on_every_fixture_module', async () =
 
 test('the_literal_reader_declines_everything_that_is_not_a_plain_literal', () => {
   const declined = [
-    "export const up = `CREATE TABLE t_${Date.now()} ()`",
+    'export const up = `CREATE TABLE t_${Date.now()} ()`',
     'export const up = () => "SELECT 1"',
     "export const up = process.env.X ? 'a' : 'b'",
     "import x from './x.mjs'\nexport const up = 'SELECT 1'",
@@ -58,6 +71,7 @@ test('the_literal_reader_declines_everything_that_is_not_a_plain_literal', () =>
     "export default 'SELECT 1'",
     "const up = 'SELECT 1'\nexport { up }",
     "export const up = 'SELECT 1'\nconsole.log('side effect')",
+    "export const up = 'SELECT 1'\n+ 'more'",
     "export const up = 'SELECT 1'\nexport const config = { lockTimeout: -1 }",
     "export const up = 'SELECT 1'\nexport const config = { [k]: true }",
     "export const up = 'SELECT 1'\nexport const config = { __proto__: { transaction: false } }",
@@ -67,13 +81,74 @@ test('the_literal_reader_declines_everything_that_is_not_a_plain_literal', () =>
     "export const up = 'unterminated",
     "\ufeffexport const up = 'SELECT 1'",
     "#!/usr/bin/env node\nexport const up = 'SELECT 1'",
-    "export const up = /SELECT/",
-    "export const up = 1n",
-    "export const up = String.raw`SELECT 1`",
+    'export const up = /SELECT/',
+    'export const up = 1n',
+    'export const up = String.raw`SELECT 1`',
+    "export const config = { transaction: false }",
   ]
-  for (const src of declined) assert.equal(readLiteralModule(src), null, src)
+  for (const src of declined) assert.equal(coreReads('f.mjs', src), null, src)
   assert.deepEqual(
-    readLiteralModule("// c\nexport const up = `SELECT\\t1`, down = ['a', \"b\"]\n/* c */\nexport const config = { transaction: false, 'lockTimeout': '5s', ignore: { x: 'y' } };"),
-    { up: 'SELECT\t1', down: ['a', 'b'], config: { transaction: false, lockTimeout: '5s', ignore: { x: 'y' } } },
+    coreReads('f.mjs', "// c\nexport const up = `SELECT\\t1`, down = ['a', \"b\"]\n/* c */\nexport const config = { transaction: false, 'lockTimeout': '5s', ignore: { x: 'y' } };"),
+    { file: 'f.mjs', up: ['SELECT\t1'], down: ['a', 'b'], config: { transaction: false, lockTimeout: '5s', ignore: { x: 'y' } } },
   )
+})
+
+// A small deterministic generator (no dependency): the same cases on every run.
+function* random(seed) {
+  let x = seed >>> 0
+  for (;;) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    yield (x >>> 0) / 2 ** 32
+  }
+}
+
+// pieces of string bodies that stress cooking: escapes of every kind (valid and not), line
+// breaks, quotes, `${`, non-ASCII and the two line separators
+const PIECES = [
+  'SELECT 1', ' ', 'é', '😀', '\u2028', '\u2029', '\n', '\r\n', '\r', '\t', "'", '"', '`', '$', '${x}', '$ {', '{',
+  '\\n', '\\r', '\\t', '\\b', '\\f', '\\v', '\\0', '\\01', '\\1', '\\8', '\\x41', '\\x4', '\\u0042', '\\u{1F600}', '\\u{}',
+  '\\u{110000}', '\\uD83D\\uDE00', '\\uD83D', '\\q', '\\\\', "\\'", '\\"', '\\`', '\\$', '\\\n', '\\\r\n', '\\\u2028', '--',
+  '/*', '*/', '//',
+]
+const VALUES = ['0', '1', '10', '007', '1.5', '1e3', '0x10', '1_0', '-1', 'true', 'false', 'null', 'undefined', "'5s'", '`15min`', '9007199254740991', '9007199254740992']
+const TRIVIA = [' ', '', '\n', '\t', '/* c */', '/*\n*/', '// c\n', '\u00a0', '\r\n', ';', ';\n']
+
+test('the_literal_reader_agrees_with_import_on_generated_modules', async () => {
+  const rnd = random(20261204)
+  const pick = (list) => list[Math.floor(rnd.next().value * list.length)]
+  const body = () => Array.from({ length: 1 + Math.floor(rnd.next().value * 5) }, () => pick(PIECES)).join('')
+  const quoted = () => {
+    const q = pick(["'", '"', '`'])
+    return q + body() + q
+  }
+  const sql = () => (rnd.next().value < 0.8 ? quoted() : `[${quoted()}, ${quoted()}${pick(['', ','])}]`)
+  const config = () => `{ ${pick(['transaction', "'lockTimeout'", 'ignore', 'x'])}: ${pick(VALUES)}${pick(['', `, y: ${pick(VALUES)}`, ', y: { z: 1 }'])} }`
+  let read = 0
+  let declined = 0
+  for (let i = 0; i < 3000; i++) {
+    let source = `export const up = ${sql()}${pick(TRIVIA)}`
+    if (rnd.next().value < 0.5) source += `${pick(['\n', ';', ' '])}export const down = ${sql()}${pick(TRIVIA)}`
+    if (rnd.next().value < 0.4) source += `${pick(['\n', ';'])}export const config = ${config()}${pick(TRIVIA)}`
+    const literal = coreReads('g.mjs', source)
+    let imported
+    try {
+      imported = await nodeRenders('g.mjs', source)
+    } catch (err) {
+      // Node cannot import it (a syntax error): the core must have declined
+      assert.equal(literal, null, `the core read a module Node rejects (${err.message}): ${JSON.stringify(source)}`)
+      declined++
+      continue
+    }
+    if (literal === null) {
+      declined++
+      continue
+    }
+    read++
+    assert.deepEqual(literal, imported, JSON.stringify(source))
+  }
+  // both sides of the reader are exercised, not only its refusals
+  assert.ok(read >= 500, `read ${read} generated modules`)
+  assert.ok(declined >= 500, `declined ${declined} generated modules`)
 })

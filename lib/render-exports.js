@@ -1,8 +1,8 @@
 'use strict'
 // The shape half of the module contract on the JS side: which exports a migration has, and
 // turning `up`/`down` (a string, an array of strings, or a function returning either) into
-// strings for Rust. Shared by the worker that imports modules and by the literal reader, so both
-// paths render a module to the same result.
+// strings for Rust. The core's literal reader (src/contract/literal.rs) produces the same shape
+// for a module of literals; __tests__/literal-module.test.mjs holds the two to the same result.
 
 const KNOWN_EXPORTS = new Set(['up', 'down', 'config'])
 

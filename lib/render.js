@@ -2,17 +2,15 @@
 // Imports migration modules and renders their SQL, off the main thread, with a bound per module.
 // Node's part of the module contract is only this: load, call, and hand the strings to Rust.
 //
-// Fastest path: a module that is only literals is read, not run (see literal-module.js).
+// A module that is only literals never gets here: the core reads it (src/contract/literal.rs).
 // Fast path: each worker imports its share of the modules concurrently (an import is mostly
 // waiting on the loader, so a pool of them overlaps well), and bounds each module's async work
 // itself. A module that blocks its worker synchronously (an infinite loop) stops all messages:
 // the parent notices the silence, ends that worker, and renders the modules it had not finished
 // one at a time (the careful path), which names the one that hangs and renders the rest.
 
-const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { renderExports } = require('./render-exports.js')
 
 const WORKER = path.join(__dirname, 'render-worker.mjs')
 /** Modules in flight per worker on the fast path. */
@@ -108,35 +106,17 @@ async function renderShare(dir, files, timeoutMs, results, sources) {
  * @param {string} dir migrations folder
  * @param {string[]} files file names, in order
  * @param {{timeoutMs?: number, sources?: Array<string | null>}} [options] `sources[i]`: the text
- *   of `files[i]` the core read and hashed; the module is rendered from exactly that text (read
- *   as literals, or imported through loader hooks that serve it), never from disk again
+ *   of `files[i]` the core read and hashed; the module is imported from exactly that text
+ *   (loader hooks serve it), never from disk again
  * @returns {Promise<object[]>} one rendered entry per file, in the order given
  */
 async function renderModules(dir, files, options = {}) {
   const timeoutMs = options.timeoutMs
   const results = new Map()
-  const toImport = []
-  const given = new Map()
-  // loaded here, not at the top: `status` and a no-op `up` render nothing and skip the parser
-  const { readLiteralModule } = files.length ? require('./literal-module.js') : {}
-  for (const [i, file] of files.entries()) {
-    let source = options.sources?.[i]
-    if (typeof source === 'string') given.set(file, source)
-    if (typeof source !== 'string') {
-      try {
-        source = fs.readFileSync(path.join(dir, file), 'utf8')
-      } catch {
-        toImport.push(file) // the import reports why it cannot be read
-        continue
-      }
-    }
-    const literal = readLiteralModule(source)
-    if (literal === null) toImport.push(file)
-    else results.set(file, await renderExports(file, literal))
-  }
+  const given = new Map(files.map((file, i) => [file, options.sources?.[i]]))
   // A worker costs ~30 ms to start; only large sets are worth spreading over cores.
-  const workers = Math.max(1, Math.min(os.availableParallelism?.() ?? 2, 4, Math.floor(toImport.length / 200)))
-  const shares = Array.from({ length: workers }, (_, i) => toImport.filter((_f, j) => j % workers === i))
+  const workers = Math.max(1, Math.min(os.availableParallelism?.() ?? 2, 4, Math.floor(files.length / 200)))
+  const shares = Array.from({ length: workers }, (_, i) => files.filter((_f, j) => j % workers === i))
   await Promise.all(shares.map((share) => renderShare(dir, share, timeoutMs, results, given)))
   return files.map((f) => results.get(f))
 }

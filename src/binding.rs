@@ -314,6 +314,15 @@ pub fn import_tools() -> Vec<String> {
         .collect()
 }
 
+/// Internal, for the tests that hold it to Node's imports: what the core's literal reader makes
+/// of a module's text (JSON of the rendered module), or `null` when it leaves the module to Node.
+#[napi]
+pub fn read_literal_module(file: String, source: String) -> napi::Result<Option<String>> {
+    crate::contract::literal::read(&file, &source)
+        .map(|r| to_json(&r))
+        .transpose()
+}
+
 /// A release sha as one safe path segment (the one sanitizer of report paths).
 #[napi]
 pub fn sanitize_sha(sha: String) -> String {
@@ -376,32 +385,6 @@ pub fn error_codes() -> std::collections::HashMap<String, i32> {
         .collect()
 }
 
-/// `status`'s report as two JSON texts: the report with `migrations` empty, and the migrations.
-/// A report whose rows cross as their own JSON text, which Node parses only when they are read:
-/// `assertSchemaCurrent()` at an API's start-up reads `clean` and hands the report back, and a
-/// no-op `up` needs only its outcome; at 10,000 migrations the rows are most of the parsing.
-#[napi(object)]
-pub struct ReportJson {
-    pub report: String,
-    pub migrations: String,
-}
-
-/// `report` with its rows (`rows(report)`) serialised apart; the report keeps an empty list in
-/// their place, so the rows, put back, keep their position among the keys.
-fn split_rows<R: serde::Serialize, T: serde::Serialize>(
-    report: &mut R,
-    rows: fn(&mut R) -> &mut Vec<T>,
-) -> napi::Result<ReportJson> {
-    let taken = std::mem::take(rows(report));
-    let migrations = to_json(&taken);
-    let rest = to_json(report);
-    *rows(report) = taken;
-    Ok(ReportJson {
-        report: rest?,
-        migrations: migrations?,
-    })
-}
-
 async fn status_report(options: Options) -> napi::Result<status::StatusReport> {
     let settings = {
         let env = options.environment();
@@ -411,18 +394,25 @@ async fn status_report(options: Options) -> napi::Result<status::StatusReport> {
     status::status(&settings).await.map_err(to_js)
 }
 
-/// `status`'s answer: the report as JSON with `migrations` empty, and the rows kept here until
+/// A report's answer: the report as JSON with `migrations` empty, and the rows kept here until
 /// they are asked for. An API's start-up (`assertSchemaCurrent()`) reads `clean` and never the
-/// rows, so at 10,000 migrations their serialisation (2.5 MB of JSON, a few ms) and its crossing
-/// into V8 are not paid at all; `ReportJson`, which `up` keeps, serialises them regardless.
+/// rows, and the CLI's summary of an `up` reads the report's `counts`: at 10,000 migrations the
+/// rows' serialisation (2 to 3 MB of JSON) and its crossing into V8 are then not paid at all.
 #[napi]
-pub struct StatusAnswer {
+pub struct Answer {
     report: String,
-    rows: Vec<crate::plan::Row>,
+    rows: Rows,
+}
+
+/// The rows an `Answer` keeps: `status`'s, or a locked run's (shared with its session, whose
+/// `finish` may be called again).
+enum Rows {
+    Status(Vec<crate::plan::Row>),
+    Run(Arc<Vec<crate::run::report::MigrationEntry>>),
 }
 
 #[napi]
-impl StatusAnswer {
+impl Answer {
     /// The report without its rows, as JSON.
     #[napi(getter)]
     pub fn report(&self) -> String {
@@ -432,18 +422,21 @@ impl StatusAnswer {
     /// The rows (`migrations`), as JSON.
     #[napi]
     pub fn migrations(&self) -> napi::Result<String> {
-        to_json(&self.rows)
+        match &self.rows {
+            Rows::Status(rows) => to_json(rows),
+            Rows::Run(rows) => to_json(rows.as_ref()),
+        }
     }
 }
 
-/// `status`, as `StatusAnswer`.
+/// `status`, as an `Answer`.
 #[napi]
-pub async fn status(options: Options) -> napi::Result<StatusAnswer> {
+pub async fn status(options: Options) -> napi::Result<Answer> {
     let mut report = status_report(options).await?;
     let rows = std::mem::take(&mut report.migrations);
-    Ok(StatusAnswer {
+    Ok(Answer {
         report: to_json(&report)?,
-        rows,
+        rows: Rows::Status(rows),
     })
 }
 
@@ -539,6 +532,8 @@ pub struct UpSession {
     runner: Arc<Mutex<Runner<PgConnector>>>,
     cancel: watch::Sender<Option<String>>,
     render: (PathBuf, u64),
+    /// The report's rows, once `finish` has written it.
+    rows: Mutex<Option<Arc<Vec<crate::run::report::MigrationEntry>>>>,
 }
 
 #[napi]
@@ -560,6 +555,7 @@ impl UpSession {
             runner: Arc::new(Mutex::new(Runner::new(settings, connector, rx))),
             cancel: tx,
             render,
+            rows: Mutex::new(None),
         }
     }
 
@@ -590,17 +586,25 @@ impl UpSession {
         let _ = self.cancel.send(Some(reason));
     }
 
-    /// Writes the report (once; later calls return the same) and returns it as `ReportJson`
+    /// Writes the report (once; later calls return the same) and returns it as an `Answer`
     /// (`reportError` says why when it could not be written). `failure`: why the run stopped on
     /// Node's side, for the report when the core recorded no error of its own.
     #[napi]
-    pub async fn finish(&self, failure: Option<String>) -> napi::Result<ReportJson> {
+    pub async fn finish(&self, failure: Option<String>) -> napi::Result<Answer> {
         let runner = self.runner.clone();
         let mut runner = runner.lock().await;
         if let Some(why) = failure {
             runner.stopped_outside(&why);
         }
         runner.finish().await;
-        split_rows(&mut runner.report, |r| &mut r.migrations)
+        // written, the rows are only read: they move here once, and every answer shares them
+        let mut rows = self.rows.lock().await;
+        if rows.is_none() {
+            *rows = Some(Arc::new(std::mem::take(&mut runner.report.migrations)));
+        }
+        Ok(Answer {
+            report: to_json(&runner.report)?,
+            rows: Rows::Run(rows.clone().unwrap_or_default()),
+        })
     }
 }

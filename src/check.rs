@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::contract::integrity;
 use crate::contract::lines;
+use crate::contract::literal;
 use crate::contract::modules::{self, Judged, MigrationConfig, Rendered};
 use crate::contract::reach::self_contained;
 use crate::error::{Error, Result};
@@ -257,8 +258,9 @@ fn drop_false_rewrites(
     });
 }
 
-/// What `check` reads before Node renders the modules: the folder (once; each file's text is
-/// handed to Node for the literal reader), the ledger and the git base; then what `judge` found.
+/// What `check` reads before Node renders the modules: the folder (once; modules of literals are
+/// read here, the others' text is handed to Node to import), the ledger and the git base; then
+/// what `judge` found.
 /// A local run holds the folder lock from here until the ledger is written.
 pub struct Prepared {
     _lock: Option<FolderLock>,
@@ -273,6 +275,9 @@ pub struct Prepared {
     /// Merged, unchanged files rendered again because they reach outside their bytes: held to
     /// the module contract only.
     contract_only: HashSet<String>,
+    /// Modules the core read as literals (`contract::literal`) instead of handing them to Node:
+    /// for `judge` until it runs, then those `judge` asked for, for `finish`.
+    literal: Vec<Rendered>,
     judged: Option<Judgements>,
 }
 
@@ -358,6 +363,9 @@ pub fn prepare(opts: &CheckSettings) -> Result<(Prepared, Vec<ToRender>)> {
             skipped.insert(m.file.clone(), source);
         }
     }
+    // a module of literals is read here; only the others cross to Node to be imported
+    let (literal, to_render) =
+        literal::part(to_render, |t: &ToRender| (&t.file, t.source.as_deref()));
     Ok((
         Prepared {
             _lock: lock,
@@ -367,6 +375,7 @@ pub fn prepare(opts: &CheckSettings) -> Result<(Prepared, Vec<ToRender>)> {
             changed,
             skipped,
             contract_only,
+            literal,
             judged: None,
         },
         to_render,
@@ -382,8 +391,11 @@ pub fn judge(
     opts: &CheckSettings,
     rendered: Vec<Rendered>,
 ) -> Vec<ToRender> {
-    let mut rendered: HashMap<String, Rendered> =
-        rendered.into_iter().map(|r| (r.file.clone(), r)).collect();
+    let mut rendered: HashMap<String, Rendered> = rendered
+        .into_iter()
+        .chain(std::mem::take(&mut prepared.literal))
+        .map(|r| (r.file.clone(), r))
+        .collect();
     let work: Vec<(MigrationFile, Option<Rendered>)> = prepared
         .scan
         .migrations
@@ -435,6 +447,8 @@ pub fn judge(
             .collect(),
         None => Vec::new(),
     };
+    let (read, wanted) = literal::part(wanted, |t: &ToRender| (&t.file, t.source.as_deref()));
+    prepared.literal = read;
     prepared.judged = Some(out);
     wanted
 }
@@ -463,8 +477,10 @@ pub fn finish(
         changed,
         skipped: _,
         contract_only: _,
+        literal,
         judged,
     } = prepared;
+    let history: Vec<Rendered> = history.into_iter().chain(literal).collect();
     let judged = judged.ok_or_else(|| Error::Internal("check finished before it judged".into()))?;
     let mut integrity = integrity::compare(&scan.migrations, &ledger_state, &base, opts.frozen);
     let legacy = opts.common.project.baseline.clone().map(|b| Legacy {

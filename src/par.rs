@@ -15,7 +15,8 @@ where
     if items.len() < min_parallel.max(2) || threads == 1 {
         return items.into_iter().map(f).collect();
     }
-    let per = items.len().div_ceil(threads);
+    let total = items.len();
+    let per = total.div_ceil(threads);
     let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
     let mut rest = items;
     while !rest.is_empty() {
@@ -31,10 +32,11 @@ where
             .collect();
         // A panicking worker re-raises here; the core has no panics on purpose (see STYLE.md),
         // so this is a bug either way.
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+        let mut out = Vec::with_capacity(total);
+        for h in handles {
+            out.append(&mut h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        out
     })
 }
 

@@ -37,7 +37,7 @@ function workspace(t) {
   })
   const env = { PATH: pathWithoutRust() }
   const started = process.hrtime.bigint()
-  // a store of its own: a new machine's first install, the registry asked for acorn
+  // a store of its own: a new machine's first install
   const add = pnpm(['install', '--store-dir', path.join(ws, '.pnpm-store')], { cwd: ws, env })
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   assert.equal(add.status, 0, add.stdout + add.stderr)

@@ -33,7 +33,7 @@ exports.run = async function run({ values, positionals: args }, out) {
     toolTable: values['tool-table'],
   })
   return finishRun('baseline', report, values, out, (r) => {
-    const n = r.migrations.filter((m) => m.state === 'baselined').length
+    const n = r.counts.baselined ?? 0
     return `baseline: recorded ${count(n, 'migration')} as applied (none ran)`
   })
 }

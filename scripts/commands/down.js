@@ -24,7 +24,7 @@ exports.run = async function run({ values }, out) {
   if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw new UsageError(`--count takes a whole number (0 = all), got \`${values.count}\``)
   const report = await godwit.down({ ...runOptions(values), count: n, to: values.to, allowNonLocal: values['allow-non-local'] })
   const code = finishRun('down', report, values, out, (r) => {
-    const reverted = r.migrations.filter((m) => m.state === 'reverted').length
+    const reverted = r.counts.reverted ?? 0
     return reverted ? `down: reverted ${count(reverted, 'migration')}` : 'down: nothing to revert'
   })
   await followSchema(report, values, out)

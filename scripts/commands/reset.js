@@ -21,7 +21,7 @@ production rollback is restore + redeploy; destructive resets are for local data
 exports.run = async function run({ values }, out) {
   const report = await godwit.reset({ ...runOptions(values), allowNonLocal: values['allow-non-local'] })
   const code = finishRun('reset', report, values, out, (r) => {
-    const applied = r.migrations.filter((m) => m.state === 'applied').length
+    const applied = r.counts.applied ?? 0
     const dropped = r.reset?.droppedSchemas ?? []
     return `reset: dropped ${count(dropped.length, 'schema')} (${dropped.join(', ')}), applied ${count(applied, 'migration')}`
   })

@@ -37,9 +37,8 @@ exports.run = async function run({ values }, out) {
   // the CLI is how the pipeline's migration job runs: never refused under NODE_ENV=production
   const report = await godwit.up({ ...runOptions(values), to: values.to, migrationJob: true, allowExistingSchema: values['allow-existing-schema'] })
   const code = finishRun('up', report, values, out, (r) => {
-    if (r.outcome === 'nothing-to-do') return 'up: nothing to do' // known without reading the rows
-    const applied = r.migrations.filter((m) => m.state === 'applied').length
-    const ahead = r.migrations.filter((m) => m.state === 'ahead').length
+    const applied = r.counts.applied ?? 0
+    const ahead = r.counts.ahead ?? 0
     if (applied) return `up: applied ${count(applied, 'migration')}`
     return ahead ? `up: nothing to do; the database has ${count(ahead, 'migration')} of a newer release (ahead)` : 'up: nothing to do'
   })

@@ -4,6 +4,7 @@
 
 pub mod integrity;
 pub mod lines;
+pub mod literal;
 pub mod modules;
 pub mod reach;
 pub mod sql;

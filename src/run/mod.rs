@@ -71,9 +71,11 @@ pub struct Runner<C: Connector> {
     /// The chosen migrations, in run order, with the text that was hashed.
     pending: Vec<MigrationFile>,
     sources: HashMap<String, String>,
+    /// The chosen modules the core read as literals (`contract::literal`): Node never sees them.
+    literal: Vec<Rendered>,
     pub report: Report,
-    /// The report as `finish` wrote it.
-    written: Option<String>,
+    /// Whether `finish` has written the report (or tried to: `report_error` then says why).
+    written: bool,
     /// Versions this run committed without waiting for the WAL flush (see `make_durable`).
     unflushed: Vec<String>,
 }
@@ -118,8 +120,9 @@ impl<C: Connector> Runner<C> {
             job: None,
             pending: Vec::new(),
             sources: HashMap::new(),
+            literal: Vec::new(),
             report,
-            written: None,
+            written: false,
             unflushed: Vec::new(),
             settings,
         }
@@ -138,8 +141,11 @@ impl<C: Connector> Runner<C> {
         started.inspect_err(|e| self.report.fail(e))
     }
 
-    /// Runs the chosen migrations, rendered by Node, in order; stops at the first failure.
-    pub async fn apply(&mut self, rendered: Vec<Rendered>) -> Result<()> {
+    /// Runs the chosen migrations, rendered by Node or read as literals, in order; stops at the
+    /// first failure.
+    pub async fn apply(&mut self, mut rendered: Vec<Rendered>) -> Result<()> {
+        rendered.append(&mut self.literal);
+        let nothing_chosen = self.pending.is_empty();
         match self.apply_inner(rendered).await {
             Ok(()) => {
                 let ahead = self
@@ -147,7 +153,7 @@ impl<C: Connector> Runner<C> {
                     .migrations
                     .iter()
                     .any(|m| m.state == EntryState::Ahead);
-                self.report.outcome = match (&self.settings.mode, self.pending.is_empty()) {
+                self.report.outcome = match (&self.settings.mode, nothing_chosen) {
                     (Mode::Baseline(_), _) => Outcome::Baselined,
                     (_, false) if self.settings.dry_run => Outcome::Planned,
                     (_, true) if ahead => Outcome::DatabaseAhead,
@@ -170,7 +176,7 @@ impl<C: Connector> Runner<C> {
     /// without recording why): before the report is written, it says so instead of leaving an
     /// `error` outcome with no error. A failure the core recorded itself is kept.
     pub fn stopped_outside(&mut self, why: &str) {
-        if self.written.is_none() && !self.report.ok && self.report.error.is_none() {
+        if !self.written && !self.report.ok && self.report.error.is_none() {
             self.report.fail(&Error::Internal(format!(
                 "the run stopped outside the core: {why}"
             )));
@@ -179,9 +185,9 @@ impl<C: Connector> Runner<C> {
 
     /// Checks the lock is still held (a run that lost it says so), releases it, closes the
     /// session and writes the report. Safe to call on every path, more than once; bounded.
-    /// Returns the report as JSON text (also when it could not be written: then it says why).
-    pub async fn finish(&mut self) -> &str {
-        if self.written.is_none() {
+    /// Returns the report (also when it could not be written: then `report_error` says why).
+    pub async fn finish(&mut self) -> &Report {
+        if !self.written {
             self.release().await;
             self.report.finished_at = Some(iso(SystemTime::now()));
             self.report.duration_ms = self.started.elapsed().as_millis() as u64;
@@ -203,17 +209,14 @@ impl<C: Connector> Runner<C> {
                 name,
                 &self.report.started_at,
             );
-            let text = match report::write(&mut self.report, &latest, &attempt) {
-                Ok(text) => text,
-                Err(e) => {
-                    self.report.report_path = None;
-                    self.report.attempt_path = None;
-                    self.report.report_error = Some(e.to_string());
-                    serde_json::to_string_pretty(&self.report).unwrap_or_default() + "\n"
-                }
-            };
-            self.written = Some(text);
+            self.report.count();
+            if let Err(e) = report::write(&mut self.report, &latest, &attempt) {
+                self.report.report_path = None;
+                self.report.attempt_path = None;
+                self.report.report_error = Some(e.to_string());
+            }
+            self.written = true;
         }
-        self.written.as_deref().unwrap_or_default()
+        &self.report
     }
 }

@@ -15,7 +15,7 @@ use crate::settings::Effective;
 use crate::violation::Violation;
 
 /// A migration's state in a run's report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
 #[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
 #[cfg_attr(test, ts(rename = "MigrationState"))]
 #[serde(rename_all = "kebab-case")]
@@ -281,6 +281,9 @@ pub struct Report {
     pub lock_wait_ms: Option<u64>,
     pub problems: Vec<Problem>,
     pub migrations: Vec<MigrationEntry>,
+    /// How many of `migrations` are in each state (states with none are left out): what a
+    /// summary line or a pipeline step needs, without reading every row.
+    pub counts: std::collections::BTreeMap<EntryState, usize>,
     pub failure: Option<FailureDetail>,
     /// What a local `reset` dropped and recreated before applying everything again.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -332,6 +335,7 @@ impl Report {
             lock_wait_ms: None,
             problems: Vec::new(),
             migrations: Vec::new(),
+            counts: std::collections::BTreeMap::new(),
             failure: None,
             reset: None,
             plan: None,
@@ -340,6 +344,14 @@ impl Report {
             report_error: None,
             target: None,
             positions: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Counts the entries by state, for `counts`.
+    pub fn count(&mut self) {
+        self.counts.clear();
+        for m in &self.migrations {
+            *self.counts.entry(m.state).or_default() += 1;
         }
     }
 
@@ -419,18 +431,22 @@ pub fn paths(
 }
 
 /// Writes the attempt's copy, then the latest (write-then-rename, so a reader never sees half a
-/// report). Returns the text written.
-pub fn write(report: &mut Report, latest: &Path, attempt: &Path) -> Result<String, Error> {
+/// report).
+pub fn write(report: &mut Report, latest: &Path, attempt: &Path) -> Result<(), Error> {
     report.report_path = Some(latest.display().to_string());
     report.attempt_path = Some(attempt.display().to_string());
-    let text =
-        serde_json::to_string_pretty(report).map_err(|e| Error::Internal(e.to_string()))? + "\n";
     for path in [attempt, latest] {
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        crate::files::write_atomic(path, text.as_bytes())?;
     }
-    Ok(text)
+    // streamed to the attempt's file, then copied: at 10,000 migrations the text is 3 MB
+    crate::files::write_atomic_with(attempt, |w| {
+        serde_json::to_writer_pretty(&mut *w, report)?;
+        w.write_all(b"\n")
+    })?;
+    crate::files::write_atomic_with(latest, |w| {
+        std::io::copy(&mut std::fs::File::open(attempt)?, w).map(|_| ())
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::*;
+use crate::contract::literal;
 use crate::settings::resolve::Resolved;
 
 impl<C: Connector> Runner<C> {
@@ -144,9 +145,13 @@ impl<C: Connector> Runner<C> {
             return Ok(Vec::new());
         }
         self.sources = kept;
-        Ok(self
-            .pending
-            .iter()
+        // a module of literals is read here; only the others cross to Node to be imported
+        let (read, to_render) = literal::part(&self.pending, |f| {
+            (&f.file, self.sources.get(&f.file).map(String::as_str))
+        });
+        self.literal = read;
+        Ok(to_render
+            .into_iter()
             .map(|f| ToRender {
                 file: f.file.clone(),
                 source: self.sources.get(&f.file).cloned(),

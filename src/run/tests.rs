@@ -22,7 +22,7 @@ const V1: &str = "1700000000001";
 const V2: &str = "1700000000002";
 const V3: &str = "1700000000003";
 
-/// A migrations folder with one literal module per `(version, up SQL, transactional)`, sealed.
+/// A migrations folder with one module per `(version, up SQL, transactional)`, sealed.
 struct Project {
     dir: PathBuf,
     files: Vec<(String, String, bool)>,
@@ -38,9 +38,22 @@ impl Project {
         std::fs::create_dir_all(&dir).unwrap();
         let mut ledger = Ledger::default();
         let mut files = Vec::new();
-        for (v, sql, tx) in migrations {
+        for (i, (v, sql, tx)) in migrations.iter().enumerate() {
             let file = format!("{v}_m.mjs");
-            let text = format!("export const up = {sql:?}\n");
+            // what `rendered` gives for it: every other one a module of literals, which the core
+            // reads itself, the rest an expression left to Node (here, to `rendered`)
+            let down = format!("SELECT 'down {file}'");
+            let config = if *tx {
+                ""
+            } else {
+                "export const config = { transaction: false }\n"
+            };
+            let up = if i % 2 == 0 {
+                format!("{sql:?}")
+            } else {
+                format!("[{sql:?}][0]")
+            };
+            let text = format!("export const up = {up}\nexport const down = {down:?}\n{config}");
             std::fs::write(dir.join(&file), &text).unwrap();
             ledger
                 .entries
@@ -125,7 +138,7 @@ impl Run {
             let rendered = self.project.rendered(&chosen);
             let _ = self.runner.apply(rendered).await;
         }
-        serde_json::from_str(self.runner.finish().await).unwrap()
+        serde_json::to_value(self.runner.finish().await).unwrap()
     }
 
     fn states(&self) -> Vec<EntryState> {
@@ -147,6 +160,37 @@ fn error(sqlstate: &str, message: &str) -> DbError {
         sqlstate: Some(sqlstate.into()),
         message: message.into(),
         ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn modules_of_literals_are_read_by_the_core_and_only_the_others_go_to_node() {
+    let world = World::default();
+    let p = Project::new(&[
+        (V1, "SELECT 101", true),
+        (V2, "SELECT 102", false),
+        (V3, "SELECT 103", true),
+    ]);
+    let mut r = run(p, &world, Mode::Up);
+    let chosen = r.runner.start().await.unwrap();
+    let files: Vec<&str> = chosen.iter().map(|t| t.file.as_str()).collect();
+    assert_eq!(files, [format!("{V2}_m.mjs")]);
+    // Node's rendering of the one and the core's of the others run together, in order
+    let rendered = r.project.rendered(&chosen);
+    r.runner.apply(rendered).await.unwrap();
+    assert_eq!(r.states(), [EntryState::Applied; 3]);
+    let ran: Vec<String> = world
+        .log()
+        .into_iter()
+        .map(|(_, s)| s)
+        .filter(|s| s.contains("SELECT 10"))
+        .collect();
+    assert_eq!(ran.len(), 3, "{ran:?}");
+    for (i, sql) in ["SELECT 101", "SELECT 102", "SELECT 103"]
+        .iter()
+        .enumerate()
+    {
+        assert!(ran[i].contains(sql), "{ran:?}");
     }
 }
 
@@ -416,7 +460,7 @@ async fn a_signal_cancels_the_running_statement_and_the_run_is_interrupted() {
         let _ = signal.send(Some("SIGTERM".into()));
     });
     let _ = r.runner.apply(rendered).await;
-    let report: serde_json::Value = serde_json::from_str(r.runner.finish().await).unwrap();
+    let report: serde_json::Value = serde_json::to_value(r.runner.finish().await).unwrap();
     assert_eq!(report["outcome"], "interrupted");
     assert_eq!(report["error"]["exitCode"], 6);
     assert_eq!(r.states(), [EntryState::Applied, EntryState::Cancelled]);
@@ -470,7 +514,7 @@ async fn a_run_stopped_outside_the_core_says_why_and_a_recorded_failure_is_kept(
     let mut r = run(Project::new(&[(V1, "SELECT 101", true)]), &world, Mode::Up);
     r.runner.start().await.unwrap();
     r.runner.stopped_outside("TypeError: boom");
-    let report: serde_json::Value = serde_json::from_str(r.runner.finish().await).unwrap();
+    let report: serde_json::Value = serde_json::to_value(r.runner.finish().await).unwrap();
     assert_eq!(report["outcome"], "error", "{report}");
     assert_eq!(report["error"]["code"], "INTERNAL", "{report}");
     assert!(
@@ -485,7 +529,7 @@ async fn a_run_stopped_outside_the_core_says_why_and_a_recorded_failure_is_kept(
     let mut r = out_of_order_run(&world);
     assert!(r.runner.start().await.is_err());
     r.runner.stopped_outside("INTEGRITY: as the core said");
-    let report: serde_json::Value = serde_json::from_str(r.runner.finish().await).unwrap();
+    let report: serde_json::Value = serde_json::to_value(r.runner.finish().await).unwrap();
     assert_eq!(report["outcome"], "refused", "{report}");
     assert_eq!(r.code(), Some(Code::Integrity));
     assert!(
