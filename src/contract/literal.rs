@@ -20,11 +20,19 @@ use super::modules::Rendered;
 /// The largest integer a JS number holds exactly; larger ones are left to Node.
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
+/// Arrays and objects nested deeper than this are left to Node: the reader recurses, and a hostile
+/// file of a million `[` must not overflow the core's stack (V8 reports its own limit as an error).
+const MAX_DEPTH: usize = 32;
+
 /// What importing `source` would render, when it is only literal `export const` declarations of
 /// `up` (a string or an array of strings), `down` (the same) and `config` (an object of literals),
 /// with comments; otherwise `None`.
 pub fn read(file: &str, source: &str) -> Option<Rendered> {
-    let mut r = Reader { s: source, i: 0 };
+    let mut r = Reader {
+        s: source,
+        i: 0,
+        depth: 0,
+    };
     let mut up = None;
     let mut down = None;
     let mut config = None;
@@ -123,6 +131,8 @@ pub fn part<T>(
 struct Reader<'a> {
     s: &'a str,
     i: usize,
+    /// How many arrays and objects the cursor is inside.
+    depth: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -206,6 +216,19 @@ impl<'a> Reader<'a> {
     /// A literal: a string, a template without substitutions, a non-negative integer, `true`,
     /// `false`, `null`, an array of those, or (where `objects`) an object of them.
     fn value(&mut self, objects: bool) -> Option<Value> {
+        if matches!(self.peek()?, '[' | '{') {
+            if self.depth >= MAX_DEPTH {
+                return None;
+            }
+            self.depth += 1;
+            let v = self.scalar_or_nested(objects);
+            self.depth -= 1;
+            return v;
+        }
+        self.scalar_or_nested(objects)
+    }
+
+    fn scalar_or_nested(&mut self, objects: bool) -> Option<Value> {
         match self.peek()? {
             q @ ('\'' | '"') => {
                 self.i += 1;
@@ -495,6 +518,22 @@ f'"#),
         ] {
             assert!(read("f.mjs", src).is_none(), "{src:?}");
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_left_to_node_without_overflowing_the_stack() {
+        let deep = |n: usize, open: &str, close: &str| {
+            format!(
+                "export const up = 'x'\nexport const config = {}1{}",
+                open.repeat(n),
+                close.repeat(n)
+            )
+        };
+        assert!(read("f.mjs", &deep(1_000_000, "[", "]")).is_none());
+        assert!(read("f.mjs", &deep(1_000_000, "{a:", "}")).is_none());
+        assert!(read("f.mjs", &deep(MAX_DEPTH + 1, "{a:", "}")).is_none());
+        let ok = read("f.mjs", &deep(MAX_DEPTH, "{a:", "}")).unwrap();
+        assert!(ok.config.is_some());
     }
 
     #[test]
