@@ -53,7 +53,7 @@ async function callNative(fn, ...args) {
   }
 }
 
-/** A native call that returns a document as JSON text (see binding.rs), parsed. */
+/** A native call that returns a document as JSON text (see src/binding/mod.rs), parsed. */
 async function callNativeJson(fn, ...args) {
   return JSON.parse(await callNative(fn, ...args))
 }
