@@ -454,6 +454,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn counts_are_by_state_and_leave_out_states_with_none() {
+        let entry = |v: &str, state| MigrationEntry {
+            version: v.into(),
+            state,
+            ..Default::default()
+        };
+        let mut r = Report::new(Command::Up, "2026-01-01T00:00:00.000Z".into());
+        r.migrations = vec![
+            entry("1700000000001", EntryState::AlreadyApplied),
+            entry("1700000000002", EntryState::Applied),
+            entry("1700000000003", EntryState::Applied),
+            entry("1700000000004", EntryState::Failed),
+            entry("1700000000005", EntryState::Pending),
+        ];
+        r.count();
+        let doc = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            doc["counts"],
+            serde_json::json!({"applied": 2, "already-applied": 1, "failed": 1, "pending": 1})
+        );
+        // counted again, not added to
+        r.migrations.truncate(1);
+        r.count();
+        assert_eq!(
+            serde_json::to_value(&r).unwrap()["counts"],
+            serde_json::json!({"already-applied": 1})
+        );
+    }
+
+    #[test]
     fn entries_are_found_by_version_also_after_they_are_replaced() {
         let entry = |v: &str| MigrationEntry {
             version: v.into(),
