@@ -163,14 +163,19 @@ fn error(sqlstate: &str, message: &str) -> DbError {
     }
 }
 
-#[tokio::test]
-async fn modules_of_literals_are_read_by_the_core_and_only_the_others_go_to_node() {
-    let world = World::default();
-    let p = Project::new(&[
+/// Three migrations, the second non-transactional: a literal module, an expression, a literal.
+fn three() -> Project {
+    Project::new(&[
         (V1, "SELECT 101", true),
         (V2, "SELECT 102", false),
         (V3, "SELECT 103", true),
-    ]);
+    ])
+}
+
+#[tokio::test]
+async fn modules_of_literals_are_read_by_the_core_and_only_the_others_go_to_node() {
+    let world = World::default();
+    let p = three();
     let mut r = run(p, &world, Mode::Up);
     let chosen = r.runner.start().await.unwrap();
     let files: Vec<&str> = chosen.iter().map(|t| t.file.as_str()).collect();
@@ -197,11 +202,7 @@ async fn modules_of_literals_are_read_by_the_core_and_only_the_others_go_to_node
 #[tokio::test]
 async fn applies_every_pending_migration_in_order_and_a_second_run_is_a_noop() {
     let world = World::default();
-    let p = Project::new(&[
-        (V1, "SELECT 101", true),
-        (V2, "SELECT 102", false),
-        (V3, "SELECT 103", true),
-    ]);
+    let p = three();
     let mut r = run(p, &world, Mode::Up);
     let report = r.go().await;
     assert_eq!(report["outcome"], "applied", "{report}");
