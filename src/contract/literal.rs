@@ -106,7 +106,8 @@ pub fn read(file: &str, source: &str) -> Option<Rendered> {
             Some(d) => Some(sql(d)?),
             None => None,
         },
-        config,
+        // Node's `config: null` reaches the core as no config (JSON null is `None`): the same here
+        config: config.filter(|c| !c.is_null()),
     })
 }
 
@@ -518,6 +519,15 @@ f'"#),
         ] {
             assert!(read("f.mjs", src).is_none(), "{src:?}");
         }
+    }
+
+    #[test]
+    fn a_null_config_is_no_config_as_when_node_renders_it() {
+        let r = read("f.mjs", "export const up = 'x'\nexport const config = null").unwrap();
+        assert_eq!(r.config, None);
+        let from_node: Rendered =
+            serde_json::from_str(r#"{"file":"f.mjs","up":["x"],"config":null}"#).unwrap();
+        assert_eq!(from_node.config, None);
     }
 
     #[test]
