@@ -283,6 +283,7 @@ pub struct Report {
     pub migrations: Vec<MigrationEntry>,
     /// How many of `migrations` are in each state (states with none are left out): what a
     /// summary line or a pipeline step needs, without reading every row.
+    #[cfg_attr(test, schemars(extend("propertyNames" = {"$ref": "#/$defs/EntryState"})))]
     pub counts: std::collections::BTreeMap<EntryState, usize>,
     pub failure: Option<FailureDetail>,
     /// What a local `reset` dropped and recreated before applying everything again.
