@@ -145,7 +145,8 @@ async function verify(api, options = {}) {
         await callNative(() => native.scratchDatabase(false, name))
       } catch (err) {
         dropped = false
-        report.dropError = `${name}: ${err.message}`
+        // every database left behind is named, not only the last
+        report.dropError = [report.dropError, `${name}: ${err.message}`].filter(Boolean).join('; ')
       }
     }
     report.dropped = dropped
