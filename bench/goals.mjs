@@ -57,7 +57,7 @@ export function goalsTable(results) {
       const all = json.sizes[g.size]
       const s = all?.[g.row]
       const v = s && g.of(s, all)
-      if (typeof v === 'number' && Number.isFinite(v)) seen.push({ v, file, date: json.date.slice(0, 10), dagger: inflated(json) })
+      if (typeof v === 'number' && Number.isFinite(v)) seen.push({ v, file, date: json.date.slice(0, 10) + (json.build ? `, build ${json.build}` : ''), dagger: inflated(json) })
     }
     if (seen.length === 0) {
       lines.push(`| ${g.goal} | not measured | |`)

@@ -21,7 +21,7 @@ for (const file of files) {
   const r = JSON.parse(readFileSync(file, 'utf8'))
   const shown = path.relative(path.join(BENCH, '..'), file)
   results.push({ file: shown, json: r })
-  parts.push(`\`${shown}\`: ${r.date.slice(0, 10)}, ${r.machine}, PostgreSQL ${r.postgres}, Node ${r.node}` + (r.command ? `; \`${r.command}\`` : ''))
+  parts.push(`\`${shown}\`: ${r.date.slice(0, 10)}${r.build ? `, build ${r.build}` : ''}, ${r.machine}, PostgreSQL ${r.postgres}, Node ${r.node}` + (r.command ? `; \`${r.command}\`` : ''))
   for (const [n, summary] of Object.entries(r.sizes)) parts.push(table(n, summary))
 }
 

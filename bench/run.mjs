@@ -220,7 +220,19 @@ function stats(samples) {
   return { runs: ms.length, medianMs: mid(ms), minMs: ms[0], maxMs: ms[ms.length - 1], medianRssMiB: mid(rss) / 1024 }
 }
 
-const results = { date: new Date().toISOString(), command: ['pnpm bench --', ...process.argv.slice(2).filter((a) => a !== '--')].join(' '), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}`, node: process.version, env: ENV_NOTE, postgres: (await admin.query('SHOW server_version')).rows[0].server_version, sizes: {} }
+/**
+ * The build measured: the commit, and `+changes` when the code (not docs or results) differs from
+ * it, so a figure can be told from one measured before or after a change.
+ */
+function build() {
+  const git = (...a) => spawnSync('git', a, { cwd: ROOT, encoding: 'utf8' })
+  const head = git('rev-parse', '--short=7', 'HEAD')
+  if (head.status !== 0) return undefined
+  const changed = git('status', '--porcelain', '--', 'src', 'lib', 'scripts', 'index.js', 'Cargo.toml', 'Cargo.lock', 'package.json').stdout.trim()
+  return head.stdout.trim() + (changed ? '+changes' : '')
+}
+
+const results = { date: new Date().toISOString(), build: build(), command: ['pnpm bench --', ...process.argv.slice(2).filter((a) => a !== '--')].join(' '), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}`, node: process.version, env: ENV_NOTE, postgres: (await admin.query('SHOW server_version')).rows[0].server_version, sizes: {} }
 
 for (const n of SIZES) {
   // W1 at 10,000 is half a minute a run, so it runs at most twice; every other command is under a
