@@ -1,5 +1,5 @@
 //! Property tests over the pure parsers (file names, the ledger, durations, connection strings,
-//! SQL splitting, the plan): arbitrary input never panics, and each parser keeps its promise.
+//! SQL splitting, the plan, the literal module reader): arbitrary input never panics, and each parser keeps its promise.
 //! Run by `cargo test` with a bounded number of cases. proptest writes any failing input to
 //! `proptest-regressions/`; commit that file, so a crash found once stays a regression test
 //! (none has been found so far, so there is none yet).
@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use crate::contract::sql;
+use crate::contract::{literal, sql};
 use crate::db::conn;
 use crate::duration;
 use crate::files::ledger::format::{self as ledger, Ledger};
@@ -51,8 +51,58 @@ fn sha() -> impl Strategy<Value = String> {
     "[0-9a-f]{64}"
 }
 
+/// Module text near the literal reader's grammar: its pieces (escapes, quotes, comments, brackets,
+/// non-ASCII, line separators) in any order, after a real declaration's start.
+fn near_module() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("export const up = "),
+        Just("export const config = "),
+        Just("'"),
+        Just("\""),
+        Just("`"),
+        Just("\\"),
+        Just("\\u{"),
+        Just("\\x"),
+        Just("${"),
+        Just("["),
+        Just("]"),
+        Just("{"),
+        Just("}"),
+        Just(":"),
+        Just(","),
+        Just(";"),
+        Just("/*"),
+        Just("*/"),
+        Just("//"),
+        Just("\n"),
+        Just("\r"),
+        Just("\u{2028}"),
+        Just("é😀"),
+        Just("0"),
+        Just("9007199254740993"),
+        Just("true"),
+        Just("a"),
+    ];
+    proptest::collection::vec(piece, 0..40)
+        .prop_map(|p| format!("export const up = {}", p.concat()))
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    #[test]
+    fn the_literal_reader_never_panics_and_what_it_reads_has_up(
+        text in prop_oneof![near_module(), any::<String>()],
+        cut in 0usize..200,
+    ) {
+        for t in [text.as_str(), text.get(..cut.min(text.len())).unwrap_or("")] {
+            if let Some(r) = literal::read("f.mjs", t) {
+                prop_assert!(r.up.is_some(), "{t:?}");
+                prop_assert!(r.failure.is_none());
+                prop_assert_eq!(r.file.as_str(), "f.mjs");
+            }
+        }
+    }
 
     #[test]
     fn filename_contract_is_exactly_the_playbook_pattern(file in prop_oneof![near_filename(), any::<String>()]) {
