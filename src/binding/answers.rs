@@ -4,12 +4,15 @@
 
 use super::*;
 
+/// `status`'s settings from the options and the environment: also the schema file's and the
+/// targets query's.
+fn status_settings(options: Options) -> napi::Result<settings::resolve::StatusSettings> {
+    let env = options.environment();
+    settings::resolve::status(&options.into(), &env).map_err(to_js)
+}
+
 async fn status_report(options: Options) -> napi::Result<status::StatusReport> {
-    let settings = {
-        let env = options.environment();
-        settings::resolve::status(&options.into(), &env)
-    }
-    .map_err(to_js)?;
+    let settings = status_settings(options)?;
     status::status(&settings).await.map_err(to_js)
 }
 
@@ -96,11 +99,7 @@ pub async fn fingerprint(options: Options) -> napi::Result<String> {
 /// ones); with `write`, rewritten when it differs and the server is local. JSON text.
 #[napi]
 pub async fn schema_file(options: Options, write: bool) -> napi::Result<String> {
-    let settings = {
-        let env = options.environment();
-        settings::resolve::status(&options.into(), &env)
-    }
-    .map_err(to_js)?;
+    let settings = status_settings(options)?;
     to_json(&status::schema_file(&settings, write).await.map_err(to_js)?)
 }
 
@@ -123,11 +122,7 @@ pub async fn server_version(options: Options) -> napi::Result<String> {
 /// A fleet's `--targets-query`, read-only on the configured connection: the rows as JSON text.
 #[napi]
 pub async fn query_rows(options: Options, sql: String) -> napi::Result<String> {
-    let settings = {
-        let env = options.environment();
-        settings::resolve::status(&options.into(), &env)
-    }
-    .map_err(to_js)?;
+    let settings = status_settings(options)?;
     let timeout = std::time::Duration::from_millis(settings.timeout_ms);
     to_json(
         &status::query_rows(&settings.connection, timeout, &sql)
