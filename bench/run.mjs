@@ -15,7 +15,9 @@
 //      dbmate and node-pg-migrate on the same SQL
 // Floors: F1 `psql -f`, one transaction per migration with a history insert; F2 the same SQL in
 // one transaction; `node -e 0` for Node's own start-up; F3 Node reading and hashing every file
-// (what any runner that verifies every file on every run pays, before its own work).
+// (what any runner that verifies every file on every run pays, before its own work); F6a/F6b the
+// two halves of W6 in a running process (a new `pg` connection reading the history; reading and
+// hashing every file).
 // Every timed command is a whole process (wall time from spawn to exit, peak RSS from
 // /usr/bin/time); runs are interleaved across tools so machine drift hits all alike; every W1 run
 // gets its own fresh database, created and checkpointed outside the timed command.
@@ -122,11 +124,33 @@ function measure({ cmd, argv, cwd, env, okCodes = [0] }) {
  */
 function inProcess(cwd, env) {
   const api = JSON.stringify(path.join(ROOT, 'index.js'))
-  const script = `const g = require(${api}); (async () => { await g.assertSchemaCurrent(); const t = []; for (let i = 0; i < 20; i++) { const a = performance.now(); await g.assertSchemaCurrent(); t.push(performance.now() - a) } t.sort((x, y) => x - y); console.log(JSON.stringify({ ms: (t[9] + t[10]) / 2 })) })().catch((e) => { console.error(e.message); process.exit(1) })`
+  return timedInProcess(cwd, env, `const g = require(${api})`, 'await g.assertSchemaCurrent()')
+}
+
+/**
+ * `call` (an awaited expression after `setup`) timed as `inProcess` times W6: the median of 20
+ * calls after a warm-up, inside one process; and that process's peak RSS.
+ */
+function timedInProcess(cwd, env, setup, call) {
+  const script = `${setup}; (async () => { ${call}; const t = []; for (let i = 0; i < 20; i++) { const a = performance.now(); ${call}; t.push(performance.now() - a) } t.sort((x, y) => x - y); console.log(JSON.stringify({ ms: (t[9] + t[10]) / 2 })) })().catch((e) => { console.error(e.message); process.exit(1) })`
   const r = spawnSync('/usr/bin/time', ['-f', '%M', node, '-e', script], { cwd, env: { ...CLEAN_ENV, ...env }, encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`assertSchemaCurrent in process exited ${r.status}:\n${r.stderr.slice(-2000)}`)
+  if (r.status !== 0) throw new Error(`in-process timing exited ${r.status}:\n${r.stderr.slice(-2000)}`)
   return { ms: JSON.parse(r.stdout).ms, rssKiB: Number(r.stderr.trim().split('\n').pop()) }
 }
+
+/**
+ * W6's floors, each the least one half of `assertSchemaCurrent()` can cost from Node, timed the
+ * same way: F6a a new connection (the `pg` client) reading the history rows the core reads (the
+ * same query) and closing; F6b reading and hashing every migration file (Node's own fs and
+ * crypto, one file after another as an API would). godwit runs the two at once, so W6 can
+ * approach the larger of them, not their sum.
+ */
+const historyFloor = (cwd, env) =>
+  timedInProcess(cwd, env, `const pg = require(${JSON.stringify(path.join(BENCH, 'node_modules', 'pg'))})`,
+    `{ const c = new pg.Client({ connectionString: process.env.DATABASE_URL }); await c.connect(); await c.query("SELECT version, name, checksum, status, (date_part('epoch', applied_at) * 1000)::bigint, execution_ms, sql_checksum = 'baseline' FROM public.godwit_migrations WHERE status <> 'reverted'"); await c.end() }`)
+const filesFloor = (cwd, env) =>
+  timedInProcess(cwd, env, `const fs = require('fs'), c = require('crypto'), d = 'db/migrations'`,
+    `await (async () => { for (const f of fs.readdirSync(d)) c.createHash('sha256').update(fs.readFileSync(d + '/' + f)).digest('hex') })()`)
 
 const pad = (i, w) => String(i).padStart(w, '0')
 const tableSql = (i) => `CREATE TABLE t_${i} (id bigint primary key, v text);`
@@ -286,6 +310,8 @@ for (const n of SIZES) {
       const api = JSON.stringify(path.join(ROOT, 'index.js'))
       steps.push(['W6|godwit cold API start', () => measure({ cmd: node, argv: ['-e', `require(${api}).assertSchemaCurrent().then(() => {}, (e) => { console.error(e.message); process.exit(1) })`], cwd: path.join(dir, 'godwit'), env })])
       steps.push(['W6|godwit assertSchemaCurrent in process', () => inProcess(path.join(dir, 'godwit'), env)])
+      steps.push(['F6a pg: connect + read the history, in process', () => historyFloor(path.join(dir, 'godwit'), env)])
+      steps.push(['F6b node: read + sha256 every file, in process', () => filesFloor(path.join(dir, 'godwit'), env)])
     }
     if (WORKLOADS.has('W4') && wanted('godwit')) {
       steps.push(['W4|godwit', () => measure({ cmd: node, argv: [GODWIT, 'check'], cwd: path.join(dir, 'godwit'), env: { CI: 'true', MIGRATION_BASE_REF: 'main' } })])
@@ -336,6 +362,12 @@ for (const n of SIZES) {
   for (const [k, s] of Object.entries(summary)) {
     if (k.startsWith('W1|')) s.xF1 = paired(k, 'W1|F1 psql, tx per migration')
     if (k.startsWith('W2|') || k.startsWith('W3|') || k.startsWith('F3 ') || k === 'W6|godwit cold API start') s.xNode = paired(k, 'node -e 0')
+  }
+  // W6 in process against the larger of its two floors in the same round (it runs both halves at once)
+  const w6 = samples['W6|godwit assertSchemaCurrent in process']
+  const [fa, fb] = [samples['F6a pg: connect + read the history, in process'], samples['F6b node: read + sha256 every file, in process']]
+  if (w6 && fa?.length === w6.length && fb?.length === w6.length) {
+    summary['W6|godwit assertSchemaCurrent in process'].xFloor = median(w6.map((s, i) => s.ms / Math.max(fa[i].ms, fb[i].ms)))
   }
   results.sizes[n] = summary
   printTable(n, summary)

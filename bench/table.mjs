@@ -7,8 +7,9 @@ export function table(n, summary) {
   if (vsDbmate) rows[0].push('x dbmate (paired)')
   const vsFloor = Object.values(summary).some((s) => s.xFloor)
   if (vsFloor) rows[0].push('x floor (paired)')
-  // measured in shuffled order; printed by workload, `node -e 0` and F3 with W2/W3 whose floors they are
-  const group = (k) => (k.startsWith('node -e 0') || k.startsWith('F3 ') ? 'W2' : k.split('|')[0])
+  // measured in shuffled order; printed by workload, `node -e 0` and F3 with W2/W3 whose floors
+  // they are, F6a/F6b with W6
+  const group = (k) => (k.startsWith('node -e 0') || k.startsWith('F3 ') ? 'W2' : k.startsWith('F6') ? 'W6' : k.split('|')[0])
   const entries = Object.entries(summary).sort(([a, x], [b, y]) => group(a).localeCompare(group(b)) || x.medianMs - y.medianMs)
   for (const [k, s] of entries) {
     const ms = (v) => v.toFixed(v < 10 ? 2 : 0)

@@ -155,7 +155,7 @@ impl HistoryTable {
     /// server-side formatting: on 10,000 rows each was measurable, and the plan sorts anyway.
     pub fn read_sql(&self) -> String {
         format!(
-            "SELECT version, name, checksum, status, (date_part('epoch', applied_at) * 1000)::bigint, execution_ms, id, sql_checksum = 'baseline' FROM {} WHERE status <> 'reverted'",
+            "SELECT version, name, checksum, status, (date_part('epoch', applied_at) * 1000)::bigint, execution_ms, sql_checksum = 'baseline' FROM {} WHERE status <> 'reverted'",
             self.qualified()
         )
     }

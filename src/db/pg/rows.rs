@@ -37,7 +37,7 @@ pub(super) fn applied(messages: Vec<SimpleQueryMessage>, h: &HistoryTable) -> Re
                 .ok_or_else(|| unreadable("status"))?,
             applied_at: crate::time::iso_millis(number(4, "applied_at")?),
             execution_ms: number(5, "execution_ms")?,
-            baselined: r.get(7) == Some("t"),
+            baselined: r.get(6) == Some("t"),
         });
     }
     Ok(rows)
