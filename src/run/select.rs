@@ -9,13 +9,13 @@ use crate::violation::Violation;
 use super::report::{EntryState, MigrationEntry, Problem};
 
 /// The report's first view of every migration: the plan's states, before anything runs.
-pub fn entries(plan: &Plan) -> Vec<MigrationEntry> {
+pub fn entries(plan: Plan) -> Vec<MigrationEntry> {
     plan.rows
-        .iter()
+        .into_iter()
         .map(|r| MigrationEntry {
-            version: r.version.clone(),
-            name: r.name.clone(),
-            file: r.file.clone(),
+            version: r.version,
+            name: r.name,
+            file: r.file,
             state: EntryState::from(r.state),
             ..Default::default()
         })

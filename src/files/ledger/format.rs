@@ -52,8 +52,23 @@ impl<'de> Deserialize<'de> for Entries {
                 f.write_str("an object mapping migration file names to sha256 hex strings")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
-                let mut out = BTreeMap::new();
+                // A ledger as godwit writes it is sorted: while every key is greater than the one
+                // before (so none repeats), the entries are only collected, and the map is built
+                // from them in one pass at the end (inserting 10,000 keys one by one was half of
+                // reading the ledger in a no-op `up`). From the first key out of order on, each
+                // goes into the map, which refuses a duplicate as it is read.
+                let mut in_order: Vec<(String, String)> =
+                    Vec::with_capacity(map.size_hint().unwrap_or(0));
+                let mut out: Option<BTreeMap<String, String>> = None;
                 while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    let out = match out.as_mut() {
+                        Some(out) => out,
+                        None if in_order.last().is_none_or(|(last, _)| *last < k) => {
+                            in_order.push((k, v));
+                            continue;
+                        }
+                        None => out.insert(std::mem::take(&mut in_order).into_iter().collect()),
+                    };
                     match out.entry(k) {
                         std::collections::btree_map::Entry::Occupied(e) => {
                             return Err(de::Error::custom(format!(
@@ -66,7 +81,9 @@ impl<'de> Deserialize<'de> for Entries {
                         }
                     }
                 }
-                Ok(Entries(out))
+                Ok(Entries(
+                    out.unwrap_or_else(|| in_order.into_iter().collect()),
+                ))
             }
         }
         d.deserialize_map(V)
@@ -210,6 +227,25 @@ mod tests {
         assert_eq!(p.ledger.entries.len(), 2);
     }
 
+    /// Entries in any order read as the same ledger as sorted ones (only not canonical).
+    #[test]
+    fn entries_in_any_order_read_alike() {
+        let names: Vec<String> = (0..50)
+            .map(|i| format!("{:013}_m.mjs", 1_700_000_000_000_u64 + (i * 37 % 50)))
+            .collect();
+        let text = |names: &[String]| {
+            let entries: Vec<String> = names.iter().map(|k| format!("\"{k}\":\"{A}\"")).collect();
+            format!("{{\"format\":1,\"migrations\":{{{}}}}}", entries.join(","))
+        };
+        let mut sorted = names.clone();
+        sorted.sort();
+        let a = parse(&text(&names)).unwrap().ledger.entries;
+        let b = parse(&text(&sorted)).unwrap().ledger.entries;
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 50);
+        assert_eq!(a.keys().cloned().collect::<Vec<_>>(), sorted);
+    }
+
     #[test]
     fn distinct_problems() {
         let corrupt = [
@@ -232,6 +268,27 @@ mod tests {
                 assert!(m.contains("duplicate entry for a.mjs"), "{m}")
             }
             other => panic!("{other:?}"),
+        }
+        // a duplicate anywhere: right after its twin, after a key out of order, far apart
+        for keys in [
+            ["b.mjs", "a.mjs", "a.mjs", "c.mjs"],
+            ["a.mjs", "c.mjs", "b.mjs", "a.mjs"],
+            ["a.mjs", "b.mjs", "c.mjs", "a.mjs"],
+        ] {
+            let entries: Vec<String> = keys
+                .iter()
+                .map(|k| format!("    \"{k}\": \"{A}\""))
+                .collect();
+            let text = format!(
+                "{{\n  \"format\": 1,\n  \"migrations\": {{\n{}\n  }}\n}}\n",
+                entries.join(",\n")
+            );
+            match parse(&text) {
+                Err(LedgerProblem::Corrupt(m)) => {
+                    assert!(m.contains("duplicate entry for a.mjs"), "{m}");
+                }
+                other => panic!("{keys:?}: {other:?}"),
+            }
         }
         assert_eq!(
             parse("{\"format\":2,\"migrations\":{}}").unwrap_err(),
