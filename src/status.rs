@@ -53,32 +53,24 @@ pub struct StatusReport {
 }
 
 /// Opens a session bounded by `timeout` as a whole, with `lock_timeout` and `statement_timeout`
-/// set to it for everything that follows.
+/// set to it for everything that follows (in the round trip that describes the session).
 async fn open(settings: &Settings, timeout: Duration) -> Result<PgSession> {
-    let connector = PgConnector::new(settings.clone().with_connect_timeout(timeout));
-    let mut s = tokio::time::timeout(timeout, connector.connect())
-        .await
-        .map_err(|_| Error::Connect {
-            target: settings.display(),
-            message: format!(
-                "no answer within {} ms (MIGRATION_STATUS_TIMEOUT): the server did not complete start-up, TLS or authentication",
-                timeout.as_millis()
-            ),
-        })??;
     let ms = timeout.as_millis() as u64;
     // a lock wait answers first (with its reason), before the statement's own bound
     let lock = crate::duration::to_pg(ms - (ms / 5).min(200));
     let statement = crate::duration::to_pg(ms);
-    let set = format!("SET lock_timeout = '{lock}'; SET statement_timeout = '{statement}'");
-    match tokio::time::timeout(timeout, s.batch(&set)).await {
-        Ok(crate::db::Answer::Finished) => Ok(s),
-        Ok(other) => Err(Error::Db(format!(
-            "setting the session's timeouts: {other:?}"
-        ))),
-        Err(_) => Err(Error::ConnectionLost(format!(
-            "no answer within {ms} ms (MIGRATION_STATUS_TIMEOUT)"
-        ))),
-    }
+    let connector = PgConnector::new(settings.clone().with_connect_timeout(timeout)).then(format!(
+        "SET lock_timeout = '{lock}'; SET statement_timeout = '{statement}'"
+    ));
+    tokio::time::timeout(timeout, connector.connect())
+        .await
+        .map_err(|_| Error::Connect {
+            target: settings.display(),
+            message: format!(
+                "no answer within {} ms (MIGRATION_STATUS_TIMEOUT): the server did not complete start-up, TLS, authentication or the session's first query",
+                timeout.as_millis()
+            ),
+        })?
 }
 
 /// `status`: the plan against the database, read-only, no lock.

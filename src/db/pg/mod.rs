@@ -22,6 +22,9 @@ const CANCEL_BOUND: Duration = Duration::from_millis(500);
 
 pub struct PgConnector {
     pub settings: Settings,
+    /// Statements for the new session whose answers are not needed (its timeouts), sent with
+    /// the query that describes the session: one round trip for both.
+    then: Option<String>,
 }
 
 pub struct PgSession {
@@ -84,7 +87,18 @@ fn db_error(e: &tokio_postgres::Error) -> DbError {
 
 impl PgConnector {
     pub fn new(settings: Settings) -> PgConnector {
-        PgConnector { settings }
+        PgConnector {
+            settings,
+            then: None,
+        }
+    }
+
+    /// Runs `sql` on every new session right after the query that describes it, in the same
+    /// round trip (the two are pipelined; the session description is read first). For
+    /// `status` and `assertSchemaCurrent()`, whose every round trip counts at an API's start.
+    pub fn then(mut self, sql: String) -> PgConnector {
+        self.then = Some(sql);
+        self
     }
 
     async fn open(&self) -> Result<PgSession> {
@@ -133,7 +147,18 @@ impl PgConnector {
             token: client.cancel_token(),
             tls,
         };
-        let info = read_info(&client, &target).await?;
+        let then = async {
+            match &self.then {
+                Some(sql) => client.batch_execute(sql).await,
+                None => Ok(()),
+            }
+        };
+        let (info, then) = tokio::join!(read_info(&client, &target), then);
+        let info = info?;
+        then.map_err(|e| Error::Connect {
+            target: target.clone(),
+            message: format!("setting up the session: {}", describe_pg_error(&e)),
+        })?;
         Ok(PgSession {
             client,
             cancel,
