@@ -22,11 +22,14 @@ export async function silentServer(t) {
 /**
  * A TCP proxy on 127.0.0.1 to `target` (a postgres:// URL's host and port). `silence()` stops
  * forwarding in both directions on every connection, old and new, without closing any.
+ * `flights()`: for each connection so far, what the client sent between the server's answers
+ * (each flight's bytes, consecutive chunks joined): how many round trips it took.
  */
 export async function proxy(t, targetUrl) {
   const target = new URL(targetUrl)
   let silent = false
   const sockets = new Set()
+  const conversations = []
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 5432), target.hostname)
     for (const s of [client, upstream]) {
@@ -34,8 +37,19 @@ export async function proxy(t, targetUrl) {
       s.on('error', () => {})
       s.on('close', () => sockets.delete(s))
     }
-    client.on('data', (d) => silent || upstream.write(d))
-    upstream.on('data', (d) => silent || client.write(d))
+    const flights = []
+    let answered = true
+    conversations.push(flights)
+    client.on('data', (d) => {
+      if (answered) flights.push(Buffer.alloc(0))
+      flights[flights.length - 1] = Buffer.concat([flights[flights.length - 1], d])
+      answered = false
+      if (!silent) upstream.write(d)
+    })
+    upstream.on('data', (d) => {
+      answered = true
+      if (!silent) client.write(d)
+    })
     client.on('end', () => silent || upstream.end())
     upstream.on('end', () => silent || client.end())
   })
@@ -47,5 +61,5 @@ export async function proxy(t, targetUrl) {
   const via = new URL(targetUrl)
   via.hostname = '127.0.0.1'
   via.port = String(server.address().port)
-  return { url: via.toString(), silence: () => (silent = true) }
+  return { url: via.toString(), silence: () => (silent = true), flights: () => conversations }
 }

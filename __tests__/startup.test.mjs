@@ -1,13 +1,15 @@
 // What a start pays for: `status`, a no-op `up` and assertSchemaCurrent() run at every deploy and
-// every API start, so they load no Node module they do not use. worker_threads (rendering) and
+// every API start, so they load no Node module they do not use, and take no round trip to the
+// server they can share. worker_threads (rendering) and
 // child_process (asking git) each cost a start about 2.5 ms; they load only when a run needs them.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { CLI, ROOT, cleanEnv, tmpDir } from './helpers.mjs'
 import { freshDatabase, stopServer } from './db.mjs'
+import { proxy } from './net.mjs'
 import { project, sql, V } from './project.mjs'
 
 after(stopServer)
@@ -42,5 +44,39 @@ test('status_a_no_op_up_and_assert_schema_current_load_no_module_they_do_not_use
     assert.equal(r.status, 0, `${args.join(' ')}: ${r.stdout}${r.stderr}`)
     assert.ok(list.length > 50, 'the probe saw the modules Node loaded')
     assert.deepEqual(list.filter((m) => UNUSED.test(m)), [], args.join(' '))
+  }
+})
+
+/** The types of the protocol messages in a flight of the client's (after the start-up packet). */
+function messageTypes(flight) {
+  const types = []
+  for (let at = 0; at + 5 <= flight.length; at += 1 + flight.readInt32BE(at + 1)) types.push(String.fromCharCode(flight[at]))
+  return types
+}
+
+test('status_and_assert_schema_current_ask_everything_in_one_round_trip_after_start_up', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })
+  assert.equal(spawnSync(process.execPath, [CLI, 'up', '--sha', 'rt'], { cwd, env: cleanEnv({ DATABASE_URL: url, MIGRATION_JOB: '1' }), encoding: 'utf8' }).status, 0)
+  // without TLS, so the proxy sees the messages; the session's description, its timeouts and
+  // the history read are one flight, where they were three round trips
+  const link = await proxy(t, url)
+  const plain = new URL(link.url)
+  plain.searchParams.set('sslmode', 'disable')
+  const api = JSON.stringify(path.join(ROOT, 'index.js'))
+  for (const args of [[CLI, 'status'], ['-e', `require(${api}).assertSchemaCurrent().then((s) => { if (!s.clean) process.exit(3) })`]]) {
+    const before = link.flights().length
+    const r = await new Promise((resolve) => {
+      const child = spawn(process.execPath, args, { cwd, env: cleanEnv({ DATABASE_URL: plain.toString() }), stdio: ['ignore', 'pipe', 'pipe'] })
+      let err = ''
+      child.stderr.on('data', (d) => (err += d))
+      child.on('close', (code) => resolve({ code, err }))
+    })
+    assert.equal(r.code, 0, r.err)
+    const sessions = link.flights().slice(before)
+    assert.equal(sessions.length, 1, 'one connection')
+    // the first flight is the start-up packet (no type byte); then authentication, if any
+    const queries = sessions[0].slice(1).map(messageTypes).filter((types) => types.includes('Q'))
+    assert.deepEqual(queries, [['Q', 'Q', 'Q']], `${args[0]}: the flights that carried queries`)
   }
 })

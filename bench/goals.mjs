@@ -24,6 +24,8 @@ export const GOALS = [
   { goal: 'N = 10000, W6 in a running process at most 40 ms', size: '10000', row: 'W6|godwit assertSchemaCurrent in process', of: (s) => s.medianMs, max: 40, unit: 'ms' },
   { goal: 'N = 1000, W6 in a running process against its floor, the larger of F6a and F6b (no bound: reported)', size: '1000', row: 'W6|godwit assertSchemaCurrent in process', of: (s) => s.xFloor, unit: '× floor' },
   { goal: 'N = 10000, W6 in a running process against its floor (no bound: reported)', size: '10000', row: 'W6|godwit assertSchemaCurrent in process', of: (s) => s.xFloor, unit: '× floor' },
+  { goal: 'N = 1000, W6 over a link with 4 ms round trips against its floor there (no bound: reported)', size: '1000', row: 'W6|godwit assertSchemaCurrent in process, 4 ms round trips', of: (s) => s.xFloor, unit: '× floor' },
+  { goal: 'N = 10000, W6 over a link with 4 ms round trips against its floor there (no bound: reported)', size: '10000', row: 'W6|godwit assertSchemaCurrent in process, 4 ms round trips', of: (s) => s.xFloor, unit: '× floor' },
   { goal: 'W6 cold API start, N = 1000 (no bound: reported)', size: '1000', row: 'W6|godwit cold API start', of: (s) => s.xNode, unit: '× `node -e 0`' },
   { goal: 'W6 cold API start, N = 10000 (no bound: reported)', size: '10000', row: 'W6|godwit cold API start', of: (s) => s.xNode, unit: '× `node -e 0`' },
   { goal: 'W5, 100 databases × 50: the fleet within 1.3 × the floor', size: 'W5: 100 databases x 50', row: 'W5|godwit up --targets (fleet)', of: (s) => s.xFloor, max: 1.3, unit: '×' },

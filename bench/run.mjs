@@ -85,6 +85,33 @@ async function freshDb() {
   return name
 }
 
+/**
+ * `url` through a slow link (bench/slow-link.mjs: every chunk held 2 ms each way), started once
+ * and stopped when the bench exits; without TLS, which the link would otherwise add round trips
+ * of its own to.
+ */
+let slowLink
+async function slowLinkUrl(url) {
+  const u = new URL(url)
+  if (!slowLink) {
+    const { spawn } = await import('node:child_process')
+    const child = spawn(process.execPath, [path.join(BENCH, 'slow-link.mjs'), u.hostname, u.port || '5432', '2'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    process.on('exit', () => child.kill())
+    const port = await new Promise((resolve, reject) => {
+      child.stdout.once('data', (d) => resolve(Number(String(d).trim())))
+      child.once('exit', (code) => reject(new Error(`bench/slow-link.mjs exited ${code}`)))
+    })
+    // the bench's own end is not held up by it
+    child.stdout.destroy()
+    child.unref()
+    slowLink = { child, port }
+  }
+  u.hostname = '127.0.0.1'
+  u.port = String(slowLink.port)
+  u.searchParams.set('sslmode', 'disable')
+  return u.toString()
+}
+
 /** A fresh order each round: no tool always runs right after the same neighbour. */
 function shuffled(list) {
   const a = [...list]
@@ -312,6 +339,10 @@ for (const n of SIZES) {
       steps.push(['W6|godwit assertSchemaCurrent in process', () => inProcess(path.join(dir, 'godwit'), env)])
       steps.push(['F6a pg: connect + read the history, in process', () => historyFloor(path.join(dir, 'godwit'), env)])
       steps.push(['F6b node: read + sha256 every file, in process', () => filesFloor(path.join(dir, 'godwit'), env)])
+      // the same call and its floor over a link with a 4 ms round trip: what W6's round trips cost
+      const far = { DATABASE_URL: await slowLinkUrl(dbUrl(applied.godwit)) }
+      steps.push(['W6|godwit assertSchemaCurrent in process, 4 ms round trips', () => inProcess(path.join(dir, 'godwit'), far)])
+      steps.push(['F6a pg: connect + read the history, in process, 4 ms round trips', () => historyFloor(path.join(dir, 'godwit'), far)])
     }
     if (WORKLOADS.has('W4') && wanted('godwit')) {
       steps.push(['W4|godwit', () => measure({ cmd: node, argv: [GODWIT, 'check'], cwd: path.join(dir, 'godwit'), env: { CI: 'true', MIGRATION_BASE_REF: 'main' } })])
@@ -368,6 +399,10 @@ for (const n of SIZES) {
   const [fa, fb] = [samples['F6a pg: connect + read the history, in process'], samples['F6b node: read + sha256 every file, in process']]
   if (w6 && fa?.length === w6.length && fb?.length === w6.length) {
     summary['W6|godwit assertSchemaCurrent in process'].xFloor = median(w6.map((s, i) => s.ms / Math.max(fa[i].ms, fb[i].ms)))
+  }
+  const [w6far, fafar] = [samples['W6|godwit assertSchemaCurrent in process, 4 ms round trips'], samples['F6a pg: connect + read the history, in process, 4 ms round trips']]
+  if (w6far && fafar?.length === w6far.length) {
+    summary['W6|godwit assertSchemaCurrent in process, 4 ms round trips'].xFloor = median(w6far.map((s, i) => s.ms / Math.max(fafar[i].ms, fb?.[i]?.ms ?? 0)))
   }
   results.sizes[n] = summary
   printTable(n, summary)

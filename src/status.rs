@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::db::Session;
 use crate::db::conn::Settings;
 use crate::db::describe;
 use crate::db::history::HistoryTable;
-use crate::db::pg::{PgConnector, PgSession};
-use crate::db::{Connector, Session};
+use crate::db::pg::{PgConnector, PgSession, Reached};
 use crate::error::{Error, Result};
 use crate::files::checksum::sha256_raw;
 use crate::files::scan;
@@ -52,24 +52,40 @@ pub struct StatusReport {
     pub migrations: Vec<Row>,
 }
 
-/// Opens a session bounded by `timeout` as a whole, with `lock_timeout` and `statement_timeout`
-/// set to it for everything that follows (in the round trip that describes the session).
-async fn open(settings: &Settings, timeout: Duration) -> Result<PgSession> {
-    let ms = timeout.as_millis() as u64;
-    // a lock wait answers first (with its reason), before the statement's own bound
-    let lock = crate::duration::to_pg(ms - (ms / 5).min(200));
-    let statement = crate::duration::to_pg(ms);
-    let connector = PgConnector::new(settings.clone().with_connect_timeout(timeout)).then(format!(
-        "SET lock_timeout = '{lock}'; SET statement_timeout = '{statement}'"
-    ));
-    tokio::time::timeout(timeout, connector.connect())
+/// The connection's start-up bounded by `timeout`, as the error names it.
+async fn reach(settings: &Settings, timeout: Duration) -> Result<Reached> {
+    let connector = PgConnector::new(settings.clone().with_connect_timeout(timeout));
+    tokio::time::timeout(timeout, connector.reach())
         .await
         .map_err(|_| Error::Connect {
             target: settings.display(),
             message: format!(
-                "no answer within {} ms (MIGRATION_STATUS_TIMEOUT): the server did not complete start-up, TLS, authentication or the session's first query",
+                "no answer within {} ms (MIGRATION_STATUS_TIMEOUT): the server did not complete start-up, TLS or authentication",
                 timeout.as_millis()
             ),
+        })?
+}
+
+/// `SET`s bounding everything that follows by `timeout`: `lock_timeout` and `statement_timeout`.
+fn bounds(timeout: Duration) -> String {
+    let ms = timeout.as_millis() as u64;
+    // a lock wait answers first (with its reason), before the statement's own bound
+    let lock = crate::duration::to_pg(ms - (ms / 5).min(200));
+    let statement = crate::duration::to_pg(ms);
+    format!("SET lock_timeout = '{lock}'; SET statement_timeout = '{statement}'")
+}
+
+/// Opens a session bounded by `timeout` (start-up, then each statement), for what is not
+/// `status` itself.
+async fn open(settings: &Settings, timeout: Duration) -> Result<PgSession> {
+    let reached = reach(settings, timeout).await?;
+    tokio::time::timeout(timeout, reached.describe_with(&bounds(timeout)))
+        .await
+        .map_err(|_| {
+            Error::ConnectionLost(format!(
+                "no answer within {} ms (MIGRATION_STATUS_TIMEOUT) to the session's first queries",
+                timeout.as_millis()
+            ))
         })?
 }
 
@@ -81,17 +97,22 @@ pub async fn status(settings: &StatusSettings) -> Result<StatusReport> {
     let reading = tokio::task::spawn_blocking(move || scan::scan(&dir));
     let h = settings.history.clone();
     let from_db = async {
-        let mut s = open(&settings.connection, timeout).await?;
-        // the server's own lock_timeout and statement_timeout answer first, with the reason
-        let applied = tokio::time::timeout(timeout + Duration::from_millis(500), s.read_history(&h))
-            .await
-            .map_err(|_| {
-                Error::LockNotAcquired(format!(
-                    "reading the history table {} took longer than {} ms (MIGRATION_STATUS_TIMEOUT): is it locked by another session?",
-                    h.qualified(),
-                    timeout.as_millis()
-                ))
-            })??;
+        let reached = reach(&settings.connection, timeout).await?;
+        // the session's description, its bounds and the history read in one round trip; the
+        // server's own lock_timeout and statement_timeout answer first, with the reason
+        let (s, answer) = tokio::time::timeout(
+            timeout + Duration::from_millis(500),
+            reached.describe_reading(&bounds(timeout), &h.read_sql()),
+        )
+        .await
+        .map_err(|_| {
+            Error::LockNotAcquired(format!(
+                "reading the history table {} took longer than {} ms (MIGRATION_STATUS_TIMEOUT): is it locked by another session?",
+                h.qualified(),
+                timeout.as_millis()
+            ))
+        })??;
+        let applied = s.history_from(answer, &h)?;
         Ok::<_, Error>((s, applied))
     };
     let (scan, from_db) = tokio::join!(reading, from_db);

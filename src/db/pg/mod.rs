@@ -22,10 +22,17 @@ const CANCEL_BOUND: Duration = Duration::from_millis(500);
 
 pub struct PgConnector {
     pub settings: Settings,
-    /// Statements for the new session whose answers are not needed (its timeouts), sent with
-    /// the query that describes the session: one round trip for both.
-    then: Option<String>,
 }
+
+/// A session whose start-up is done but that is not described yet (`PgConnector::reach`).
+pub struct Reached {
+    client: Client,
+    cancel: PgCancel,
+    target: String,
+}
+
+/// What the server answered to a query sent with `Reached::describe_reading`.
+pub type QueryAnswer = std::result::Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>;
 
 pub struct PgSession {
     client: Client,
@@ -87,21 +94,22 @@ fn db_error(e: &tokio_postgres::Error) -> DbError {
 
 impl PgConnector {
     pub fn new(settings: Settings) -> PgConnector {
-        PgConnector {
-            settings,
-            then: None,
-        }
-    }
-
-    /// Runs `sql` on every new session right after the query that describes it, in the same
-    /// round trip (the two are pipelined; the session description is read first). For
-    /// `status` and `assertSchemaCurrent()`, whose every round trip counts at an API's start.
-    pub fn then(mut self, sql: String) -> PgConnector {
-        self.then = Some(sql);
-        self
+        PgConnector { settings }
     }
 
     async fn open(&self) -> Result<PgSession> {
+        let reached = self.reach().await?;
+        let info = read_info(&reached.client, &reached.target).await?;
+        Ok(PgSession {
+            client: reached.client,
+            cancel: reached.cancel,
+            info,
+        })
+    }
+
+    /// The connection's start-up (TCP, TLS, authentication), without the query that describes
+    /// the session: `Reached::describe_with` sends that with others in one round trip.
+    pub async fn reach(&self) -> Result<Reached> {
         use tokio_postgres::config::SslMode as Wire;
         let settings = &self.settings;
         let target = settings.display();
@@ -147,21 +155,56 @@ impl PgConnector {
             token: client.cancel_token(),
             tls,
         };
-        let then = async {
-            match &self.then {
-                Some(sql) => client.batch_execute(sql).await,
-                None => Ok(()),
-            }
-        };
-        let (info, then) = tokio::join!(read_info(&client, &target), then);
+        Ok(Reached {
+            client,
+            cancel,
+            target,
+        })
+    }
+}
+
+impl Reached {
+    /// Describes the session and, pipelined after that query in the same round trip, runs
+    /// `setup` (statements whose answers are not needed: the session's timeouts).
+    pub async fn describe_with(self, setup: &str) -> Result<PgSession> {
+        let (info, set) = tokio::join!(
+            read_info(&self.client, &self.target),
+            self.client.batch_execute(setup)
+        );
+        self.described(info, set)
+    }
+
+    /// `describe_with`, and then `query` in the same round trip, its answer returned as the
+    /// server gave it. Three round trips become one: `status` and `assertSchemaCurrent()` pay
+    /// each at every API start, and a database in another zone charges a millisecond or more
+    /// for each. The server runs them in the order sent, so `query` runs under what `setup`
+    /// set.
+    pub async fn describe_reading(
+        self,
+        setup: &str,
+        query: &str,
+    ) -> Result<(PgSession, QueryAnswer)> {
+        let (info, set, answer) = tokio::join!(
+            read_info(&self.client, &self.target),
+            self.client.batch_execute(setup),
+            self.client.simple_query(query)
+        );
+        Ok((self.described(info, set)?, answer))
+    }
+
+    fn described(
+        self,
+        info: Result<SessionInfo>,
+        set: std::result::Result<(), tokio_postgres::Error>,
+    ) -> Result<PgSession> {
         let info = info?;
-        then.map_err(|e| Error::Connect {
-            target: target.clone(),
+        set.map_err(|e| Error::Connect {
+            target: self.target.clone(),
             message: format!("setting up the session: {}", describe_pg_error(&e)),
         })?;
         Ok(PgSession {
-            client,
-            cancel,
+            client: self.client,
+            cancel: self.cancel,
             info,
         })
     }
@@ -266,6 +309,47 @@ impl PgSession {
             )),
             _ => Error::Db(format!("{what}: {}", describe_pg_error(&e))),
         }
+    }
+
+    /// The history's rows from the server's answer to `HistoryTable::read_sql` (`None`: there is
+    /// no history table yet), or the error classified: a missing privilege names its grant.
+    pub fn history_from(
+        &self,
+        answer: QueryAnswer,
+        h: &HistoryTable,
+    ) -> Result<Option<Vec<Applied>>> {
+        use tokio_postgres::error::SqlState;
+        let messages = match answer {
+            Ok(m) => m,
+
+            Err(e)
+                if e.code().is_some_and(|c| {
+                    *c == SqlState::UNDEFINED_TABLE || *c == SqlState::INVALID_SCHEMA_NAME
+                }) =>
+            {
+                return Ok(None);
+            }
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_COLUMN) => {
+                return Err(Error::Integrity(format!(
+                    "the history table {} does not have the columns this godwit keeps ({}); it was made by an earlier development build or by another tool. In a local database drop or rename it and run up again; elsewhere, point godwit at its own table (--schema/--table)",
+                    h.qualified(),
+                    describe_pg_error(&e)
+                )));
+            }
+            Err(e) => {
+                let grant = format!(
+                    "GRANT SELECT, INSERT, UPDATE ON {} TO {}",
+                    h.qualified(),
+                    super::history::quote_ident(&self.info.user)
+                );
+                return Err(self.classify(
+                    e,
+                    &format!("reading the history table {}", h.qualified()),
+                    Some(&grant),
+                ));
+            }
+        };
+        rows::applied(messages, h).map(Some)
     }
 
     async fn simple_bool(&self, sql: &str, what: &str) -> Result<bool> {
@@ -391,37 +475,8 @@ impl super::Session for PgSession {
     }
 
     async fn read_history(&mut self, h: &HistoryTable) -> Result<Option<Vec<Applied>>> {
-        use tokio_postgres::error::SqlState;
-        let messages = match self.client.simple_query(&h.read_sql()).await {
-            Ok(m) => m,
-            Err(e)
-                if e.code().is_some_and(|c| {
-                    *c == SqlState::UNDEFINED_TABLE || *c == SqlState::INVALID_SCHEMA_NAME
-                }) =>
-            {
-                return Ok(None);
-            }
-            Err(e) if e.code() == Some(&SqlState::UNDEFINED_COLUMN) => {
-                return Err(Error::Integrity(format!(
-                    "the history table {} does not have the columns this godwit keeps ({}); it was made by an earlier development build or by another tool. In a local database drop or rename it and run up again; elsewhere, point godwit at its own table (--schema/--table)",
-                    h.qualified(),
-                    describe_pg_error(&e)
-                )));
-            }
-            Err(e) => {
-                let grant = format!(
-                    "GRANT SELECT, INSERT, UPDATE ON {} TO {}",
-                    h.qualified(),
-                    super::history::quote_ident(&self.info.user)
-                );
-                return Err(self.classify(
-                    e,
-                    &format!("reading the history table {}", h.qualified()),
-                    Some(&grant),
-                ));
-            }
-        };
-        rows::applied(messages, h).map(Some)
+        let answer = self.client.simple_query(&h.read_sql()).await;
+        self.history_from(answer, h)
     }
 
     async fn record(&mut self, h: &HistoryTable, write: &RowWrite) -> Result<()> {
