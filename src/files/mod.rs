@@ -45,13 +45,14 @@ pub fn write_atomic_with(
         write(&mut out)?;
         out.flush()
     });
-    if let Err(e) = written {
-        // a full disk leaves no half-written temporary file behind, beside a report or a ledger
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
+    // a full disk leaves no half-written temporary file behind, beside a report or a ledger
+    put_in_place(written, &tmp, path)
+}
+
+/// `tmp`, once `made`, renamed over `path`; removed when either step failed.
+fn put_in_place(made: std::io::Result<()>, tmp: &Path, path: &Path) -> Result<()> {
+    made.and_then(|()| std::fs::rename(tmp, path)).map_err(|e| {
+        let _ = std::fs::remove_file(tmp);
         Error::io(path, e)
     })
 }
@@ -65,14 +66,7 @@ pub fn link_or_copy_atomic(from: &Path, path: &Path) -> Result<()> {
     let tmp = temporary_beside(path);
     let _ = std::fs::remove_file(&tmp);
     let made = std::fs::hard_link(from, &tmp).or_else(|_| std::fs::copy(from, &tmp).map(|_| ()));
-    if let Err(e) = made {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    put_in_place(made, &tmp, path)
 }
 
 #[cfg(test)]
