@@ -23,9 +23,11 @@ export async function silentServer(t) {
  * A TCP proxy on 127.0.0.1 to `target` (a postgres:// URL's host and port). `silence()` stops
  * forwarding in both directions on every connection, old and new, without closing any.
  * `flights()`: for each connection so far, what the client sent between the server's answers
- * (each flight's bytes, consecutive chunks joined): how many round trips it took.
+ * (each flight's bytes, consecutive chunks joined): how many round trips it took. With
+ * `silentOnQuery` (and no TLS) it goes silent at the first query: a server, or a pooler in
+ * front of it, that completes start-up and then runs nothing.
  */
-export async function proxy(t, targetUrl) {
+export async function proxy(t, targetUrl, { silentOnQuery = false } = {}) {
   const target = new URL(targetUrl)
   let silent = false
   const sockets = new Set()
@@ -39,19 +41,24 @@ export async function proxy(t, targetUrl) {
     }
     const flights = []
     let answered = true
+    // with silentOnQuery, each connection's start-up and authentication pass and its first query
+    // is never answered
+    let muted = false
+    const quiet = () => silent || muted
     conversations.push(flights)
     client.on('data', (d) => {
       if (answered) flights.push(Buffer.alloc(0))
       flights[flights.length - 1] = Buffer.concat([flights[flights.length - 1], d])
       answered = false
-      if (!silent) upstream.write(d)
+      if (silentOnQuery && d[0] === 0x51) muted = true
+      if (!quiet()) upstream.write(d)
     })
     upstream.on('data', (d) => {
       answered = true
-      if (!silent) client.write(d)
+      if (!quiet()) client.write(d)
     })
-    client.on('end', () => silent || upstream.end())
-    upstream.on('end', () => silent || client.end())
+    client.on('end', () => quiet() || upstream.end())
+    upstream.on('end', () => quiet() || client.end())
   })
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.after(() => {

@@ -39,7 +39,7 @@ const rows = [
   ['hostile history identifiers (quotes, spaces, unicode)', `${f.security.identifierCases} schema/table pairs`, 'quoted everywhere: up, status, down, reset'],
   ['`create` names that try to leave the folder', `${f.security.traversalNames} names`, 'refused (exit 2), nothing written'],
   ['fuzzing the pure parsers', `${f.fuzz.properties} properties × ${f.fuzz.casesPerProperty} inputs`, `${f.fuzz.crashes} crashes, every property held`],
-  ['nothing waits without bound: a server that never answers, a proxy that goes silent mid-run, a locked history table, absurd durations', `${f.adversity.classes.bounded ?? 0} cases`,
+  ['nothing waits without bound: a server that never answers, a proxy that goes silent mid-run, a server that starts sessions but runs no query, a locked history table, absurd durations', `${f.adversity.classes.bounded ?? 0} cases`,
     `every command ended within its bound with the documented exit code and a report; a signal answered within ${f.adversity.slowestSignalMs} ms at worst`],
   ['one migration cannot change the rules for the next: RESET ALL, SET ROLE, session timeouts, search_path, standard_conforming_strings, set_config, unlock, DISCARD', `${f.adversity.classes.session ?? 0} cases`,
     'every migration started from the job\'s role and settings; a released lock stopped the run fail-closed (exit 3); godwit\'s history writes were unaffected'],

@@ -98,18 +98,20 @@ pub async fn status(settings: &StatusSettings) -> Result<StatusReport> {
     let h = settings.history.clone();
     let from_db = async {
         let reached = reach(&settings.connection, timeout).await?;
-        // the session's description, its bounds and the history read in one round trip; the
-        // server's own lock_timeout and statement_timeout answer first, with the reason
+        // The session's description, its bounds and the history read in one round trip. A
+        // lock on the history table is answered by the server's own lock_timeout, with the
+        // reason, before this bound: a server that says nothing at all by then is not running
+        // queries (a pooler with no free connection, a server stuck), not waiting for a lock.
         let (s, answer) = tokio::time::timeout(
             timeout + Duration::from_millis(500),
             reached.describe_reading(&bounds(timeout), &h.read_sql()),
         )
         .await
         .map_err(|_| {
-            Error::LockNotAcquired(format!(
-                "reading the history table {} took longer than {} ms (MIGRATION_STATUS_TIMEOUT): is it locked by another session?",
-                h.qualified(),
-                timeout.as_millis()
+            Error::ConnectionLost(format!(
+                "no answer within {} ms (MIGRATION_STATUS_TIMEOUT) to the session's first queries (describing the session, reading the history table {}): the server, or a pooler in front of it, accepted the connection but is not running queries",
+                timeout.as_millis(),
+                h.qualified()
             ))
         })??;
         let applied = s.history_from(answer, &h)?;

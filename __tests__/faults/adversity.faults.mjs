@@ -171,6 +171,39 @@ test('status_and_assert_schema_current_do_not_wait_for_a_locked_history_table', 
   held('bounded', 1)
 })
 
+test('status_and_assert_schema_current_are_bounded_by_a_server_that_starts_sessions_but_runs_no_query', async (t) => {
+  // a pooler with no free server connection, or a server stuck after authentication: start-up
+  // completes, the first queries are never answered
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })
+  assert.equal((await godwit(['up', '--sha', 'x'], { cwd, env: { DATABASE_URL: url } })).code, 0)
+  const p = await proxy(t, url, { silentOnQuery: true })
+  const mute = new URL(p.url)
+  mute.searchParams.set('sslmode', 'disable')
+  let t0 = Date.now()
+  const st = await godwit(['status', '--json'], { cwd, env: { DATABASE_URL: mute.toString(), MIGRATION_STATUS_TIMEOUT: '1s' } })
+  assert.equal(st.code, 7, st.stderr)
+  assert.ok(ms(t0) < 5000, `status took ${ms(t0)} ms`)
+  assert.equal(st.json.error.code, 'CONNECTION_LOST')
+  assert.match(st.json.error.message, /no answer within 1000 ms \(MIGRATION_STATUS_TIMEOUT\) to the session's first queries/)
+  assert.doesNotMatch(st.json.error.message, /locked/)
+  const godwitApi = require('../../index.js')
+  const saved = process.env.DATABASE_URL
+  const cwdBefore = process.cwd()
+  process.env.DATABASE_URL = mute.toString()
+  process.chdir(cwd)
+  try {
+    t0 = Date.now()
+    await assert.rejects(godwitApi.assertSchemaCurrent({ timeout: '800ms' }), { code: 'CONNECTION_LOST' })
+    assert.ok(ms(t0) < 4000, `assertSchemaCurrent took ${ms(t0)} ms`)
+  } finally {
+    process.chdir(cwdBefore)
+    if (saved === undefined) delete process.env.DATABASE_URL
+    else process.env.DATABASE_URL = saved
+  }
+  held('bounded', 2)
+})
+
 test('absurd_durations_are_usage_errors_with_a_report_never_an_abort', async (t) => {
   const url = await freshDatabase(t)
   const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })
