@@ -80,3 +80,33 @@ test('status_and_assert_schema_current_ask_everything_in_one_round_trip_after_st
     assert.deepEqual(queries, [['Q', 'Q', 'Q']], `${args[0]}: the flights that carried queries`)
   }
 })
+
+test('up_sends_the_jobs_session_settings_with_the_query_that_describes_the_session', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int)') })
+  const artifacts = path.join(cwd, '.artifacts')
+  assert.equal(spawnSync(process.execPath, [CLI, 'up', '--sha', 'rt', '--artifacts-dir', artifacts], { cwd, env: cleanEnv({ DATABASE_URL: url, MIGRATION_JOB: '1' }), encoding: 'utf8' }).status, 0)
+  const link = await proxy(t, url)
+  const plain = new URL(link.url)
+  plain.searchParams.set('sslmode', 'disable')
+  // `up` with nothing to do, and `plan` (a read-only session)
+  for (const [args, also] of [[['up', '--sha', 'rt2', '--artifacts-dir', artifacts], 'SET lock_timeout'], [['plan'], 'SET default_transaction_read_only = on']]) {
+    const before = link.flights().length
+    const r = await new Promise((resolve) => {
+      const child = spawn(process.execPath, [CLI, ...args], { cwd, env: cleanEnv({ DATABASE_URL: plain.toString(), MIGRATION_JOB: '1' }), stdio: ['ignore', 'pipe', 'pipe'] })
+      let err = ''
+      child.stderr.on('data', (d) => (err += d))
+      child.on('close', (code) => resolve({ code, err }))
+    })
+    assert.equal(r.code, 0, r.err)
+    const sessions = link.flights().slice(before)
+    assert.equal(sessions.length, 1, `${args[0]}: one connection`)
+    const queries = sessions[0].slice(1).filter((f) => messageTypes(f).includes('Q'))
+    // before: the description alone, then the settings in a round trip of their own
+    assert.deepEqual(messageTypes(queries[0]), ['Q', 'Q'], `${args[0]}: the first flight that carried queries`)
+    const first = queries[0].toString('latin1')
+    assert.match(first, /pg_stat_get_activity/, 'the session is described')
+    assert.ok(first.includes(also), `${args[0]}: ${also} in the first flight`)
+    assert.ok(first.includes("'idle_session_timeout'"), 'the versioned settings too, chosen by the server')
+  }
+})

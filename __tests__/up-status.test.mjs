@@ -457,6 +457,36 @@ test('a_read_only_database_is_refused_before_the_lock_and_read_only_commands_sti
   assert.deepEqual(await tables(url), ['a', 'godwit_migrations'])
 })
 
+test('the_first_migration_finds_the_jobs_session_settings_for_the_servers_version', async (t) => {
+  // the settings travel with the query that describes the session, before godwit knows the
+  // version: the server sets the ones it has (14+, 17+) and skips the others
+  const url = await freshDatabase(t)
+  const names = ['lock_timeout', 'statement_timeout', 'idle_in_transaction_session_timeout', 'standard_conforming_strings', 'tcp_keepalives_idle', 'client_connection_check_interval', 'idle_session_timeout', 'transaction_timeout']
+  const list = names.map((n) => `'${n}'`).join(', ')
+  const cwd = await project(t, {
+    [`${V(1)}_seen.mjs`]: sql(`CREATE TABLE seen AS SELECT n AS name, current_setting(n, true) AS value FROM unnest(ARRAY[${list}]) AS n`),
+  })
+  const env = { DATABASE_URL: url, MIGRATION_LOCK_TIMEOUT: '4321ms', MIGRATION_STATEMENT_TIMEOUT: '7654ms', MIGRATION_TIMEOUT_SECONDS: '1234' }
+  const r = await godwit(['up', '--sha', 'set'], { cwd, env })
+  assert.equal(r.code, 0, r.stderr)
+  const seen = Object.fromEntries((await query(url, 'SELECT name, value FROM seen')).map((row) => [row.name, row.value]))
+  // what the server shows for each value set as godwit sets it, or null where it has no such setting
+  const expected = await query(url, `SELECT current_setting('server_version_num')::int AS n,
+    set_config('lock_timeout', '4321ms', false) AS lock_timeout, set_config('statement_timeout', '7654ms', false) AS statement_timeout,
+    set_config('idle_in_transaction_session_timeout', '60000ms', false) AS idle_in_tx, set_config('statement_timeout', '1234000ms', false) AS budget`)
+  const { n, lock_timeout: lock, statement_timeout: statement, idle_in_tx: idleInTx, budget } = expected[0]
+  assert.deepEqual(seen, {
+    lock_timeout: lock,
+    statement_timeout: statement,
+    idle_in_transaction_session_timeout: idleInTx,
+    standard_conforming_strings: 'on',
+    tcp_keepalives_idle: '30',
+    client_connection_check_interval: n >= 140000 ? '1s' : null,
+    idle_session_timeout: n >= 140000 ? budget : null,
+    transaction_timeout: n >= 170000 ? budget : null,
+  })
+})
+
 test('a_server_that_reaps_idle_sessions_does_not_end_the_job_while_a_slow_module_renders', async (t) => {
   const url = await freshDatabase(t)
   const [{ n }] = await query(url, 'SELECT current_setting(\'server_version_num\')::int AS n')

@@ -132,7 +132,7 @@ proptest! {
         let text = ledger::render(&l);
         let parsed = ledger::parse(&text).unwrap();
         prop_assert_eq!(&parsed.ledger, &l);
-        prop_assert!(parsed.canonical);
+        prop_assert!(parsed.canonical());
         // a CRLF checkout and a BOM are the same ledger
         let crlf = format!("\u{feff}{}", text.replace('\n', "\r\n"));
         prop_assert_eq!(ledger::parse(&crlf).unwrap().ledger, l);

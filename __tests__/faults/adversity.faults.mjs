@@ -56,6 +56,21 @@ async function holding(t, url) {
 }
 
 const silentUrl = (port) => `postgres://u:secret@127.0.0.1:${port}/db`
+
+/** Runs `fn` as an API process would call godwit: cwd at `cwd`, DATABASE_URL `url`; both put back. */
+async function inProject(cwd, url, fn) {
+  const saved = process.env.DATABASE_URL
+  const cwdBefore = process.cwd()
+  process.env.DATABASE_URL = url
+  process.chdir(cwd)
+  try {
+    return await fn(require('../../index.js'))
+  } finally {
+    process.chdir(cwdBefore)
+    if (saved === undefined) delete process.env.DATABASE_URL
+    else process.env.DATABASE_URL = saved
+  }
+}
 const ms = (t0) => Date.now() - t0
 
 // -- 1. Nothing waits without bound -------------------------------------------------------------
@@ -75,20 +90,11 @@ test('a_server_that_never_answers_bounds_up_status_and_assert_schema_current', a
   assert.equal(st.code, 7, st.stderr)
   assert.ok(ms(t0) < 5000, `status took ${ms(t0)} ms`)
   // in-process, as an API calls it at start-up
-  const godwitApi = require('../../index.js')
-  const saved = process.env.DATABASE_URL
-  const cwdBefore = process.cwd()
-  process.env.DATABASE_URL = silentUrl(port)
-  process.chdir(cwd)
-  try {
+  await inProject(cwd, silentUrl(port), async (api) => {
     t0 = Date.now()
-    await assert.rejects(godwitApi.assertSchemaCurrent({ timeout: '800ms' }), { code: 'CONNECT_FAILED' })
+    await assert.rejects(api.assertSchemaCurrent({ timeout: '800ms' }), { code: 'CONNECT_FAILED' })
     assert.ok(ms(t0) < 4000, `assertSchemaCurrent took ${ms(t0)} ms`)
-  } finally {
-    process.chdir(cwdBefore)
-    if (saved === undefined) delete process.env.DATABASE_URL
-    else process.env.DATABASE_URL = saved
-  }
+  })
   for (const out of [up.stdout, up.stderr, st.stdout, st.stderr]) assert.ok(!out.includes('secret'))
   held('bounded', 3)
 })
@@ -171,7 +177,7 @@ test('status_and_assert_schema_current_do_not_wait_for_a_locked_history_table', 
   held('bounded', 1)
 })
 
-test('status_and_assert_schema_current_are_bounded_by_a_server_that_starts_sessions_but_runs_no_query', async (t) => {
+test('status_assert_schema_current_and_up_are_bounded_by_a_server_that_starts_sessions_but_runs_no_query', async (t) => {
   // a pooler with no free server connection, or a server stuck after authentication: start-up
   // completes, the first queries are never answered
   const url = await freshDatabase(t)
@@ -187,21 +193,22 @@ test('status_and_assert_schema_current_are_bounded_by_a_server_that_starts_sessi
   assert.equal(st.json.error.code, 'CONNECTION_LOST')
   assert.match(st.json.error.message, /no answer within 1000 ms \(MIGRATION_STATUS_TIMEOUT\) to the session's first queries/)
   assert.doesNotMatch(st.json.error.message, /locked/)
-  const godwitApi = require('../../index.js')
-  const saved = process.env.DATABASE_URL
-  const cwdBefore = process.cwd()
-  process.env.DATABASE_URL = mute.toString()
-  process.chdir(cwd)
-  try {
+  await inProject(cwd, mute.toString(), async (api) => {
     t0 = Date.now()
-    await assert.rejects(godwitApi.assertSchemaCurrent({ timeout: '800ms' }), { code: 'CONNECTION_LOST' })
+    await assert.rejects(api.assertSchemaCurrent({ timeout: '800ms' }), { code: 'CONNECTION_LOST' })
     assert.ok(ms(t0) < 4000, `assertSchemaCurrent took ${ms(t0)} ms`)
-  } finally {
-    process.chdir(cwdBefore)
-    if (saved === undefined) delete process.env.DATABASE_URL
-    else process.env.DATABASE_URL = saved
-  }
-  held('bounded', 2)
+  })
+  // `up` sends its settings with the query that describes the session: that round trip is
+  // bounded as start-up is (10 s), and said as what it is, not as a server that never started
+  t0 = Date.now()
+  const up = await godwit(['up', '--sha', 'mute', '--json'], { cwd, env: { DATABASE_URL: mute.toString() } })
+  assert.equal(up.code, 7, up.stderr)
+  assert.ok(ms(t0) < 15_000, `up took ${ms(t0)} ms`)
+  assert.equal(up.json.error.code, 'CONNECTION_LOST')
+  assert.match(up.json.error.message, /no answer within 10 s to the session's first queries .*accepted the connection but is not running queries/)
+  assert.doesNotMatch(up.json.error.message, /did not complete start-up/)
+  assert.equal(report(cwd, 'mute').outcome, 'connection-lost')
+  held('bounded', 3)
 })
 
 test('absurd_durations_are_usage_errors_with_a_report_never_an_abort', async (t) => {

@@ -337,7 +337,7 @@ impl<'a> Comparison<'a> {
 
     /// The canonical-form finding, the ledger to write (local mode), findings in order.
     fn finish(mut self) -> Integrity {
-        let canonical = matches!(self.ledger, LedgerState::Read(p) if p.canonical);
+        let canonical = matches!(self.ledger, LedgerState::Read(p) if p.canonical());
         if let (LedgerState::Read(_), false, true) = (self.ledger, canonical, self.frozen) {
             self.push(Violation::new(
                 LEDGER_FILE,
@@ -363,7 +363,7 @@ impl<'a> Comparison<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::files::ledger::format::Parsed;
+    use crate::files::ledger::format::{parse, render};
 
     const S1: &str = "1111111111111111111111111111111111111111111111111111111111111111";
     const S2: &str = "2222222222222222222222222222222222222222222222222222222222222222";
@@ -387,10 +387,7 @@ mod tests {
         }
     }
     fn read(pairs: &[(&str, &str)]) -> LedgerState {
-        LedgerState::Read(Parsed {
-            ledger: ledger(pairs),
-            canonical: true,
-        })
+        LedgerState::Read(parse(&render(&ledger(pairs))).expect("a rendered ledger parses"))
     }
     fn base(files: &[(&str, &str)], led: Option<&[(&str, &str)]>) -> Result<BaseSnapshot, NoBase> {
         Ok(BaseSnapshot {
@@ -578,10 +575,9 @@ mod tests {
     #[test]
     fn non_canonical_ledger_is_rewritten_locally_and_refused_in_ci() {
         let nb = Err(NoBase::NoCommits);
-        let led = LedgerState::Read(Parsed {
-            ledger: ledger(&[(A, S1)]),
-            canonical: false,
-        });
+        // valid, one entry, not two-space indented
+        let text = format!("{{\"format\": 1, \"migrations\": {{\"{A}\": \"{S1}\"}}}}");
+        let led = LedgerState::Read(parse(&text).expect("a valid ledger"));
         let i = compare(&[mf(A, S1)], &led, &nb, false);
         assert!(i.violations.is_empty());
         assert!(i.write.is_some());

@@ -231,6 +231,15 @@ pub trait Session: Send + Sized {
 pub trait Connector: Send + Sync {
     type Session: Session;
     fn connect(&self) -> impl Future<Output = Result<Self::Session>> + Send;
+    /// A session with `setup` (statements whose answers are not needed) run on it in the round
+    /// trip that describes it, and how `setup` ended: one round trip fewer than `connect` and a
+    /// `batch`, at every `up`. Start-up and that round trip are each bounded by `bound`, and say
+    /// which of them went unanswered.
+    fn connect_with(
+        &self,
+        setup: &str,
+        bound: std::time::Duration,
+    ) -> impl Future<Output = Result<(Self::Session, Answer)>> + Send;
     /// `postgres://user@host:port/db`, never with a password.
     fn display(&self) -> String;
     fn ssl_mode(&self) -> &'static str;

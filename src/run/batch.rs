@@ -43,25 +43,50 @@ impl Job {
     /// - `transaction_timeout` (PostgreSQL 17+): the run's budget too, for the same reason: one
     ///   set for application sessions ended the session under a migration that took longer.
     pub fn settings(&self) -> String {
-        let mut sql = format!(
+        let mut sql = self.every_version();
+        for (name, value, since) in self.versioned() {
+            if self.version_num >= since {
+                sql.push_str(&format!("; SET {name} = '{value}'"));
+            }
+        }
+        sql
+    }
+
+    /// `settings()` for a server whose version is not known yet, so they can travel in the
+    /// round trip that asks for it: the settings that exist only from some version on are set by
+    /// the server itself when its `server_version_num` has them (a row filtered out by `WHERE`
+    /// is never projected, so `set_config` never sees a name the server does not know). The
+    /// session ends up as `settings()` for its version leaves it.
+    pub fn settings_for_any_version(&self) -> String {
+        let rows = self
+            .versioned()
+            .iter()
+            .map(|(name, value, since)| format!("('{name}', '{value}', {since})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "{}; SELECT pg_catalog.set_config(s.name, s.value, false) FROM (VALUES {rows}) AS s(name, value, since) WHERE pg_catalog.current_setting('server_version_num')::int >= s.since",
+            self.every_version()
+        )
+    }
+
+    /// The settings every supported server has.
+    fn every_version(&self) -> String {
+        format!(
             "SET lock_timeout = '{}'; SET statement_timeout = '{}'; SET idle_in_transaction_session_timeout = '{}'; SET standard_conforming_strings = on; SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3",
             to_pg(self.lock_timeout_ms),
             to_pg(self.statement_timeout_ms),
             to_pg(self.statement_timeout_ms.max(60_000))
-        );
-        if self.version_num >= 140_000 {
-            sql.push_str(
-                "; SET client_connection_check_interval = '1s'; SET idle_session_timeout = '",
-            );
-            sql.push_str(&self.budget());
-            sql.push('\'');
-        }
-        if self.version_num >= 170_000 {
-            sql.push_str("; SET transaction_timeout = '");
-            sql.push_str(&self.budget());
-            sql.push('\'');
-        }
-        sql
+        )
+    }
+
+    /// The settings that exist from some `server_version_num` on: name, value, since.
+    fn versioned(&self) -> [(&'static str, String, i32); 3] {
+        [
+            ("client_connection_check_interval", "1s".into(), 140_000),
+            ("idle_session_timeout", self.budget(), 140_000),
+            ("transaction_timeout", self.budget(), 170_000),
+        ]
     }
 
     /// The budget as a server timeout: the server's limit is INT_MAX ms (24.8 days), and a
@@ -260,6 +285,38 @@ mod tests {
         };
         assert!(!old.reassert().contains("client_connection_check_interval"));
         assert!(!old.reassert().contains("idle_session_timeout"));
+    }
+
+    #[test]
+    fn settings_for_any_version_set_what_settings_sets_for_each_version() {
+        let any = JOB.settings_for_any_version();
+        // every setting every version has is a SET, as in settings() for any version
+        let old = Job {
+            version_num: 130_000,
+            ..JOB
+        };
+        assert!(
+            any.starts_with(&format!("{}; SELECT", old.settings())),
+            "{any}"
+        );
+        // each versioned one is a row with the version it exists from, in settings()'s order
+        let mut at = 0;
+        for row in [
+            "('client_connection_check_interval', '1s', 140000)",
+            "('idle_session_timeout', '1800000ms', 140000)",
+            "('transaction_timeout', '1800000ms', 170000)",
+        ] {
+            at += any[at..]
+                .find(row)
+                .unwrap_or_else(|| panic!("{row} after {at} in {any}"));
+        }
+        assert!(
+            any.ends_with("WHERE pg_catalog.current_setting('server_version_num')::int >= s.since")
+        );
+        // and what settings() sets on an 18 is exactly those rows as SETs
+        assert!(JOB.settings().ends_with(
+            "; SET client_connection_check_interval = '1s'; SET idle_session_timeout = '1800000ms'; SET transaction_timeout = '1800000ms'"
+        ));
     }
 
     #[test]

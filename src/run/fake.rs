@@ -132,6 +132,12 @@ impl Connector for FakeConnector {
         })
     }
 
+    async fn connect_with(&self, setup: &str, _bound: Duration) -> Result<(FakeSession, Answer)> {
+        let mut session = self.connect().await?;
+        let answer = session.batch(setup).await;
+        Ok((session, answer))
+    }
+
     fn display(&self) -> String {
         "postgres://app@fake:5432/db".into()
     }

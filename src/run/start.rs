@@ -171,7 +171,24 @@ impl<C: Connector> Runner<C> {
         let Some(connector) = self.connector.as_ref() else {
             return Err(Error::Internal("no connection settings".into()));
         };
-        let session = match self.guard.race(connect_bounded(connector)).await {
+        let eff = self
+            .effective
+            .clone()
+            .ok_or_else(|| Error::Internal("no settings".into()))?;
+        let mut job = Job {
+            lock_timeout_ms: eff.lock_timeout_ms,
+            statement_timeout_ms: eff.statement_timeout_ms,
+            version_num: 0, // known once the session is described
+            budget_ms: eff.budget_seconds.saturating_mul(1000),
+        };
+        // the job's settings travel with the query that describes the session
+        let mut setup = job.settings_for_any_version();
+        if self.settings.dry_run {
+            // a plan takes no lock and cannot write: every transaction on this session is
+            // read-only, so nothing a bug or a module could do changes the database
+            setup.push_str("; SET default_transaction_read_only = on");
+        }
+        let (session, set) = match self.guard.race(connect_bounded(connector, &setup)).await {
             Ok(s) => s?,
             Err(stop) => return Err(self.guard.error(stop, "while connecting to the database")),
         };
@@ -188,32 +205,22 @@ impl<C: Connector> Runner<C> {
         if let (Some(why), false) = (info.read_only, self.settings.dry_run) {
             return Err(read_only_refusal(why, &connector.display()));
         }
-        let eff = self
-            .effective
-            .clone()
-            .ok_or_else(|| Error::Internal("no settings".into()))?;
-        let job = Job {
-            lock_timeout_ms: eff.lock_timeout_ms,
-            statement_timeout_ms: eff.statement_timeout_ms,
-            version_num: info.version_num,
-            budget_ms: eff.budget_seconds.saturating_mul(1000),
-        };
+        job.version_num = info.version_num;
         self.job = Some(job);
         let s = self.session.insert(session);
-        match self.guard.race(s.batch(&job.settings())).await {
-            Ok(Answer::Finished) => {}
-            Ok(Answer::Error(e)) => {
+        match set {
+            Answer::Finished => {}
+            Answer::Error(e) => {
                 return Err(Error::Db(format!(
-                    "setting the session's timeouts: {}",
+                    "setting up the job's session (its timeouts): {}",
                     e.describe()
                 )));
             }
-            Ok(Answer::Lost(why)) => {
+            Answer::Lost(why) => {
                 return Err(Error::ConnectionLost(format!(
-                    "while setting the session's timeouts: {why}"
+                    "while setting up the job's session: {why}"
                 )));
             }
-            Err(stop) => return Err(self.guard.error(stop, "while preparing the session")),
         }
         self.progress.verbose(|| {
             format!(
@@ -229,25 +236,8 @@ impl<C: Connector> Runner<C> {
                 h.qualified()
             )
         });
-        let s = self
-            .session
-            .as_mut()
-            .ok_or_else(|| Error::Internal("no session".into()))?;
         if self.settings.dry_run {
-            // a plan takes no lock and cannot write: every transaction on this session is
-            // read-only, so nothing a bug or a module could do changes the database
-            return match self
-                .guard
-                .race(async {
-                    match s.batch("SET default_transaction_read_only = on").await {
-                        Answer::Finished => s.read_history(&h).await,
-                        other => Err(Error::Db(format!(
-                            "making the session read-only: {other:?}"
-                        ))),
-                    }
-                })
-                .await
-            {
+            return match self.guard.race(s.read_history(&h)).await {
                 Ok(rows) => rows,
                 Err(stop) => Err(self.guard.error(stop, "while reading the history")),
             };
@@ -353,18 +343,11 @@ impl<C: Connector> Runner<C> {
 }
 
 /// The database connection, bounded on its own: a server (or a proxy) that accepts TCP and never
-/// answers must not hold start-up, TLS or authentication for the whole budget.
-async fn connect_bounded<C: Connector>(connector: &C) -> Result<C::Session> {
+/// answers must not hold start-up, TLS or authentication, or the session's first round trip, for
+/// the whole budget.
+async fn connect_bounded<C: Connector>(connector: &C, setup: &str) -> Result<(C::Session, Answer)> {
     const CONNECT_BOUND: Duration = Duration::from_secs(10);
-    tokio::time::timeout(CONNECT_BOUND, connector.connect())
-        .await
-        .map_err(|_| Error::Connect {
-            target: connector.display(),
-            message: format!(
-                "no answer within {} s: the server accepted the connection but did not complete start-up, TLS or authentication",
-                CONNECT_BOUND.as_secs()
-            ),
-        })?
+    connector.connect_with(setup, CONNECT_BOUND).await
 }
 
 /// The privilege an application role lacks to create the history table, named with its grant.

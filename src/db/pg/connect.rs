@@ -6,8 +6,8 @@ use std::time::Duration;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 use super::{PgCancel, PgSession, describe_pg_error};
-use crate::db::SessionInfo;
 use crate::db::conn::{Settings, SslMode};
+use crate::db::{Answer, SessionInfo};
 use crate::error::{Error, Result};
 
 /// Opens sessions to one server with one set of connection settings.
@@ -107,6 +107,23 @@ impl Reached {
         self.described(info, set)
     }
 
+    /// Describes the session and runs `setup` after that query in the same round trip, handing
+    /// back how `setup` ended as an `Answer`, for a caller that tells a refused statement from a
+    /// lost session (`up`: the job's settings, sent before the server's version is known).
+    pub async fn describe_running(self, setup: &str) -> Result<(PgSession, Answer)> {
+        let (info, set) = tokio::join!(
+            read_info(&self.client, &self.target),
+            self.client.batch_execute(setup)
+        );
+        let session = PgSession {
+            client: self.client,
+            cancel: self.cancel,
+            info: info?,
+        };
+        let answer = session.answer(set);
+        Ok((session, answer))
+    }
+
     /// `describe_with`, and then `query` in the same round trip, its answer returned as the
     /// server gave it. Three round trips become one: `status` and `assertSchemaCurrent()` pay
     /// each at every API start, and a database in another zone charges a millisecond or more
@@ -203,6 +220,28 @@ impl crate::db::Connector for PgConnector {
 
     async fn connect(&self) -> Result<PgSession> {
         self.open().await
+    }
+
+    async fn connect_with(&self, setup: &str, bound: Duration) -> Result<(PgSession, Answer)> {
+        let reached = tokio::time::timeout(bound, self.reach())
+            .await
+            .map_err(|_| Error::Connect {
+                target: self.settings.display(),
+                message: format!(
+                    "no answer within {} s: the server accepted the connection but did not complete start-up, TLS or authentication",
+                    bound.as_secs()
+                ),
+            })??;
+        // start-up done: silence now is a server (or a pooler with no free server connection)
+        // that runs no query, not a server that cannot be reached
+        tokio::time::timeout(bound, reached.describe_running(setup))
+            .await
+            .map_err(|_| {
+                Error::ConnectionLost(format!(
+                    "no answer within {} s to the session's first queries (describing the session, setting its timeouts): the server, or a pooler in front of it, accepted the connection but is not running queries",
+                    bound.as_secs()
+                ))
+            })?
     }
 
     fn display(&self) -> String {

@@ -86,6 +86,23 @@ impl PgSession {
         &self.client
     }
 
+    /// How a batch ended. An error on a session that is still open is the server's verdict on
+    /// the SQL; on a closed one (terminated backend, network) it says nothing about what
+    /// committed.
+    pub(super) fn answer(&self, done: std::result::Result<(), tokio_postgres::Error>) -> Answer {
+        match done {
+            Ok(()) => Answer::Finished,
+            Err(e)
+                if e.as_db_error()
+                    .is_some_and(|d| !matches!(d.severity(), "FATAL" | "PANIC"))
+                    && !self.client.is_closed() =>
+            {
+                Answer::Error(db_error(&e))
+            }
+            Err(e) => Answer::Lost(describe_pg_error(&e)),
+        }
+    }
+
     /// An error of one of godwit's own statements, classified once: a lost session, a missing
     /// privilege (with the grant that fixes it), a lock not granted, or the server's verdict.
     pub fn classify(&self, e: tokio_postgres::Error, what: &str, grant: Option<&str>) -> Error {
@@ -179,19 +196,8 @@ impl super::Session for PgSession {
     }
 
     async fn batch(&mut self, sql: &str) -> Answer {
-        match self.client.batch_execute(sql).await {
-            Ok(()) => Answer::Finished,
-            // An error on a session that is still open is the server's verdict on the SQL; on a
-            // closed one (terminated backend, network) it says nothing about what committed.
-            Err(e)
-                if e.as_db_error()
-                    .is_some_and(|d| !matches!(d.severity(), "FATAL" | "PANIC"))
-                    && !self.client.is_closed() =>
-            {
-                Answer::Error(db_error(&e))
-            }
-            Err(e) => Answer::Lost(describe_pg_error(&e)),
-        }
+        let done = self.client.batch_execute(sql).await;
+        self.answer(done)
     }
 
     // The key is an integer, formatted, never user text: one simple-protocol round trip.

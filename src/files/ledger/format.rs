@@ -35,8 +35,17 @@ pub enum LedgerProblem {
 #[derive(Debug)]
 pub struct Parsed {
     pub ledger: Ledger,
-    /// False when the text is valid but not byte-for-byte what `render` would write.
-    pub canonical: bool,
+    /// The text as read (line ends as LF), for `canonical`.
+    text: String,
+}
+
+impl Parsed {
+    /// False when the text is valid but not byte-for-byte what `render` would write. Asked only
+    /// by `check` (a style finding): `up` and `status` never render the ledger to compare it
+    /// (1.6 ms at 10,000 migrations).
+    pub fn canonical(&self) -> bool {
+        render(&self.ledger) == self.text
+    }
 }
 
 /// Entries by file name, refusing duplicate keys (serde_json would silently keep the last one,
@@ -123,8 +132,10 @@ pub fn parse(text: &str) -> Result<Parsed, LedgerProblem> {
     let ledger = Ledger {
         entries: raw.migrations.0,
     };
-    let canonical = render(&ledger) == *text_lf;
-    Ok(Parsed { ledger, canonical })
+    Ok(Parsed {
+        ledger,
+        text: text_lf.into_owned(),
+    })
 }
 
 /// Why a text is not a ledger of this format: not JSON, not an object, no `format`, a `format`
@@ -211,10 +222,10 @@ mod tests {
         let l = ledger(&[("1700000000001_a.mjs", A), ("1700000000002_b.mjs", B)]);
         let p = parse(&render(&l)).unwrap();
         assert_eq!(p.ledger, l);
-        assert!(p.canonical);
+        assert!(p.canonical());
         // a CRLF checkout of the ledger is still canonical
         let p = parse(&render(&l).replace('\n', "\r\n")).unwrap();
-        assert!(p.canonical);
+        assert!(p.canonical());
     }
 
     #[test]
@@ -223,7 +234,7 @@ mod tests {
             "{{\"format\":1,\"migrations\":{{\"1700000000002_b.mjs\":\"{B}\",\"1700000000001_a.mjs\":\"{A}\"}}}}"
         );
         let p = parse(&text).unwrap();
-        assert!(!p.canonical);
+        assert!(!p.canonical());
         assert_eq!(p.ledger.entries.len(), 2);
     }
 
