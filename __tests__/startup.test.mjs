@@ -14,13 +14,14 @@ import { project, sql, V } from './project.mjs'
 
 after(stopServer)
 
-const UNUSED = /^NativeModule (worker_threads|child_process)$/
+// built-ins, and the fleet's own files (`up --targets`, `status --targets` only)
+const UNUSED = /^NativeModule (worker_threads|child_process)$|[\\/]lib[\\/](fleet|targets)\.js$/
 
-/** Runs `args` with Node, a probe printing to `out` the built-in modules loaded by the end. */
+/** Runs `args` with Node, a probe printing to `out` the built-in modules and files loaded by the end. */
 function loaded(t, args, cwd, env) {
   const probe = path.join(tmpDir(t), 'probe.cjs')
   const out = path.join(path.dirname(probe), 'loaded.json')
-  writeFileSync(probe, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.moduleLoadList)))\n`)
+  writeFileSync(probe, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.moduleLoadList.concat(Object.keys(require.cache)))))\n`)
   const r = spawnSync(process.execPath, ['-r', probe, ...args], { cwd, env: cleanEnv(env), encoding: 'utf8' })
   const list = JSON.parse(spawnSync(process.execPath, ['-p', `require('node:fs').readFileSync(${JSON.stringify(out)}, 'utf8')`], { encoding: 'utf8' }).stdout)
   return { r, list }

@@ -3,8 +3,10 @@
 // a shard of either), and how a fleet summary becomes output and an exit code.
 const path = require('node:path')
 const godwit = require('../index.js')
-const { readTargets, parseShard, shardOf } = require('../lib/targets.js')
-const { upFleet, statusFleet, fleetPath, writeFleet } = require('../lib/fleet.js')
+// the fleet's own modules load only for a fleet run: `up` and `status` parse these options at
+// every deploy and every CI job
+const targetsLib = () => require('../lib/targets.js')
+const fleetLib = () => require('../lib/fleet.js')
 const { exitFor } = require('../lib/errors.js')
 const { EXIT, UsageError } = require('./cli.js')
 
@@ -28,6 +30,7 @@ function wantsFleet(values) {
 /** The targets the flags name, this shard's only. */
 async function targetsOf(values) {
   if (values.targets !== undefined && values['targets-query'] !== undefined) throw new UsageError('--targets and --targets-query name the targets twice: give one')
+  const { readTargets, parseShard, shardOf } = targetsLib()
   const list = values.targets !== undefined ? readTargets(values.targets) : await godwit.queryTargets(values['targets-query'], { dir: values.dir })
   const shard = values.shard === undefined ? null : parseShard(values.shard)
   return { targets: shard ? shardOf(list, shard) : list, shard, total: list.length }
@@ -60,6 +63,7 @@ async function upTargets(values, out, upOptions) {
     out.status(`up: shard ${values.shard} of ${total} targets is empty; nothing to do`)
     return EXIT.OK
   }
+  const { upFleet, fleetPath, writeFleet } = fleetLib()
   const config = await godwit.loadConfig().catch(() => null)
   const c = out.colors
   const summary = await upFleet(godwit, targets, {
@@ -87,6 +91,7 @@ async function upTargets(values, out, upOptions) {
 
 async function statusTargets(values, out, statusOptions) {
   const { targets, shard } = await targetsOf(values)
+  const { statusFleet } = fleetLib()
   const summary = await statusFleet(godwit, targets, { status: statusOptions, concurrency: values.concurrency, shard })
   const c = out.colors
   if (values['github-output']) {

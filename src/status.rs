@@ -54,16 +54,12 @@ pub struct StatusReport {
 
 /// The connection's start-up bounded by `timeout`, as the error names it.
 async fn reach(settings: &Settings, timeout: Duration) -> Result<Reached> {
-    let connector = PgConnector::new(settings.clone().with_connect_timeout(timeout));
-    tokio::time::timeout(timeout, connector.reach())
+    PgConnector::new(settings.clone().with_connect_timeout(timeout))
+        .reach_within(
+            timeout,
+            &format!("{} ms (MIGRATION_STATUS_TIMEOUT)", timeout.as_millis()),
+        )
         .await
-        .map_err(|_| Error::Connect {
-            target: settings.display(),
-            message: format!(
-                "no answer within {} ms (MIGRATION_STATUS_TIMEOUT): the server did not complete start-up, TLS or authentication",
-                timeout.as_millis()
-            ),
-        })?
 }
 
 /// `SET`s bounding everything that follows by `timeout`: `lock_timeout` and `statement_timeout`.

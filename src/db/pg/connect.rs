@@ -96,6 +96,21 @@ impl PgConnector {
     }
 }
 
+impl PgConnector {
+    /// `reach`, bounded by `bound` (named in the error as `named`: "10 s", or the setting that
+    /// chose it).
+    pub async fn reach_within(&self, bound: Duration, named: &str) -> Result<Reached> {
+        tokio::time::timeout(bound, self.reach())
+            .await
+            .map_err(|_| Error::Connect {
+                target: self.settings.display(),
+                message: format!(
+                    "no answer within {named}: the connection's start-up (TCP, TLS, authentication) did not complete"
+                ),
+            })?
+    }
+}
+
 impl Reached {
     /// Describes the session and, pipelined after that query in the same round trip, runs
     /// `setup` (statements whose answers are not needed: the session's timeouts).
@@ -223,15 +238,9 @@ impl crate::db::Connector for PgConnector {
     }
 
     async fn connect_with(&self, setup: &str, bound: Duration) -> Result<(PgSession, Answer)> {
-        let reached = tokio::time::timeout(bound, self.reach())
-            .await
-            .map_err(|_| Error::Connect {
-                target: self.settings.display(),
-                message: format!(
-                    "no answer within {} s: the server accepted the connection but did not complete start-up, TLS or authentication",
-                    bound.as_secs()
-                ),
-            })??;
+        let reached = self
+            .reach_within(bound, &format!("{} s", bound.as_secs()))
+            .await?;
         // start-up done: silence now is a server (or a pooler with no free server connection)
         // that runs no query, not a server that cannot be reached
         tokio::time::timeout(bound, reached.describe_running(setup))
