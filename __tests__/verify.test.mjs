@@ -132,3 +132,54 @@ test('status_github_output_tells_the_pipeline_whether_migrations_are_required', 
   assert.equal(missing.code, 2)
   assert.match(missing.stderr, /GITHUB_OUTPUT/)
 })
+
+test('a_scratch_database_that_cannot_be_dropped_is_named_with_why_and_the_verdict_stands', async (t) => {
+  // verify as a role that may create databases but is not a superuser; a superuser's session
+  // sits in the first scratch database, which DROP DATABASE ... WITH (FORCE) may not end for it
+  const url = await freshDatabase(t)
+  const { url: serverUrl } = await server()
+  const role = `gw_verifier_${process.pid}`
+  const secret = 'verifier-pw-8841'
+  const a = await admin(serverUrl)
+  await a.query(`CREATE ROLE ${role} LOGIN CREATEDB PASSWORD '${secret}'`)
+  await a.end()
+  const holders = []
+  t.after(async () => {
+    for (const h of holders) await h.end().catch(() => {})
+    const c = await admin(serverUrl)
+    const left = (await c.query("SELECT datname FROM pg_database WHERE datname LIKE 'godwit_verify_%' AND pg_get_userbyid(datdba) = $1", [role])).rows
+    for (const { datname } of left) await c.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`)
+    await c.query(`DROP ROLE IF EXISTS ${role}`)
+    await c.end()
+  })
+  const as = new URL(url)
+  as.username = role
+  as.password = secret
+  // the first migration waits, so the superuser's session is in place before the run ends
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id int); SELECT pg_sleep(2)') })
+  const run = godwit(['verify', '--json'], { cwd, env: { DATABASE_URL: as.toString() } })
+  let held = null
+  for (let i = 0; i < 100 && !held; i++) {
+    const rows = await query(serverUrl, "SELECT datname FROM pg_database WHERE datname LIKE 'godwit_verify_%' AND pg_get_userbyid(datdba) = $1 ORDER BY oid LIMIT 1", [role])
+    if (rows.length) {
+      const u = new URL(serverUrl)
+      u.pathname = '/' + rows[0].datname
+      const h = await admin(u.toString())
+      holders.push(h)
+      held = rows[0].datname
+    } else await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  assert.ok(held, 'the first scratch database appeared')
+  const r = await run
+  // the verdict is the migrations': verified, exit 0
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  assert.equal(r.json.outcome, 'verified')
+  assert.equal(r.json.dropped, false)
+  // the database left behind is named, with the server's reason; the other one was dropped
+  assert.match(r.json.dropError, new RegExp(`^${held}: .*(terminate|being accessed by other users)`))
+  assert.equal(r.json.dropError.split('; ').length, 1, r.json.dropError)
+  assert.deepEqual(await scratchLeft(serverUrl, r.json.scratchDatabases), [held])
+  assert.match(r.stderr, new RegExp(`verify: a scratch database could not be dropped: ${held}: `))
+  assert.deepEqual(verifyReport(cwd).dropped, false)
+  for (const out of [r.stdout, r.stderr, readFileSync(path.join(cwd, '.artifacts', 'deploy', 'verify', 'verify.json'), 'utf8')]) assert.ok(!out.includes(secret), 'no password printed')
+})
