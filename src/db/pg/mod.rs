@@ -47,6 +47,21 @@ impl super::Cancel for PgCancel {
     }
 }
 
+/// Why the migration lock was refused on a session that is not one server session of its own.
+fn pooled(pid: i32, answer: &str) -> String {
+    let seen = match answer.strip_prefix("moved:") {
+        Some(other) => {
+            format!("this session's statements ran on server session {pid}, then on {other}")
+        }
+        None => format!(
+            "server session {pid} already held the migration lock for another client before this run asked for it"
+        ),
+    };
+    format!(
+        "the connection reaches PostgreSQL through a pooler in transaction mode ({seen}): the migration lock and the job's timeouts need a server session of its own, so nothing was run; point the migration job's DATABASE_URL at the server itself or at a pooler in session mode; status and assertSchemaCurrent() may keep using this one (docs/connection.md)"
+    )
+}
+
 /// A database error's text with SQLSTATE; connection errors get their cause, never the URL.
 pub fn describe_pg_error(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
@@ -201,12 +216,38 @@ impl super::Session for PgSession {
     }
 
     // The key is an integer, formatted, never user text: one simple-protocol round trip.
+    // Taken only on the server session that was described, and only when that session does not
+    // hold it already: through a pooler in transaction mode the job's statements can run on
+    // another client's server session, where the lock is either someone else's (a second
+    // `pg_try_advisory_lock` there would also answer true: two runs at once) or would be left
+    // behind. A PostgreSQL session's backend never changes, and a fresh one holds no lock, so
+    // neither answer happens without such a pooler. CASE evaluates its branches in order.
     async fn try_lock(&mut self, key: i64) -> Result<bool> {
-        self.simple_bool(
-            &format!("SELECT pg_try_advisory_lock({key})"),
-            "taking the migration lock",
-        )
-        .await
+        let k = key as u64;
+        let (hi, lo) = ((k >> 32) as u32, (k & 0xffff_ffff) as u32);
+        let pid = self.info.backend.pid;
+        let sql = format!(
+            "SELECT CASE WHEN pg_catalog.pg_backend_pid() <> {pid} THEN 'moved:' || pg_catalog.pg_backend_pid() \
+             WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND granted AND classid::bigint = {hi} AND objid::bigint = {lo} AND objsubid = 1) THEN 'held' \
+             WHEN pg_catalog.pg_try_advisory_lock({key}) THEN 'taken' ELSE 'busy' END"
+        );
+        let rows = self
+            .client
+            .simple_query(&sql)
+            .await
+            .map_err(|e| self.classify(e, "taking the migration lock", None))?;
+        let answer = rows.iter().find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        });
+        match answer.as_deref() {
+            Some("taken") => Ok(true),
+            Some("busy") => Ok(false),
+            Some(a) if a == "held" || a.starts_with("moved:") => Err(Error::Config(pooled(pid, a))),
+            other => Err(Error::Db(format!(
+                "taking the migration lock: the server answered {other:?}"
+            ))),
+        }
     }
 
     async fn lock(&mut self, key: i64) -> Result<()> {
@@ -420,5 +461,30 @@ impl super::Session for PgSession {
 
     async fn reset_database(&mut self, h: &HistoryTable) -> Result<ResetDone> {
         super::reset::reset_database(&self.client, h).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pooled;
+
+    #[test]
+    fn a_pooled_session_is_said_as_what_was_seen_and_the_way_out() {
+        let moved = pooled(41, "moved:97");
+        assert!(
+            moved.contains("(this session's statements ran on server session 41, then on 97)"),
+            "{moved}"
+        );
+        let held = pooled(41, "held");
+        assert!(
+            held.contains("(server session 41 already held the migration lock for another client before this run asked for it)"),
+            "{held}"
+        );
+        for m in [moved, held] {
+            assert!(m.starts_with(
+                "the connection reaches PostgreSQL through a pooler in transaction mode"
+            ));
+            assert!(m.contains("nothing was run; point the migration job's DATABASE_URL at the server itself or at a pooler in session mode"));
+        }
     }
 }
