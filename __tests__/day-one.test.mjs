@@ -9,6 +9,7 @@ import path from 'node:path'
 import { godwit, CLI, cleanEnv, git, tmpDir } from './helpers.mjs'
 import { admin, freshDatabase, query, stopServer } from './db.mjs'
 import { project, sql, V } from './project.mjs'
+import { unusedPort } from './net.mjs'
 import { spawn } from 'node:child_process'
 
 after(stopServer)
@@ -157,7 +158,7 @@ test('check_judges_sql_for_the_servers_version_unless_the_project_pins_one', asy
   assert.equal(pinned.json.policy.postgresVersion, '13')
   // a server that is not there: the default, said, and check still passes
   writeFileSync(path.join(cwd, 'package.json'), '{}')
-  const port = await closedPort()
+  const port = await unusedPort()
   const away = await godwit(['check'], { cwd, env: { DATABASE_URL: `postgres://u@127.0.0.1:${port}/d` } })
   assert.equal(away.code, 0, away.stderr)
   assert.match(away.stderr, /the server was not asked for its version \(CONNECT_FAILED\); SQL judged for the default PostgreSQL/)
@@ -178,14 +179,6 @@ test('a_server_that_never_answers_delays_check_by_three_seconds_at_most', async 
   assert.match(stderr, /not asked for its version/)
   assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`)
 })
-
-async function closedPort() {
-  const s = net.createServer()
-  await new Promise((r) => s.listen(0, '127.0.0.1', r))
-  const { port } = s.address()
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 const withDown = (up, down) => `export const up = ${JSON.stringify(up)}\nexport const down = ${JSON.stringify(down)}\n`
 

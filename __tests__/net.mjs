@@ -3,6 +3,15 @@
 // silent (keeps every connection open, forwards nothing) at a moment the test chooses.
 import net from 'node:net'
 
+/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
+export async function unusedPort() {
+  const s = net.createServer()
+  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve))
+  const { port } = s.address()
+  await new Promise((resolve) => s.close(resolve))
+  return port
+}
+
 /** A TCP server on 127.0.0.1 that accepts and never writes a byte. */
 export async function silentServer(t) {
   const sockets = new Set()

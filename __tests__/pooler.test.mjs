@@ -11,6 +11,7 @@ import path from 'node:path'
 import { godwit, tmpDir } from './helpers.mjs'
 import { project, sql, V, tables } from './project.mjs'
 import { freshDatabase, admin, stopServer } from './db.mjs'
+import { unusedPort } from './net.mjs'
 
 after(stopServer)
 
@@ -24,14 +25,6 @@ function pgbouncerBinary() {
   return null
 }
 
-async function freePort() {
-  const s = net.createServer()
-  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const { port } = s.address()
-  await new Promise((resolve) => s.close(resolve))
-  return port
-}
-
 /** A PgBouncer in transaction mode with one server session per database, in front of `url`'s server. */
 async function pooler(t, url) {
   const bin = pgbouncerBinary()
@@ -39,7 +32,7 @@ async function pooler(t, url) {
   const dir = tmpDir(t, 'godwit-pgbouncer-')
   chmodSync(dir, 0o755)
   const target = new URL(url)
-  const port = await freePort()
+  const port = await unusedPort()
   const server = `host=${target.hostname} port=${target.port || 5432} user=${decodeURIComponent(target.username)}` + (target.password ? ` password=${decodeURIComponent(target.password)}` : '')
   const ini = path.join(dir, 'pgbouncer.ini')
   writeFileSync(ini, `[databases]\n* = ${server}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\nauth_type = any\npool_mode = transaction\ndefault_pool_size = 1\nmax_client_conn = 50\nignore_startup_parameters = extra_float_digits,options\n`)
