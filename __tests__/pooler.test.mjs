@@ -1,7 +1,9 @@
 // The migration job through a pooler in transaction mode (a real PgBouncer in front of the test
 // server): its statements may run on another client's server session, where the migration lock
 // is not the job's. `up` refuses there before taking the lock, naming the way out; `status` and
-// `assertSchemaCurrent()` (no lock, read-only) still work through it.
+// `assertSchemaCurrent()` (no lock, read-only) still work through it. A pooler that kept the job on
+// one server session until the lock was taken and moves it afterwards stops the run before the
+// next migration's SQL runs anywhere else.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
@@ -9,8 +11,8 @@ import { writeFileSync, chmodSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { godwit, tmpDir } from './helpers.mjs'
-import { project, sql, V, tables } from './project.mjs'
-import { freshDatabase, admin, stopServer } from './db.mjs'
+import { project, sql, V, tables, report } from './project.mjs'
+import { freshDatabase, admin, stopServer, query } from './db.mjs'
 import { unusedPort } from './net.mjs'
 
 after(stopServer)
@@ -25,8 +27,8 @@ function pgbouncerBinary() {
   return null
 }
 
-/** A PgBouncer in transaction mode with one server session per database, in front of `url`'s server. */
-async function pooler(t, url) {
+/** A PgBouncer in transaction mode with `size` server sessions per database, in front of `url`'s server. */
+async function pooler(t, url, size = 1) {
   const bin = pgbouncerBinary()
   if (!bin) return null
   const dir = tmpDir(t, 'godwit-pgbouncer-')
@@ -35,7 +37,7 @@ async function pooler(t, url) {
   const port = await unusedPort()
   const server = `host=${target.hostname} port=${target.port || 5432} user=${decodeURIComponent(target.username)}` + (target.password ? ` password=${decodeURIComponent(target.password)}` : '')
   const ini = path.join(dir, 'pgbouncer.ini')
-  writeFileSync(ini, `[databases]\n* = ${server}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\nauth_type = any\npool_mode = transaction\ndefault_pool_size = 1\nmax_client_conn = 50\nignore_startup_parameters = extra_float_digits,options\n`)
+  writeFileSync(ini, `[databases]\n* = ${server}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\nauth_type = any\npool_mode = transaction\ndefault_pool_size = ${size}\nmax_client_conn = 50\nignore_startup_parameters = extra_float_digits,options\n`)
   chmodSync(ini, 0o644)
   // PgBouncer does not run as root
   const root = process.getuid?.() === 0
@@ -92,3 +94,87 @@ test('up_refuses_a_pooler_in_transaction_mode_before_the_lock_and_status_still_w
   assert.equal(st.code, 0, st.stdout + st.stderr)
   assert.equal(st.json.clean, true)
 })
+
+const sleepingPid = async (url) => {
+  for (let i = 0; i < 200; i++) {
+    const rows = await query(url, "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()")
+    if (rows.length) return rows[0].pid
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  throw new Error('the first migration never slept')
+}
+
+// The second migration (or none: the pooler moves the job before it releases the lock).
+const NEXT = {
+  transactional: sql('CREATE TABLE b (id bigint)'),
+  non_transactional: 'export const up = `CREATE INDEX CONCURRENTLY a_id ON a (id)`\nexport const config = { transaction: false }\n',
+  none: null,
+}
+
+for (const [next, second] of Object.entries(NEXT)) {
+  test(`a_run_the_pooler_moves_after_the_lock_stops_on_another_session_before_anything_runs_there_next_${next}`, async (t) => {
+    const url = await freshDatabase(t)
+    const pooled = await pooler(t, url, 2)
+    if (!pooled) {
+      assert.ok(!process.env.GODWIT_NEED_PGBOUNCER, 'PgBouncer is not installed but CI needs this test')
+      return t.skip('PgBouncer is not installed')
+    }
+    const files = { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id bigint); SELECT pg_sleep(2)') }
+    if (second) files[`${V(2)}_a_id.mjs`] = second
+    const cwd = await project(t, files)
+    // B holds one of the pool's two server sessions, so the job connects, locks and runs its
+    // first migration on the other: the pooler's check at the lock passes
+    const b = await admin(pooled)
+    b.on('error', () => {}) // (ending the job's server session below may end the pooler's clients)
+    t.after(() => b.end())
+    await b.query('BEGIN')
+    const bPid = (await b.query('SELECT pg_backend_pid() AS pid')).rows[0].pid
+    const run = godwit(['up', '--sha', 'moved', '--json'], { cwd, env: { DATABASE_URL: pooled } })
+    const jobPid = await sleepingPid(url)
+    // C asks while both are busy: it queues, and gets the job's server session as soon as the
+    // first migration's round trip ends; the job's next round trip queues behind it
+    const c = await admin(pooled)
+    c.on('error', () => {})
+    t.after(() => c.end())
+    await c.query('BEGIN')
+    assert.equal((await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid, jobPid, 'C holds the session the job locked on')
+    // B lets its session go: the job's next round trip runs there
+    await b.query('COMMIT')
+    if (next === 'non_transactional') {
+      // C's open transaction would hold up a CREATE INDEX CONCURRENTLY there: C lets go once
+      // the job's round trip is on B's session
+      for (let i = 0; i < 200; i++) {
+        const [row] = await query(url, 'SELECT query FROM pg_stat_activity WHERE pid = $1', [bPid])
+        if (row?.query !== 'COMMIT') break
+        await new Promise((resolve) => setTimeout(resolve, 25))
+      }
+      await c.query('COMMIT')
+    }
+    const r = await run
+    // before: the second migration's SQL ran on B's session without the lock or the job's
+    // timeouts, and the lock check after it said LOCK_LOST (exit 3), with the index left built
+    // when it was non-transactional; with no second migration, the end-of-run lock check ran
+    // there and said LOCK_LOST, and the lock stayed on the pooled session unsaid
+    assert.equal(r.code, 2, r.stdout + r.stderr)
+    assert.equal(r.json.error.code, 'CONFIG')
+    assert.match(r.json.error.message, new RegExp(`through a pooler in transaction mode \\(this session's statements ran on server session ${jobPid}, then on ${bPid}\\)`))
+    const left = `the migration lock stays with server session ${jobPid} until the pooler closes that session`
+    if (second) {
+      assert.ok(r.json.error.message.includes(`nothing of ${V(2)}_a_id.mjs ran, later migrations were not attempted (those before it are applied); ${left}`), r.json.error.message)
+    } else {
+      assert.ok(r.json.error.message.includes(`the run stopped; ${left}`), r.json.error.message)
+    }
+    const rep = report(cwd, 'moved')
+    assert.deepEqual(rep.migrations.map((m) => m.state), second ? ['applied', 'pending'] : ['applied'])
+    const made = await query(url, "SELECT relname FROM pg_class WHERE relname IN ('a_id', 'b')")
+    assert.deepEqual(made, [], 'the second migration ran nowhere')
+    const applied = await query(url, 'SELECT version FROM godwit_migrations ORDER BY version')
+    assert.deepEqual(applied.map((x) => x.version), [V(1)])
+    // the lock is where the message says, on the pooled session; released as it says
+    const held = await query(url, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND ((classid::bigint << 32) | objid::bigint) = ${KEY}`)
+    assert.deepEqual(held.map((x) => x.pid), [jobPid])
+    await query(url, `SELECT pg_terminate_backend(${jobPid})`)
+    const direct = await godwit(['up', '--sha', 'direct'], { cwd, env: { DATABASE_URL: url } })
+    assert.equal(direct.code, 0, direct.stderr)
+  })
+}

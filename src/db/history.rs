@@ -49,6 +49,20 @@ pub struct HistoryTable {
     pub table: String,
 }
 
+/// `(classid, objid)` of advisory lock `key` as `pg_locks` shows a bigint one (`objsubid` = 1).
+fn lock_parts(key: i64) -> (u32, u32) {
+    let k = key as u64;
+    ((k >> 32) as u32, (k & 0xffff_ffff) as u32)
+}
+
+/// A condition that is true when the session evaluating it holds advisory lock `key`.
+pub fn lock_held_here(key: i64) -> String {
+    let (hi, lo) = lock_parts(key);
+    format!(
+        "EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND granted AND classid::bigint = {hi} AND objid::bigint = {lo} AND objsubid = 1)"
+    )
+}
+
 impl HistoryTable {
     /// A validated name: non-empty, no NUL, and short enough that neither it nor the index name
     /// godwit derives from it is silently truncated by PostgreSQL.
@@ -100,8 +114,7 @@ impl HistoryTable {
     /// `(classid, objid)` of the lock key as `pg_locks` shows a bigint advisory lock
     /// (`objsubid` = 1).
     pub fn lock_parts(&self) -> (u32, u32) {
-        let k = self.lock_key() as u64;
-        ((k >> 32) as u32, (k & 0xffff_ffff) as u32)
+        lock_parts(self.lock_key())
     }
 
     fn live_index(&self) -> String {

@@ -9,6 +9,7 @@ pub mod fingerprint;
 pub mod history;
 pub mod libpq_files;
 pub mod pg;
+pub mod pooler;
 pub mod reset;
 pub mod tls;
 

@@ -1,4 +1,6 @@
-//! The SQL text the runner sends around a migration, pure. Every migration starts from the job's
+//! The SQL text the runner sends around a migration, pure. Every migration's round trip first
+//! checks that it runs on the job's server session (a pooler in transaction mode may send it to
+//! another client's, where nothing of it may run: `db::pooler`), then starts from the job's
 //! session state, re-asserted in the same round trip: the authenticated role (a `SET ROLE` of an
 //! earlier migration is undone), every setting reset to the session's start, then the job's
 //! timeouts and the settings godwit relies on. The migration lock is checked after each
@@ -8,7 +10,8 @@
 //! statements run, and the check reads `pg_locks` (the whole lock table: the costliest part of a
 //! small migration's round trip).
 
-use crate::db::history::HistoryTable;
+use crate::db::history::{HistoryTable, lock_held_here};
+use crate::db::pooler;
 use crate::duration::to_pg;
 
 /// The SQLSTATE the lock check raises; the message carries `LOCK_LOST_MARKER` too (the fallback
@@ -109,10 +112,7 @@ impl Job {
 /// migration lock. A DO block where PL/pgSQL can run; otherwise a cast that fails with the marker
 /// in its message.
 pub fn lock_check(h: &HistoryTable, plpgsql: bool) -> String {
-    let (hi, lo) = h.lock_parts();
-    let held = format!(
-        "EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND granted AND classid::bigint = {hi} AND objid::bigint = {lo} AND objsubid = 1)"
-    );
+    let held = lock_held_here(h.lock_key());
     if plpgsql {
         format!(
             "DO $godwit$ BEGIN IF NOT {held} THEN RAISE EXCEPTION '{LOCK_LOST_MARKER}' USING ERRCODE = '{LOCK_LOST_SQLSTATE}'; END IF; END $godwit$"
@@ -177,6 +177,9 @@ pub enum Located {
 
 pub struct TxParts<'a> {
     pub job: Job,
+    /// The server session the run described at connection and took the lock on: the round trip
+    /// stops before anything in it runs when a pooler sent it to another (`pooler::same_session`).
+    pub pid: i32,
     pub lock_check: &'a str,
     pub body: &'a str,
     pub lock_timeout_ms: Option<u64>,
@@ -190,7 +193,8 @@ pub struct TxParts<'a> {
 
 pub fn transactional(p: &TxParts) -> TxBatch {
     let prefix = format!(
-        "{};\nBEGIN;\n{}{}",
+        "{};\n{};\nBEGIN;\n{}{}",
+        pooler::same_session(p.pid),
         p.job.reassert(),
         if p.async_commit {
             "SET LOCAL synchronous_commit = off;\n"
@@ -218,13 +222,17 @@ pub fn transactional(p: &TxParts) -> TxBatch {
 /// Before a non-transactional migration (its one statement cannot share a round trip: a
 /// multi-statement query is an implicit transaction block): the job's state and the migration's
 /// own timeouts for this session until the next reset. The lock is checked after the statement.
+/// Through a pooler in transaction mode the statement's own round trip could still land on
+/// another server session after this one passed; the lock check after it then stops the run.
 pub fn non_transactional_prelude(
     job: Job,
+    pid: i32,
     lock_timeout_ms: Option<u64>,
     statement_timeout_ms: Option<u64>,
 ) -> String {
     format!(
-        "{};\n{}",
+        "{};\n{};\n{}",
+        pooler::same_session(pid),
         job.reassert(),
         overrides(false, lock_timeout_ms, statement_timeout_ms)
     )
@@ -324,6 +332,7 @@ mod tests {
         let check = lock_check(&h(), true);
         let b = transactional(&TxParts {
             job: JOB,
+            pid: 41,
             lock_check: &check,
             body: "CREATE TABLE t (id int)",
             lock_timeout_ms: Some(100),
@@ -332,6 +341,11 @@ mod tests {
             history: "INSERT INTO h VALUES (1)",
         });
         let s = &b.sql;
+        // nothing runs before the check that this is the job's server session
+        assert!(
+            s.starts_with(&format!("{};\n", pooler::same_session(41))),
+            "{s}"
+        );
         let begin = s.find("BEGIN;").unwrap();
         let body = s.find("CREATE TABLE t").unwrap();
         let check_at = s.find("DO $godwit$").unwrap();
@@ -360,10 +374,25 @@ mod tests {
     }
 
     #[test]
+    fn a_non_transactional_prelude_checks_the_session_before_setting_anything() {
+        let p = non_transactional_prelude(JOB, 41, Some(100), None);
+        assert!(
+            p.starts_with(&format!(
+                "{};\n{}",
+                pooler::same_session(41),
+                JOB.reassert()
+            )),
+            "{p}"
+        );
+        assert!(p.ends_with("SET lock_timeout = '100ms';\n"), "{p}");
+    }
+
+    #[test]
     fn positions_count_characters_not_bytes() {
         let check = lock_check(&h(), false);
         let b = transactional(&TxParts {
             job: JOB,
+            pid: 41,
             lock_check: &check,
             body: "SELECT 'é'; SELECT nope",
             lock_timeout_ms: None,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::contract::modules::MigrationConfig;
 use crate::db::history::HistoryTable;
-use crate::db::{Answer, Connector, DbError, Session};
+use crate::db::{Answer, Connector, DbError, Session, pooler};
 use crate::error::{Error, Result};
 use crate::files::MigrationFile;
 use crate::files::checksum::sha256_raw;
@@ -91,6 +91,21 @@ fn lock_lost(file: &str, what_now: &str) -> Error {
     ))
 }
 
+/// A migration's round trip landed on another server session (a pooler in transaction mode that
+/// kept the job on one session until now): nothing of it ran there. The lock stays with the
+/// described session, which the pooler now lends to other clients, until the pooler closes it.
+fn moved<C: Connector>(ctx: &Ctx<'_, C>, file: &str, other: i32) -> Error {
+    let pid = ctx.session.info().backend.pid;
+    Error::Config(pooler::explain(
+        pid,
+        pooler::Seen::Moved(other),
+        &format!(
+            "nothing of {file} ran, later migrations were not attempted (those before it are applied); {}",
+            pooler::left_with(pid)
+        ),
+    ))
+}
+
 /// How long a bookkeeping step may take: the rest of the budget, or a second once stopping.
 fn cap(guard: &Guard, stopping: bool) -> Duration {
     let cap = if stopping {
@@ -127,6 +142,7 @@ pub async fn transactional<C: Connector>(ctx: &mut Ctx<'_, C>, step: &Step<'_>) 
     let check = batch::lock_check(ctx.h, ctx.session.info().plpgsql);
     let b = batch::transactional(&TxParts {
         job: ctx.job,
+        pid: ctx.session.info().backend.pid,
         lock_check: &check,
         body: &body,
         lock_timeout_ms: step.config.lock_timeout_ms,
@@ -251,6 +267,9 @@ fn refused<C: Connector>(
     e: DbError,
 ) -> Fate {
     let file = &step.file.file;
+    if let Some(other) = pooler::moved_to(&e.message) {
+        return Fate::stopped(EntryState::Pending, moved(ctx, file, other));
+    }
     if batch::is_lock_lost(e.sqlstate.as_deref(), &e.message) {
         return Fate::stopped(EntryState::Cancelled, lock_lost(file, "it was rolled back"));
     }
@@ -364,6 +383,7 @@ async fn prelude<C: Connector>(
     let file = &step.file.file;
     let sql = batch::non_transactional_prelude(
         ctx.job,
+        ctx.session.info().backend.pid,
         step.config.lock_timeout_ms,
         step.config.statement_timeout_ms,
     );
@@ -372,7 +392,10 @@ async fn prelude<C: Connector>(
         Ok(Answer::Finished) => Ok(()),
         Ok(Answer::Error(e)) => Err(Fate::stopped(
             EntryState::Pending,
-            Error::Db(format!("preparing the session {before}: {}", e.describe())),
+            match pooler::moved_to(&e.message) {
+                Some(other) => moved(ctx, file, other),
+                None => Error::Db(format!("preparing the session {before}: {}", e.describe())),
+            },
         )),
         Ok(Answer::Lost(why)) => Err(Fate::stopped(
             EntryState::Pending,
@@ -464,6 +487,12 @@ async fn still_locked<C: Connector>(ctx: &mut Ctx<'_, C>, file: &str, a: &After)
         Ok(false) => Some(Fate::Stopped {
             state: a.state,
             error: lock_lost(file, "its history row is written"),
+            detail: a.detail.clone(),
+        }),
+        // asked on another server session: a pooler in transaction mode moved the job
+        Err(e @ Error::Config(_)) => Some(Fate::Stopped {
+            state: a.state,
+            error: e,
             detail: a.detail.clone(),
         }),
         _ => None,

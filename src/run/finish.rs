@@ -87,14 +87,22 @@ impl<C: Connector> Runner<C> {
             })
             .await;
             if let Ok((held, released)) = done {
-                if self.report.ok && matches!(held, Ok(false)) {
-                    let e = Error::LockLost(
-                        "the migration lock was no longer held at the end of the run (a migration unlocked it or reset the session); the migrations above are applied, but another runner may have run concurrently: check `pnpm db:migrate:status`".into(),
-                    );
-                    self.report.fail(&e);
+                match held {
+                    Ok(false) if self.report.ok => {
+                        let e = Error::LockLost(
+                            "the migration lock was no longer held at the end of the run (a migration unlocked it or reset the session); the migrations above are applied, but another runner may have run concurrently: check `pnpm db:migrate:status`".into(),
+                        );
+                        self.report.fail(&e);
+                    }
+                    // a pooler in transaction mode moved the job at the end: the migrations
+                    // above are applied, but the lock is left with a pooled server session
+                    Err(e @ Error::Config(_)) if self.report.ok => self.report.fail(&e),
+                    _ => {}
                 }
-                if released.is_ok() {
-                    self.locked = false;
+                match released {
+                    Ok(()) => self.locked = false,
+                    Err(e @ Error::Config(_)) if self.report.ok => self.report.fail(&e),
+                    Err(_) => {}
                 }
             }
         }

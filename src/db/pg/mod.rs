@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use tokio_postgres::{CancelToken, Client, NoTls, SimpleQueryMessage};
 
-use super::history::{HistoryTable, RowWrite};
+use super::history::{HistoryTable, RowWrite, lock_held_here};
+use super::pooler;
 use super::{Answer, Backend, DbError, Existing, ResetDone, SessionInfo, ToolEntry};
 use crate::error::{Error, Result};
 use crate::plan::{Applied, HistoryStatus};
@@ -45,21 +46,6 @@ impl super::Cancel for PgCancel {
             None => tokio::time::timeout(CANCEL_BOUND, self.token.cancel_query(NoTls)).await,
         };
     }
-}
-
-/// Why the migration lock was refused on a session that is not one server session of its own.
-fn pooled(pid: i32, answer: &str) -> String {
-    let seen = match answer.strip_prefix("moved:") {
-        Some(other) => {
-            format!("this session's statements ran on server session {pid}, then on {other}")
-        }
-        None => format!(
-            "server session {pid} already held the migration lock for another client before this run asked for it"
-        ),
-    };
-    format!(
-        "the connection reaches PostgreSQL through a pooler in transaction mode ({seen}): the migration lock and the job's timeouts need a server session of its own, so nothing was run; point the migration job's DATABASE_URL at the server itself or at a pooler in session mode; status and assertSchemaCurrent() may keep using this one (docs/connection.md)"
-    )
 }
 
 /// A database error's text with SQLSTATE; connection errors get their cause, never the URL.
@@ -183,6 +169,34 @@ impl PgSession {
         rows::applied(messages, h).map(Some)
     }
 
+    /// A one-value query that answers only on the described server session: `Ok(value)` of
+    /// `CASE ... {branches} END`, or `Err(the server session it ran on instead)` (a pooler in
+    /// transaction mode). CASE evaluates its branches in order, so nothing in `branches` runs
+    /// on another session.
+    async fn pinned(&self, branches: &str, what: &str) -> Result<std::result::Result<String, i32>> {
+        let pid = self.info.backend.pid;
+        let sql = format!(
+            "SELECT CASE WHEN pg_catalog.pg_backend_pid() <> {pid} THEN 'moved:' || pg_catalog.pg_backend_pid() {branches} END"
+        );
+        let rows = self
+            .client
+            .simple_query(&sql)
+            .await
+            .map_err(|e| self.classify(e, what, None))?;
+        let answer = rows.iter().find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        });
+        match answer {
+            Some(a) => match a.strip_prefix("moved:").map(str::parse::<i32>) {
+                Some(Ok(other)) => Ok(Err(other)),
+                Some(Err(_)) => Err(Error::Db(format!("{what}: the server answered {a:?}"))),
+                None => Ok(Ok(a)),
+            },
+            None => Err(Error::Db(format!("{what}: the server answered no row"))),
+        }
+    }
+
     async fn simple_bool(&self, sql: &str, what: &str) -> Result<bool> {
         let rows = self
             .client
@@ -220,61 +234,98 @@ impl super::Session for PgSession {
     // hold it already: through a pooler in transaction mode the job's statements can run on
     // another client's server session, where the lock is either someone else's (a second
     // `pg_try_advisory_lock` there would also answer true: two runs at once) or would be left
-    // behind. A PostgreSQL session's backend never changes, and a fresh one holds no lock, so
-    // neither answer happens without such a pooler. CASE evaluates its branches in order.
+    // behind. A fresh session holds no lock, so 'held' too happens only with such a pooler.
     async fn try_lock(&mut self, key: i64) -> Result<bool> {
-        let k = key as u64;
-        let (hi, lo) = ((k >> 32) as u32, (k & 0xffff_ffff) as u32);
+        let what = "taking the migration lock";
+        let answer = self
+            .pinned(
+                &format!(
+                    "WHEN {} THEN 'held' WHEN pg_catalog.pg_try_advisory_lock({key}) THEN 'taken' ELSE 'busy'",
+                    lock_held_here(key)
+                ),
+                what,
+            )
+            .await?;
         let pid = self.info.backend.pid;
-        let sql = format!(
-            "SELECT CASE WHEN pg_catalog.pg_backend_pid() <> {pid} THEN 'moved:' || pg_catalog.pg_backend_pid() \
-             WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND granted AND classid::bigint = {hi} AND objid::bigint = {lo} AND objsubid = 1) THEN 'held' \
-             WHEN pg_catalog.pg_try_advisory_lock({key}) THEN 'taken' ELSE 'busy' END"
-        );
-        let rows = self
-            .client
-            .simple_query(&sql)
-            .await
-            .map_err(|e| self.classify(e, "taking the migration lock", None))?;
-        let answer = rows.iter().find_map(|m| match m {
-            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-            _ => None,
-        });
-        match answer.as_deref() {
-            Some("taken") => Ok(true),
-            Some("busy") => Ok(false),
-            Some(a) if a == "held" || a.starts_with("moved:") => Err(Error::Config(pooled(pid, a))),
-            other => Err(Error::Db(format!(
-                "taking the migration lock: the server answered {other:?}"
-            ))),
+        let refused = |seen| Err(Error::Config(pooler::explain(pid, seen, "nothing was run")));
+        match answer {
+            Err(other) => refused(pooler::Seen::Moved(other)),
+            Ok(a) if a == "held" => refused(pooler::Seen::Held),
+            Ok(a) if a == "taken" => Ok(true),
+            Ok(a) if a == "busy" => Ok(false),
+            Ok(a) => Err(Error::Db(format!("{what}: the server answered {a:?}"))),
         }
     }
 
+    // Waited for on the described server session only, and refused where that session holds it
+    // already, as in `try_lock`.
     async fn lock(&mut self, key: i64) -> Result<()> {
-        self.client
-            .simple_query(&format!("SELECT pg_advisory_lock({key})"))
-            .await
-            .map(|_| ())
-            .map_err(|e| self.classify(e, "waiting for the migration lock", None))
+        let answer = self
+            .pinned(
+                &format!(
+                    "WHEN {} THEN 'held' ELSE pg_catalog.pg_advisory_lock({key})::text || 'taken'",
+                    lock_held_here(key)
+                ),
+                "waiting for the migration lock",
+            )
+            .await?;
+        let pid = self.info.backend.pid;
+        let refused = |seen| {
+            Err(Error::Config(pooler::explain(
+                pid,
+                seen,
+                "it was not taken",
+            )))
+        };
+        match answer {
+            Err(other) => refused(pooler::Seen::Moved(other)),
+            Ok(a) if a == "held" => refused(pooler::Seen::Held),
+            Ok(_) => Ok(()),
+        }
     }
 
+    // Released only on the described server session, where it was taken: elsewhere (a pooler in
+    // transaction mode) it would stay with that session, lent to other clients, silently.
     async fn unlock(&mut self, key: i64) -> Result<()> {
-        self.client
-            .simple_query(&format!("SELECT pg_advisory_unlock({key})"))
-            .await
-            .map(|_| ())
-            .map_err(|e| self.classify(e, "releasing the migration lock", None))
+        let answer = self
+            .pinned(
+                &format!("ELSE pg_catalog.pg_advisory_unlock({key})::text"),
+                "releasing the migration lock",
+            )
+            .await?;
+        let pid = self.info.backend.pid;
+        match answer {
+            Err(other) => Err(Error::Config(pooler::explain(
+                pid,
+                pooler::Seen::Moved(other),
+                &pooler::left_with(pid),
+            ))),
+            Ok(_) => Ok(()),
+        }
     }
 
+    // Asked of the described server session only: another one (a pooler in transaction mode)
+    // would answer for itself, and the job's lock stays where it was taken.
     async fn holds_lock(&mut self, h: &HistoryTable) -> Result<bool> {
-        let (hi, lo) = h.lock_parts();
-        self.simple_bool(
-            &format!(
-                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND granted AND classid::bigint = {hi} AND objid::bigint = {lo} AND objsubid = 1)"
-            ),
-            "checking the migration lock",
-        )
-        .await
+        let what = "checking the migration lock";
+        let answer = self
+            .pinned(
+                &format!(
+                    "WHEN {} THEN 'held' ELSE 'free'",
+                    lock_held_here(h.lock_key())
+                ),
+                what,
+            )
+            .await?;
+        let pid = self.info.backend.pid;
+        match answer {
+            Err(other) => Err(Error::Config(pooler::explain(
+                pid,
+                pooler::Seen::Moved(other),
+                &format!("the run stopped; {}", pooler::left_with(pid)),
+            ))),
+            Ok(a) => Ok(a == "held"),
+        }
     }
 
     async fn lock_holder(&mut self, key: i64) -> Result<Option<String>> {
@@ -461,30 +512,5 @@ impl super::Session for PgSession {
 
     async fn reset_database(&mut self, h: &HistoryTable) -> Result<ResetDone> {
         super::reset::reset_database(&self.client, h).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pooled;
-
-    #[test]
-    fn a_pooled_session_is_said_as_what_was_seen_and_the_way_out() {
-        let moved = pooled(41, "moved:97");
-        assert!(
-            moved.contains("(this session's statements ran on server session 41, then on 97)"),
-            "{moved}"
-        );
-        let held = pooled(41, "held");
-        assert!(
-            held.contains("(server session 41 already held the migration lock for another client before this run asked for it)"),
-            "{held}"
-        );
-        for m in [moved, held] {
-            assert!(m.starts_with(
-                "the connection reaches PostgreSQL through a pooler in transaction mode"
-            ));
-            assert!(m.contains("nothing was run; point the migration job's DATABASE_URL at the server itself or at a pooler in session mode"));
-        }
     }
 }
