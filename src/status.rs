@@ -12,7 +12,7 @@ use crate::db::Session;
 use crate::db::conn::Settings;
 use crate::db::describe;
 use crate::db::history::HistoryTable;
-use crate::db::pg::{PgConnector, PgSession, Reached};
+use crate::db::pg::{PgConnector, PgSession, Reached, first_queries};
 use crate::error::{Error, Result};
 use crate::files::checksum::sha256_raw;
 use crate::files::scan;
@@ -52,13 +52,15 @@ pub struct StatusReport {
     pub migrations: Vec<Row>,
 }
 
+/// The status timeout as errors name it.
+fn named(timeout: Duration) -> String {
+    format!("{} ms (MIGRATION_STATUS_TIMEOUT)", timeout.as_millis())
+}
+
 /// The connection's start-up bounded by `timeout`, as the error names it.
 async fn reach(settings: &Settings, timeout: Duration) -> Result<Reached> {
     PgConnector::new(settings.clone().with_connect_timeout(timeout))
-        .reach_within(
-            timeout,
-            &format!("{} ms (MIGRATION_STATUS_TIMEOUT)", timeout.as_millis()),
-        )
+        .reach_within(timeout, &named(timeout))
         .await
 }
 
@@ -75,14 +77,13 @@ fn bounds(timeout: Duration) -> String {
 /// `status` itself.
 async fn open(settings: &Settings, timeout: Duration) -> Result<PgSession> {
     let reached = reach(settings, timeout).await?;
-    tokio::time::timeout(timeout, reached.describe_with(&bounds(timeout)))
-        .await
-        .map_err(|_| {
-            Error::ConnectionLost(format!(
-                "no answer within {} ms (MIGRATION_STATUS_TIMEOUT) to the session's first queries",
-                timeout.as_millis()
-            ))
-        })?
+    first_queries(
+        timeout,
+        &named(timeout),
+        "describing the session, setting its timeouts",
+        reached.describe_with(&bounds(timeout)),
+    )
+    .await
 }
 
 /// `status`: the plan against the database, read-only, no lock.
@@ -98,18 +99,16 @@ pub async fn status(settings: &StatusSettings) -> Result<StatusReport> {
         // lock on the history table is answered by the server's own lock_timeout, with the
         // reason, before this bound: a server that says nothing at all by then is not running
         // queries (a pooler with no free connection, a server stuck), not waiting for a lock.
-        let (s, answer) = tokio::time::timeout(
+        let (s, answer) = first_queries(
             timeout + Duration::from_millis(500),
+            &named(timeout),
+            &format!(
+                "describing the session, reading the history table {}",
+                h.qualified()
+            ),
             reached.describe_reading(&bounds(timeout), &h.read_sql()),
         )
-        .await
-        .map_err(|_| {
-            Error::ConnectionLost(format!(
-                "no answer within {} ms (MIGRATION_STATUS_TIMEOUT) to the session's first queries (describing the session, reading the history table {}): the server, or a pooler in front of it, accepted the connection but is not running queries",
-                timeout.as_millis(),
-                h.qualified()
-            ))
-        })??;
+        .await?;
         let applied = s.history_from(answer, &h)?;
         Ok::<_, Error>((s, applied))
     };

@@ -111,6 +111,22 @@ impl PgConnector {
     }
 }
 
+/// A session's first queries, bounded: start-up is done by then, so silence is a server (or a
+/// pooler with no free server connection) that runs no query, not one that cannot be reached:
+/// `CONNECTION_LOST`, naming the bound (`named`) and what the queries were for (`what`).
+pub async fn first_queries<T>(
+    bound: Duration,
+    named: &str,
+    what: &str,
+    queries: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::time::timeout(bound, queries).await.map_err(|_| {
+        Error::ConnectionLost(format!(
+            "no answer within {named} to the session's first queries ({what}): the server, or a pooler in front of it, accepted the connection but is not running queries"
+        ))
+    })?
+}
+
 impl Reached {
     /// Describes the session and, pipelined after that query in the same round trip, runs
     /// `setup` (statements whose answers are not needed: the session's timeouts).
@@ -241,16 +257,13 @@ impl crate::db::Connector for PgConnector {
         let reached = self
             .reach_within(bound, &format!("{} s", bound.as_secs()))
             .await?;
-        // start-up done: silence now is a server (or a pooler with no free server connection)
-        // that runs no query, not a server that cannot be reached
-        tokio::time::timeout(bound, reached.describe_running(setup))
-            .await
-            .map_err(|_| {
-                Error::ConnectionLost(format!(
-                    "no answer within {} s to the session's first queries (describing the session, setting its timeouts): the server, or a pooler in front of it, accepted the connection but is not running queries",
-                    bound.as_secs()
-                ))
-            })?
+        first_queries(
+            bound,
+            &format!("{} s", bound.as_secs()),
+            "describing the session, setting its timeouts",
+            reached.describe_running(setup),
+        )
+        .await
     }
 
     fn display(&self) -> String {

@@ -7,7 +7,7 @@ mod adoption;
 mod connect;
 mod rows;
 
-pub use connect::{PgConnector, QueryAnswer, Reached};
+pub use connect::{PgConnector, QueryAnswer, Reached, first_queries};
 
 use std::time::Duration;
 
