@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::db::history::NewRow;
-use crate::db::{ToolEntry, ToolState};
+use crate::db::{ToolEntry, ToolState, pooler};
 use crate::import::module;
 use crate::import::tool::Tool;
 use crate::plan::{Plan, State};
@@ -227,8 +227,10 @@ impl<C: Connector> Runner<C> {
             .as_mut()
             .ok_or_else(|| Error::Internal("no session".into()))?;
         let check = batch::lock_check(&h, s.info().plpgsql);
+        let pid = s.info().backend.pid;
         let sql = format!(
-            "BEGIN;\n{check};\n{};\nCOMMIT;",
+            "{};\nBEGIN;\n{check};\n{};\nCOMMIT;",
+            pooler::same_session(pid),
             h.baseline_insert_sql(&rows)?
         );
         let n = rows.len();
@@ -242,6 +244,15 @@ impl<C: Connector> Runner<C> {
                     .error(stop, "while recording the baseline; nothing was recorded"));
             }
         };
+        if let Answer::Error(e) = &answer {
+            if let Some(other) = pooler::moved_to(&e.message) {
+                return Err(Error::Config(pooler::explain(
+                    pid,
+                    pooler::Seen::Moved(other),
+                    &format!("nothing was recorded; {}", pooler::left_with(pid)),
+                )));
+            }
+        }
         match answer {
             Answer::Finished => {
                 for m in self.report.migrations.iter_mut() {
