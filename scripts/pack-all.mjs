@@ -19,11 +19,12 @@
 //
 // Writes <out>/*.tgz and <out>/manifest.json (targets, sizes, how each binary was made).
 import { spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { parseTriple } from '@napi-rs/cli'
+import { zigDir } from './zig.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
@@ -55,24 +56,6 @@ function hostTriple() {
   if (process.platform === 'darwin') return `${arch}-apple-darwin`
   if (process.platform === 'win32') return `${arch}-pc-windows-msvc`
   return `${arch}-unknown-${process.platform}`
-}
-
-/**
- * Folders to put first on PATH so `zig` and `cargo-zigbuild` are found, or null when there is no
- * zig: on PATH already; else the project's own install (`python3 -m pip install --target
- * .tools/zig ziglang cargo-zigbuild`, what .ci/run does: a package manager's PATH may put
- * another python3 first); else the `ziglang` package of the python3 on PATH, behind a shim.
- */
-function zigDir() {
-  if (spawnSync('zig', ['version']).status === 0) return ''
-  const local = path.join(ROOT, '.tools', 'zig')
-  if (existsSync(path.join(local, 'ziglang', 'zig'))) return [path.join(local, 'ziglang'), path.join(local, 'bin')].join(path.delimiter)
-  if (spawnSync('python3', ['-m', 'ziglang', 'version']).status !== 0) return null
-  const dir = path.join(ROOT, '.artifacts', 'zig-shim')
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(path.join(dir, 'zig'), '#!/bin/sh\nexec python3 -m ziglang "$@"\n')
-  chmodSync(path.join(dir, 'zig'), 0o755)
-  return dir
 }
 
 /** Every `.node` under `dir`, by file name. */
@@ -159,7 +142,7 @@ function main() {
   const wanted = values.targets === 'all' ? all : values.targets === 'host' ? all.filter((t) => t.triple === host) : values.targets.split(',').map((t) => all.find((a) => a.triple === t.trim()) ?? fail(`unknown target ${t}; package.json napi.targets has: ${pkg.napi.targets.join(', ')}`))
   if (wanted.length === 0) fail(`this machine (${host}) is not among napi.targets`)
   const prebuilt = values.prebuilt ? findBinaries(path.resolve(values.prebuilt)) : null
-  const zig = prebuilt ? null : zigDir()
+  const zig = prebuilt ? null : zigDir(ROOT)
 
   if (values['binaries-only']) {
     for (const target of wanted) {

@@ -178,7 +178,10 @@ fn passfile_password(settings: &Settings, explicit: Option<&str>, env: &Env) -> 
     let c = &settings.config;
     let host = match c.get_hosts().first() {
         Some(Host::Tcp(h)) => h.clone(),
-        Some(Host::Unix(_)) | None => "localhost".to_string(),
+        // (tokio-postgres has Unix sockets only on Unix)
+        #[cfg(unix)]
+        Some(Host::Unix(_)) => "localhost".to_string(),
+        None => "localhost".to_string(),
     };
     let user = c.get_user().unwrap_or("");
     let key = PassKey {
@@ -423,6 +426,7 @@ impl Settings {
             .iter()
             .map(|h| match h {
                 Host::Tcp(s) => s.clone(),
+                #[cfg(unix)]
                 Host::Unix(p) => p.display().to_string(),
             })
             .collect();
@@ -465,6 +469,7 @@ impl Settings {
             |n: &str| n == "localhost" || n.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
         let hosts_local = self.config.get_hosts().iter().all(|h| match h {
             Host::Tcp(name) => loopback_name(name),
+            #[cfg(unix)]
             Host::Unix(_) => true,
         });
         let addrs_local = self.config.get_hostaddrs().iter().all(IpAddr::is_loopback);
