@@ -304,6 +304,38 @@ test('a_migration_that_releases_the_migration_lock_stops_the_run_fail_closed', a
   held('session', 2)
 })
 
+test('the_lock_is_held_twice_so_a_migration_that_releases_it_once_leaves_it_held_and_twice_stops_the_run', async (t) => {
+  const KEY = '2873364230597916043' // the lock key of public.godwit_migrations (pinned in history.rs)
+  const stillHeld = `SELECT (CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND ((classid::bigint << 32) | objid::bigint) = ${KEY}) THEN '1' ELSE 'the migration lock was released' END)::int`
+  // once: still held while the rest of the migration runs (before, with the lock taken once, it
+  // was released there, and a second runner could have started), and the run goes on
+  {
+    const url = await freshDatabase(t)
+    const cwd = await project(t, {
+      [`${V(1)}_once.mjs`]: waived(`SELECT pg_advisory_unlock(${KEY}); ${stillHeld}; CREATE TABLE once (id int)`),
+      [`${V(2)}_b.mjs`]: sql('CREATE TABLE b (id int)'),
+    })
+    const r = await godwit(['up', '--sha', 'once', '--json'], { cwd, env: { DATABASE_URL: url } })
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.deepEqual(r.json.migrations.map((m) => m.state), ['applied', 'applied'])
+    assert.deepEqual(await tables(url), ['b', 'godwit_migrations', 'once'])
+  }
+  // twice: released, so the check after its SQL rolls it back and stops the run
+  {
+    const url = await freshDatabase(t)
+    const cwd = await project(t, {
+      [`${V(1)}_twice.mjs`]: waived(`CREATE TABLE twice (id int); SELECT pg_advisory_unlock(${KEY}), pg_advisory_unlock(${KEY})`),
+      [`${V(2)}_b.mjs`]: sql('CREATE TABLE b (id int)'),
+    })
+    const r = await godwit(['up', '--sha', 'twice', '--json'], { cwd, env: { DATABASE_URL: url } })
+    assert.equal(r.code, 3, r.stdout + r.stderr)
+    assert.equal(r.json.error.code, 'LOCK_LOST')
+    assert.deepEqual(r.json.migrations.map((m) => m.state), ['cancelled', 'pending'])
+    assert.deepEqual(await tables(url), ['godwit_migrations'])
+  }
+  held('session', 2)
+})
+
 test('godwits_history_write_is_immune_to_a_migrations_string_settings', async (t) => {
   const url = await freshDatabase(t)
   await query(url, 'CREATE TABLE victim (id int)')

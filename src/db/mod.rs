@@ -67,8 +67,6 @@ pub struct SessionInfo {
     pub backend: Backend,
     /// Whether the session is encrypted (pg_stat_ssl), so `prefer` says what it got.
     pub tls: bool,
-    /// Whether PL/pgSQL can run here (the lock check uses a DO block when it can).
-    pub plpgsql: bool,
     /// The role the session authenticated as, for messages about privileges.
     pub user: String,
     pub database: String,

@@ -226,7 +226,7 @@ impl<C: Connector> Runner<C> {
             .session
             .as_mut()
             .ok_or_else(|| Error::Internal("no session".into()))?;
-        let check = batch::lock_check(&h, s.info().plpgsql);
+        let check = batch::lock_check(&h);
         let pid = s.info().backend.pid;
         let sql = format!(
             "{};\nBEGIN;\n{check};\n{};\nCOMMIT;",
@@ -266,7 +266,7 @@ impl<C: Connector> Runner<C> {
                 ));
                 Ok(())
             }
-            Answer::Error(e) if batch::is_lock_lost(e.sqlstate.as_deref(), &e.message) => {
+            Answer::Error(e) if batch::is_lock_lost(&e.message) => {
                 Err(Error::LockLost(
                     "the migration lock was lost before the baseline was recorded; nothing was recorded".into(),
                 ))

@@ -7,16 +7,13 @@
 //! migration's SQL, before its history write, so a migration that released it (or reset the
 //! session) stops the run instead of letting a second runner in. One check per migration is
 //! enough: between one migration's check and the next migration's SQL only godwit's own
-//! statements run, and the check reads `pg_locks` (the whole lock table: the costliest part of a
-//! small migration's round trip).
+//! statements run.
 
-use crate::db::history::{HistoryTable, lock_held_here};
+use crate::db::history::HistoryTable;
 use crate::db::pooler;
 use crate::duration::to_pg;
 
-/// The SQLSTATE the lock check raises; the message carries `LOCK_LOST_MARKER` too (the fallback
-/// without PL/pgSQL can only set the message).
-pub const LOCK_LOST_SQLSTATE: &str = "GWLCK";
+/// In the lock check's error message (a failed cast: SQLSTATE 22P02).
 pub const LOCK_LOST_MARKER: &str = "godwit: this session no longer holds the migration lock";
 
 /// The job's session settings, as every migration must find them.
@@ -109,23 +106,25 @@ impl Job {
 }
 
 /// A statement that fails (aborting the rest of its round trip) unless this session holds the
-/// migration lock. A DO block where PL/pgSQL can run; otherwise a cast that fails with the marker
-/// in its message.
-pub fn lock_check(h: &HistoryTable, plpgsql: bool) -> String {
-    let held = lock_held_here(h.lock_key());
-    if plpgsql {
-        format!(
-            "DO $godwit$ BEGIN IF NOT {held} THEN RAISE EXCEPTION '{LOCK_LOST_MARKER}' USING ERRCODE = '{LOCK_LOST_SQLSTATE}'; END IF; END $godwit$"
-        )
-    } else {
-        // not a constant expression, so the cast is evaluated only when the lock is gone
-        format!("SELECT (CASE WHEN {held} THEN '1' ELSE '{LOCK_LOST_MARKER}' END)::int")
-    }
+/// migration lock. The run holds it twice (`Session::try_lock` takes it twice), so releasing it
+/// once here answers whether this session held it (`pg_advisory_unlock` is true only then) while
+/// leaving it held, and taking it again restores the count (re-entrant: immediate). Two
+/// operations on the session's own lock, where reading `pg_locks` (a snapshot of every backend's
+/// locks) cost about 0.15 ms per migration here, the costliest part of a small migration's round
+/// trip. A migration that released the lock once leaves it held; one that released it twice, or
+/// everything (`pg_advisory_unlock_all()`, `DISCARD ALL`), is caught, and so is a second runner
+/// that took it meanwhile (the retake fails). A cast, not a DO block: no PL/pgSQL needed, and the
+/// CASE is not constant, so the cast is evaluated only on the failing branch.
+pub fn lock_check(h: &HistoryTable) -> String {
+    let key = h.lock_key();
+    format!(
+        "SELECT (CASE WHEN pg_catalog.pg_advisory_unlock({key}) AND pg_catalog.pg_try_advisory_lock({key}) THEN '1' ELSE '{LOCK_LOST_MARKER}' END)::int"
+    )
 }
 
 /// Whether a server error is the lock check's.
-pub fn is_lock_lost(sqlstate: Option<&str>, message: &str) -> bool {
-    sqlstate == Some(LOCK_LOST_SQLSTATE) || message.contains(LOCK_LOST_MARKER)
+pub fn is_lock_lost(message: &str) -> bool {
+    message.contains(LOCK_LOST_MARKER)
 }
 
 /// A migration's own `lockTimeout`/`statementTimeout`, `SET LOCAL` in a transaction.
@@ -329,7 +328,7 @@ mod tests {
 
     #[test]
     fn the_lock_is_checked_after_the_sql_and_before_the_history_write() {
-        let check = lock_check(&h(), true);
+        let check = lock_check(&h());
         let b = transactional(&TxParts {
             job: JOB,
             pid: 41,
@@ -348,12 +347,8 @@ mod tests {
         );
         let begin = s.find("BEGIN;").unwrap();
         let body = s.find("CREATE TABLE t").unwrap();
-        let check_at = s.find("DO $godwit$").unwrap();
-        assert_eq!(
-            s.matches("DO $godwit$").count(),
-            1,
-            "one check per migration"
-        );
+        let check_at = s.find(&check).unwrap();
+        assert_eq!(s.matches(&check).count(), 1, "one check per migration");
         let history = s.find("INSERT INTO h").unwrap();
         assert!(s.find("RESET ALL").unwrap() < begin);
         assert!(begin < body && body < check_at);
@@ -389,7 +384,7 @@ mod tests {
 
     #[test]
     fn positions_count_characters_not_bytes() {
-        let check = lock_check(&h(), false);
+        let check = lock_check(&h());
         let b = transactional(&TxParts {
             job: JOB,
             pid: 41,
@@ -406,13 +401,17 @@ mod tests {
     }
 
     #[test]
-    fn the_fallback_lock_check_is_recognised() {
-        assert!(lock_check(&h(), false).contains(LOCK_LOST_MARKER));
-        assert!(is_lock_lost(Some("GWLCK"), ""));
-        assert!(is_lock_lost(
-            Some("22P02"),
-            &format!("invalid input syntax for type integer: \"{LOCK_LOST_MARKER}\"")
-        ));
-        assert!(!is_lock_lost(Some("42P01"), "relation does not exist"));
+    fn the_lock_check_releases_once_and_retakes_and_is_recognised() {
+        let check = lock_check(&h());
+        let key = h().lock_key();
+        assert!(
+            check.contains(&format!("WHEN pg_catalog.pg_advisory_unlock({key}) AND pg_catalog.pg_try_advisory_lock({key}) THEN '1'")),
+            "{check}"
+        );
+        assert!(check.contains(LOCK_LOST_MARKER));
+        assert!(is_lock_lost(&format!(
+            "invalid input syntax for type integer: \"{LOCK_LOST_MARKER}\""
+        )));
+        assert!(!is_lock_lost("relation does not exist"));
     }
 }

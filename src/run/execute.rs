@@ -139,7 +139,7 @@ pub async fn transactional<C: Connector>(ctx: &mut Ctx<'_, C>, step: &Step<'_>) 
         Ok(s) => s,
         Err(e) => return Fate::stopped(EntryState::Pending, e),
     };
-    let check = batch::lock_check(ctx.h, ctx.session.info().plpgsql);
+    let check = batch::lock_check(ctx.h);
     let b = batch::transactional(&TxParts {
         job: ctx.job,
         pid: ctx.session.info().backend.pid,
@@ -270,7 +270,7 @@ fn refused<C: Connector>(
     if let Some(other) = pooler::moved_to(&e.message) {
         return Fate::stopped(EntryState::Pending, moved(ctx, file, other));
     }
-    if batch::is_lock_lost(e.sqlstate.as_deref(), &e.message) {
+    if batch::is_lock_lost(&e.message) {
         return Fate::stopped(EntryState::Cancelled, lock_lost(file, "it was rolled back"));
     }
     let located = e.position.map(|p| b.locate(p));

@@ -124,7 +124,6 @@ impl Connector for FakeConnector {
                     backend_start: format!("start-{pid}"),
                 },
                 tls: false,
-                plpgsql: true,
                 user: "app".into(),
                 database: "db".into(),
                 read_only: None,
@@ -175,9 +174,9 @@ impl FakeSession {
     fn takes_effect(&self, sql: &str) -> Answer {
         let pid = self.pid();
         self.world.with(|s| {
-            if sql.contains("DO $godwit$") && s.holder != Some(pid) {
+            if sql.contains(super::batch::LOCK_LOST_MARKER) && s.holder != Some(pid) {
                 return Answer::Error(DbError {
-                    sqlstate: Some("GWLCK".into()),
+                    sqlstate: Some("22P02".into()),
                     message: super::batch::LOCK_LOST_MARKER.into(),
                     ..Default::default()
                 });

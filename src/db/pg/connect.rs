@@ -201,7 +201,6 @@ async fn read_info(client: &Client, target: &str) -> Result<SessionInfo> {
         .simple_query(
             "SELECT current_setting('server_version'), pg_backend_pid()::text, current_setting('standard_conforming_strings'), \
              coalesce(a.ssl, false)::text, a.backend_start::text, current_setting('server_version_num'), \
-             (EXISTS (SELECT 1 FROM pg_language WHERE lanname = 'plpgsql') AND has_language_privilege('plpgsql', 'USAGE'))::text, \
              session_user::text, current_database()::text, \
              pg_is_in_recovery()::text, current_setting('transaction_read_only') \
              FROM pg_catalog.pg_stat_get_activity(pg_backend_pid()) a",
@@ -221,10 +220,9 @@ async fn read_info(client: &Client, target: &str) -> Result<SessionInfo> {
             info.tls = r.get(3) == Some("true");
             info.backend.backend_start = r.get(4).unwrap_or("").to_string();
             info.version_num = r.get(5).and_then(|v| v.parse().ok()).unwrap_or(0);
-            info.plpgsql = r.get(6) == Some("true");
-            info.user = r.get(7).unwrap_or("").to_string();
-            info.database = r.get(8).unwrap_or("").to_string();
-            info.read_only = match (r.get(9), r.get(10)) {
+            info.user = r.get(6).unwrap_or("").to_string();
+            info.database = r.get(7).unwrap_or("").to_string();
+            info.read_only = match (r.get(8), r.get(9)) {
                 (Some("true"), _) => Some(crate::db::ReadOnly::Standby),
                 (_, Some("on")) => Some(crate::db::ReadOnly::Sessions),
                 _ => None,

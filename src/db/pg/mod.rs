@@ -235,12 +235,14 @@ impl super::Session for PgSession {
     // another client's server session, where the lock is either someone else's (a second
     // `pg_try_advisory_lock` there would also answer true: two runs at once) or would be left
     // behind. A fresh session holds no lock, so 'held' too happens only with such a pooler.
+    // Taken twice (the second is re-entrant, so immediate): the check after each migration
+    // releases it once and retakes it (`run::batch::lock_check`), and `unlock` releases both.
     async fn try_lock(&mut self, key: i64) -> Result<bool> {
         let what = "taking the migration lock";
         let answer = self
             .pinned(
                 &format!(
-                    "WHEN {} THEN 'held' WHEN pg_catalog.pg_try_advisory_lock({key}) THEN 'taken' ELSE 'busy'",
+                    "WHEN {} THEN 'held' WHEN pg_catalog.pg_try_advisory_lock({key}) AND pg_catalog.pg_try_advisory_lock({key}) THEN 'taken' ELSE 'busy'",
                     lock_held_here(key)
                 ),
                 what,
@@ -257,13 +259,13 @@ impl super::Session for PgSession {
         }
     }
 
-    // Waited for on the described server session only, and refused where that session holds it
-    // already, as in `try_lock`.
+    // Waited for on the described server session only, refused where that session holds it
+    // already, and taken twice, as in `try_lock`.
     async fn lock(&mut self, key: i64) -> Result<()> {
         let answer = self
             .pinned(
                 &format!(
-                    "WHEN {} THEN 'held' ELSE pg_catalog.pg_advisory_lock({key})::text || 'taken'",
+                    "WHEN {} THEN 'held' ELSE pg_catalog.pg_advisory_lock({key})::text || pg_catalog.pg_try_advisory_lock({key})::text",
                     lock_held_here(key)
                 ),
                 "waiting for the migration lock",
@@ -285,11 +287,15 @@ impl super::Session for PgSession {
     }
 
     // Released only on the described server session, where it was taken: elsewhere (a pooler in
-    // transaction mode) it would stay with that session, lent to other clients, silently.
+    // transaction mode) it would stay with that session, lent to other clients, silently. Both
+    // holds are released (the second release is false, with a warning, when a migration had
+    // released one).
     async fn unlock(&mut self, key: i64) -> Result<()> {
         let answer = self
             .pinned(
-                &format!("ELSE pg_catalog.pg_advisory_unlock({key})::text"),
+                &format!(
+                    "ELSE (pg_catalog.pg_advisory_unlock({key}) AND pg_catalog.pg_advisory_unlock({key}))::text"
+                ),
                 "releasing the migration lock",
             )
             .await?;
