@@ -169,6 +169,12 @@ impl PgSession {
         rows::applied(messages, h).map(Some)
     }
 
+    /// The run stops: a pooler in transaction mode showed itself (`seen`); `consequence` says
+    /// what that left.
+    fn pooled(&self, seen: pooler::Seen, consequence: &str) -> Error {
+        Error::Config(pooler::explain(self.info.backend.pid, seen, consequence))
+    }
+
     /// A one-value query that answers only on the described server session: `Ok(value)` of
     /// `CASE ... {branches} END`, or `Err(the server session it ran on instead)` (a pooler in
     /// transaction mode). CASE evaluates its branches in order, so nothing in `branches` runs
@@ -248,11 +254,9 @@ impl super::Session for PgSession {
                 what,
             )
             .await?;
-        let pid = self.info.backend.pid;
-        let refused = |seen| Err(Error::Config(pooler::explain(pid, seen, "nothing was run")));
         match answer {
-            Err(other) => refused(pooler::Seen::Moved(other)),
-            Ok(a) if a == "held" => refused(pooler::Seen::Held),
+            Err(other) => Err(self.pooled(pooler::Seen::Moved(other), "nothing was run")),
+            Ok(a) if a == "held" => Err(self.pooled(pooler::Seen::Held, "nothing was run")),
             Ok(a) if a == "taken" => Ok(true),
             Ok(a) if a == "busy" => Ok(false),
             Ok(a) => Err(Error::Db(format!("{what}: the server answered {a:?}"))),
@@ -271,17 +275,9 @@ impl super::Session for PgSession {
                 "waiting for the migration lock",
             )
             .await?;
-        let pid = self.info.backend.pid;
-        let refused = |seen| {
-            Err(Error::Config(pooler::explain(
-                pid,
-                seen,
-                "it was not taken",
-            )))
-        };
         match answer {
-            Err(other) => refused(pooler::Seen::Moved(other)),
-            Ok(a) if a == "held" => refused(pooler::Seen::Held),
+            Err(other) => Err(self.pooled(pooler::Seen::Moved(other), "it was not taken")),
+            Ok(a) if a == "held" => Err(self.pooled(pooler::Seen::Held, "it was not taken")),
             Ok(_) => Ok(()),
         }
     }
@@ -299,13 +295,11 @@ impl super::Session for PgSession {
                 "releasing the migration lock",
             )
             .await?;
-        let pid = self.info.backend.pid;
         match answer {
-            Err(other) => Err(Error::Config(pooler::explain(
-                pid,
+            Err(other) => Err(self.pooled(
                 pooler::Seen::Moved(other),
-                &pooler::left_with(pid),
-            ))),
+                &pooler::left_with(self.info.backend.pid),
+            )),
             Ok(_) => Ok(()),
         }
     }
@@ -323,13 +317,14 @@ impl super::Session for PgSession {
                 what,
             )
             .await?;
-        let pid = self.info.backend.pid;
         match answer {
-            Err(other) => Err(Error::Config(pooler::explain(
-                pid,
+            Err(other) => Err(self.pooled(
                 pooler::Seen::Moved(other),
-                &format!("the run stopped; {}", pooler::left_with(pid)),
-            ))),
+                &format!(
+                    "the run stopped; {}",
+                    pooler::left_with(self.info.backend.pid)
+                ),
+            )),
             Ok(a) => Ok(a == "held"),
         }
     }
