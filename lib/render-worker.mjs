@@ -41,6 +41,9 @@ function bounded(file) {
   return Promise.race([render(dir, file), late]).finally(() => clearTimeout(timer))
 }
 
+// started: from here on the parent bounds each module, not the worker's own start
+parentPort.postMessage({ type: 'ready' })
+
 let next = 0
 async function lane() {
   while (next < files.length) {

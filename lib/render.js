@@ -23,20 +23,43 @@ const timedOut = (file, timeoutMs) => ({
 const crashedResult = (file, why) => ({ file, failure: { kind: 'import', message: `crashed its loader: ${why}` } })
 
 /**
+ * How long a worker may take to start (Node's worker bootstrap and the loader hooks) before its
+ * first module: not part of any module's bound. Under a loaded CI machine a start took longer than
+ * a 1 s `--module-timeout`, and the first module was reported as `module-timeout` though it never
+ * began (seen in the fault suite: a module importing a missing file, charged with a timeout).
+ */
+const STARTUP_MS = 30_000
+
+const notStarted = (file) => ({
+  file,
+  failure: { kind: 'timeout', message: `was not rendered: the worker that imports modules did not start within ${STARTUP_MS} ms (an overloaded machine); nothing of the module ran` },
+})
+
+/**
  * Runs one worker over `files` with `concurrency` modules in flight. Resolves to the files it
  * could not settle: [] when all are in `results`; otherwise those left when the worker went
  * silent for `timeoutMs` or crashed, with `blame` set to the file to charge when known.
  */
 function runWorker(dir, files, timeoutMs, concurrency, results, sources) {
+  if (files.length === 0) return Promise.resolve({ rest: [] })
+  const own = Object.fromEntries(files.filter((f) => typeof sources.get(f) === 'string').map((f) => [f, sources.get(f)]))
+  // required here, not at the top: loading worker_threads costs a start-up 2.5 ms, and `status`,
+  // a no-op `up` and assertSchemaCurrent() never render a module
+  const { Worker } = require('node:worker_threads')
+  const worker = new Worker(WORKER, { workerData: { dir, files, concurrency, timeoutMs, sources: own } })
+  return watchWorker(worker, files, timeoutMs, results)
+}
+
+/**
+ * Watches a render worker (anything with `on`, `removeAllListeners` and `terminate`): its
+ * `ready`, then per module `start` (one at a time) and `done`. Until `ready` the worker has
+ * `startupMs` to start; from then on every `timeoutMs` of silence means a module blocks it.
+ */
+function watchWorker(worker, files, timeoutMs, results, startupMs = STARTUP_MS) {
   return new Promise((resolve) => {
-    if (files.length === 0) return resolve({ rest: [] })
-    const own = Object.fromEntries(files.filter((f) => typeof sources.get(f) === 'string').map((f) => [f, sources.get(f)]))
-    // required here, not at the top: loading worker_threads costs a start-up 2.5 ms, and `status`,
-    // a no-op `up` and assertSchemaCurrent() never render a module
-    const { Worker } = require('node:worker_threads')
-    const worker = new Worker(WORKER, { workerData: { dir, files, concurrency, timeoutMs, sources: own } })
     const pending = new Set(files)
     const started = []
+    let ready = false
     let watchdog = null
     let settled = false
     const end = (outcome) => {
@@ -49,10 +72,13 @@ function runWorker(dir, files, timeoutMs, concurrency, results, sources) {
     }
     const arm = () => {
       clearTimeout(watchdog)
-      // silence for a whole module bound: something blocks the worker's event loop
-      watchdog = setTimeout(() => end({ rest: [...pending], hung: true, started: started.filter((f) => pending.has(f)) }), timeoutMs)
+      watchdog = ready
+        ? // silence for a whole module bound: something blocks the worker's event loop
+          setTimeout(() => end({ rest: [...pending], hung: true, started: started.filter((f) => pending.has(f)) }), timeoutMs)
+        : setTimeout(() => end({ rest: [...pending], notStarted: true }), startupMs)
     }
     worker.on('message', (msg) => {
+      if (msg.type === 'ready') ready = true
       arm()
       if (msg.type === 'start') {
         started.push(msg.file)
@@ -83,6 +109,7 @@ async function renderCarefully(dir, files, timeoutMs, results, sources) {
   while (rest.length > 0) {
     const out = await runWorker(dir, rest, timeoutMs, 1, results, sources)
     if (out.rest.length === 0) return
+    if (out.notStarted) return chargeNone(out.rest, results)
     // one module at a time: the unfinished one that had started is the culprit
     const culprit = out.started?.[0] ?? out.rest[0]
     results.set(culprit, out.hung ? timedOut(culprit, timeoutMs) : crashedResult(culprit, out.crashed))
@@ -90,9 +117,15 @@ async function renderCarefully(dir, files, timeoutMs, results, sources) {
   }
 }
 
+/** A worker that never started: no module began, so none is blamed; each says why it is unrendered. */
+function chargeNone(files, results) {
+  for (const f of files) results.set(f, notStarted(f))
+}
+
 async function renderShare(dir, files, timeoutMs, results, sources) {
   const out = await runWorker(dir, files, timeoutMs, CONCURRENCY, results, sources)
   if (out.rest.length === 0) return
+  if (out.notStarted) return chargeNone(out.rest, results)
   if (out.rest.length === 1) {
     const [only] = out.rest
     results.set(only, out.hung ? timedOut(only, timeoutMs) : crashedResult(only, out.crashed))
@@ -121,4 +154,4 @@ async function renderModules(dir, files, options = {}) {
   return files.map((f) => results.get(f))
 }
 
-module.exports = { renderModules }
+module.exports = { renderModules, watchWorker }
