@@ -202,3 +202,11 @@ export interface StatusListing {
   report: string
   listing: string
 }
+
+/**
+ * `text` written to `path` as the core writes its reports and ledger: its folder made, through
+ * a temporary name and a rename, flushed to the disk before it returns. Every file godwit
+ * writes goes through `files`, so none is ever half-written or lost to a power cut once said
+ * written. Fails with IO naming `path`.
+ */
+export declare function writeFileSynced(path: string, text: string): void

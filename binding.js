@@ -856,3 +856,4 @@ module.exports.scratchDatabase = nativeBinding.scratchDatabase
 module.exports.serverVersion = nativeBinding.serverVersion
 module.exports.status = nativeBinding.status
 module.exports.statusListing = nativeBinding.statusListing
+module.exports.writeFileSynced = nativeBinding.writeFileSynced

@@ -198,7 +198,10 @@ export interface VerifyReport {
   fingerprint: { hash: string; objects: number } | null
   /** On NOT_IDEMPOTENT, NOT_REVERSIBLE or NOT_REPRODUCIBLE: the fingerprint lines that differ. */
   diff?: { onlyBefore: string[]; onlyAfter: string[] }
-  reportPath: string
+  /** Where the report was written; null when it could not be (`reportError` says why). */
+  reportPath: string | null
+  /** Why the report could not be written (the CLI exits REPORT_NOT_WRITTEN, 70, unless verify failed first). */
+  reportError?: string
 }
 /** The migration-safety gate on scratch databases; see `godwit verify --help`. */
 export declare function verify(options?: VerifyOptions): Promise<VerifyReport>
@@ -308,7 +311,9 @@ export interface FleetSummary {
   notStarted: string[]
   behind: string[]
   targets: FleetTarget[]
-  fleetPath?: string
+  /** `upTargets()`: where the summary was written; null when it could not be (`reportError` says why). */
+  fleetPath?: string | null
+  reportError?: string
 }
 /**
  * `up` on every target (a targets file's path, or the targets), each its own locked, bounded run

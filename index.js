@@ -345,7 +345,7 @@ async function upTargets(targets, options = {}) {
   const config = await loadConfig().catch(() => null)
   const summary = await fleet.upFleet(module.exports, fleetTargets(targets), { config: config?.run, ...options })
   const root = options.artifactsDir ?? path.join('.artifacts', 'deploy')
-  return { ...summary, fleetPath: fleet.writeFleet(fleet.fleetPath(root, summary.sha, null), summary) }
+  return fleet.writeFleet(fleet.fleetPath(root, summary.sha, null), summary)
 }
 
 /**

@@ -326,6 +326,22 @@ test('import_refuses_bad_input_listing_every_problem_and_writes_nothing', async 
   assert.match(unknownTool.stderr, /not a tool godwit imports from; known: dbmate/)
 })
 
+test('an_import_whose_report_cannot_be_written_keeps_the_migrations_and_prints_the_mapping', async (t) => {
+  // before: the import wrote and sealed the migrations, then died on the report with Node's own
+  // ENOTDIR, and the mapping from each source id to its file was lost
+  const cwd = projectWith(t, TOOLS.goose.files)
+  writeFileSync(path.join(cwd, '.artifacts'), 'a file where the report folder goes')
+  const r = await godwit(['import', 'goose', 'source'], { cwd })
+  assert.equal(r.code, 70, r.stderr)
+  assert.match(r.stderr, /import: \[REPORT_NOT_WRITTEN\] the report could not be written: \S*\.artifacts\S*: Not a directory/)
+  const printed = JSON.parse(r.stdout)
+  assert.equal(printed.reportPath, null)
+  assert.equal(printed.migrations.length, Object.keys(TOOLS.goose.files).length)
+  const written = readdirSync(path.join(cwd, 'db', 'migrations')).filter((f) => f.endsWith('.mjs')).sort()
+  assert.deepEqual(written, printed.migrations.map((m) => m.file).sort(), 'the migrations stay written, as printed')
+  assert.equal((await godwit(['check'], { cwd })).code, 0, 'and sealed')
+})
+
 test('a_300_migration_history_is_imported_checked_in_ci_in_a_few_lines_baselined_and_extended', async (t) => {
   const url = await freshDatabase(t)
   const cwd = projectWith(t, realisticDbmate(300))

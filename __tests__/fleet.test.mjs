@@ -4,7 +4,7 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { readFileSync, writeFileSync, readdirSync, existsSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync, readdirSync, existsSync } from 'node:fs'
 import path from 'node:path'
 import { createRequire } from 'node:module'
 import Ajv2020 from 'ajv/dist/2020.js'
@@ -182,6 +182,32 @@ test('20 schemas in one database (schema-per-tenant): each its own history, lock
   assert.equal(history[0].n, 3)
   const st = await godwit(['status', '--targets', 'tenants.json'], { cwd, env: { DATABASE_URL: url } })
   assert.equal(st.code, 0, st.stderr)
+})
+
+test('a fleet summary that cannot be written: the targets stay migrated, the summary is printed, exit 70 (and the API returns it)', async (t) => {
+  // before: every target migrated, then `up --targets` died on fleet.json with Node's own error
+  // and the summary (which target applied what) was lost; upTargets() rejected after the fact
+  const { url } = await server()
+  const cwd = await project(t, THREE)
+  const dbs = await databases(t, 2, 'gwn')
+  writeFileSync(path.join(cwd, 'targets.txt'), dbs.join('\n') + '\n')
+  // fleet.json's place taken by a folder: the targets' own reports (beside it) still write
+  mkdirSync(path.join(cwd, '.artifacts', 'deploy', 'nw', 'fleet.json'), { recursive: true })
+  const r = await godwit(['up', '--targets', 'targets.txt', '--sha', 'nw'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(r.code, 70, r.stderr)
+  assert.match(r.stderr, /up: 2 of 2 target\(s\) ok, 6 migration\(s\) applied/)
+  assert.match(r.stderr, /up: \[REPORT_NOT_WRITTEN\] the report could not be written: \S*fleet\.json: Is a directory/)
+  const printed = JSON.parse(r.stdout)
+  assert.equal(printed.fleetPath, null)
+  assert.ok(validateFleet(printed), ajv.errorsText(validateFleet.errors))
+  assert.deepEqual(printed.targets.map((e) => [e.outcome, e.applied]), [['applied', 3], ['applied', 3]])
+  for (const e of printed.targets) assert.ok(existsSync(path.resolve(cwd, e.report)), `${e.name}'s own report is written`)
+  for (const db of dbs) assert.equal((await query(on(url, db), 'SELECT count(*)::int AS n FROM godwit_migrations'))[0].n, 3)
+  const api = require('../index.js')
+  const again = await api.upTargets(dbs.map((d) => ({ name: d.replaceAll('_', '-'), database: d })), { env: { DATABASE_URL: url }, up: { dir: path.join(cwd, 'db', 'migrations') }, sha: 'nw', artifactsDir: path.join(cwd, '.artifacts', 'deploy') })
+  assert.equal(again.ok, true)
+  assert.equal(again.fleetPath, null)
+  assert.match(again.reportError, /fleet\.json: Is a directory/)
 })
 
 test('an unreachable target fails alone; no password is printed or written anywhere', async (t) => {

@@ -3,7 +3,7 @@
 // never touches the database DATABASE_URL names, and leaves no scratch database behind.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { cpSync, readFileSync } from 'node:fs'
+import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { godwit, ROOT } from './helpers.mjs'
 import { project, sql, V, tables } from './project.mjs'
@@ -36,6 +36,31 @@ test('a_good_set_verifies_and_the_named_database_is_untouched', async (t) => {
   assert.deepEqual(await scratchLeft(url, r.json.scratchDatabases), [])
   assert.deepEqual(await tables(url), [], 'nothing applied to the database DATABASE_URL names')
   assert.deepEqual(verifyReport(cwd).outcome, 'verified')
+})
+
+test('a_verify_whose_report_cannot_be_written_prints_it_and_exits_70_with_nothing_left', async (t) => {
+  // before: verify ran to the end, dropped its databases, then died on writing verify.json with
+  // Node's own ENOTDIR (exit 70 without a word of what it had found)
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id bigint PRIMARY KEY)') })
+  writeFileSync(path.join(cwd, 'not-a-folder'), 'x')
+  const r = await godwit(['verify', '--artifacts-dir', 'not-a-folder'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(r.code, 70, r.stdout + r.stderr)
+  assert.match(r.stderr, /verify: ok: check -> first-up/, 'what verify found is said')
+  assert.match(r.stderr, /verify: \[REPORT_NOT_WRITTEN\] the report could not be written: \S*not-a-folder\S*: Not a directory/)
+  const printed = JSON.parse(r.stdout)
+  assert.equal(printed.outcome, 'verified')
+  assert.equal(printed.reportPath, null)
+  assert.equal(printed.dropped, true)
+  assert.deepEqual(await scratchLeft(url, printed.scratchDatabases), [])
+  // a verify that fails for its own reason keeps that reason's exit code
+  writeFileSync(path.join(cwd, 'db', 'migrations', `${V(2)}_b.mjs`), sql('ALTER TABLE missing ADD COLUMN v text'))
+  assert.equal((await godwit(['check'], { cwd })).code, 0, 'sealed')
+  const failed = await godwit(['verify', '--artifacts-dir', 'not-a-folder'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(failed.code, 5, failed.stderr)
+  assert.match(failed.stderr, /\[MIGRATION_FAILED\].*relation "missing" does not exist/)
+  assert.match(failed.stderr, /\[REPORT_NOT_WRITTEN\]/)
+  assert.equal(JSON.parse(failed.stdout).dropped, true)
 })
 
 test('a_set_that_cannot_apply_fails_naming_the_migration_and_leaves_nothing', async (t) => {

@@ -64,9 +64,7 @@ function setBaseline(version, cwd = process.cwd()) {
   }
   const indent = text.match(/^[ \t]+(?=")/m)?.[0] ?? '  '
   pkg.godwit = { ...pkg.godwit, baseline: version }
-  const tmp = `${pkgPath}.${process.pid}.tmp`
-  fs.writeFileSync(tmp, JSON.stringify(pkg, null, indent) + (text.endsWith('\n') ? '\n' : ''))
-  fs.renameSync(tmp, pkgPath)
+  require('./write.js').writeSynced(pkgPath, JSON.stringify(pkg, null, indent) + (text.endsWith('\n') ? '\n' : ''))
   return { written: true, file: 'package.json#godwit.baseline' }
 }
 

@@ -4,7 +4,6 @@
 // policy (fail-fast, canary wave) decides which start; a signal stops every running one and starts
 // no more. The summary says what became of each, and is the fleet's record (fleet.json).
 
-const fs = require('node:fs')
 const path = require('node:path')
 const { GodwitError } = require('./errors.js')
 const { reach } = require('./targets.js')
@@ -255,13 +254,13 @@ function fleetPath(root, sha, shard) {
   return path.join(root, safe, file)
 }
 
-/** Writes the summary (write-then-rename, as the reports are). */
+/**
+ * The summary with where it was written (`fleetPath`), or, when it could not be, `fleetPath`
+ * null and `reportError` saying why: the targets have run, so the summary is returned either way.
+ */
 function writeFleet(file, summary) {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
-  const tmp = `${file}.${process.pid}.tmp`
-  fs.writeFileSync(tmp, JSON.stringify(summary, null, 2) + '\n')
-  fs.renameSync(tmp, file)
-  return file
+  const written = require('./write.js').writeReport(file, summary)
+  return written.error ? { ...summary, fleetPath: null, reportError: written.error } : { ...summary, fleetPath: file }
 }
 
 /**

@@ -5,12 +5,12 @@
 // changes from run to run). Scratch databases live on the server DATABASE_URL names and are
 // dropped on every path; the database DATABASE_URL names is only used to create and drop them.
 
-const fs = require('node:fs')
 const path = require('node:path')
 const crypto = require('node:crypto')
 const native = require('./native.js')
 const { GodwitError, callNative, exitFor } = require('./errors.js')
 const { serverVersionUnlessPinned } = require('./judged-version.js')
+const { writeReport } = require('./write.js')
 
 function diff(a, b) {
   const inB = new Set(b.lines)
@@ -155,8 +155,13 @@ async function verify(api, options = {}) {
       report.error = { code: 'INTERRUPTED', exitCode: exitFor('INTERRUPTED'), message: `interrupted (${options.signal.reason}); ${dropped ? 'scratch databases dropped' : `a scratch database could not be dropped: ${report.dropError}`}` }
     }
     report.finishedAt = new Date().toISOString()
-    fs.mkdirSync(path.dirname(reportPath), { recursive: true })
-    fs.writeFileSync(reportPath, JSON.stringify(report, null, 2) + '\n')
+    // a report that cannot be written is still returned (the CLI prints it): the scratch
+    // databases are already dropped, and what verify found must not be lost to a full disk
+    const written = writeReport(reportPath, report)
+    if (written.error) {
+      report.reportPath = null
+      report.reportError = written.error
+    }
   }
 }
 

@@ -148,4 +148,14 @@ function displayPath(p) {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p
 }
 
-module.exports = { closest, COMMON_OPTIONS, OUTPUT_OPTIONS, output, MODULE_TIMEOUT_OPTION, EXIT, EXIT_CODES, UsageError, parse, helpText, colors, displayPath, moduleTimeout }
+/**
+ * A run whose record (its report, or the fleet's summary) could not be written: says so in red
+ * and, unless --json printed it already, prints the document, so what the run did is still known.
+ * The caller exits REPORT_NOT_WRITTEN's code unless the run failed for its own reason first.
+ */
+function notWritten(command, doc, error, values, out) {
+  out.status(out.colors.red(`${command}: [REPORT_NOT_WRITTEN] the report could not be written: ${error}`))
+  if (!values.json) out.line(JSON.stringify(doc, null, 2))
+}
+
+module.exports = { notWritten, closest, COMMON_OPTIONS, OUTPUT_OPTIONS, output, MODULE_TIMEOUT_OPTION, EXIT, EXIT_CODES, UsageError, parse, helpText, colors, displayPath, moduleTimeout }

@@ -8,7 +8,7 @@ const godwit = require('../index.js')
 const targetsLib = () => require('../lib/targets.js')
 const fleetLib = () => require('../lib/fleet.js')
 const { exitFor } = require('../lib/errors.js')
-const { EXIT, UsageError } = require('./cli.js')
+const { EXIT, notWritten, UsageError } = require('./cli.js')
 
 const TARGET_OPTIONS = {
   targets: { type: 'string', path: true, value: '<file>', description: 'run on every target the file lists (JSON, or one per line: `<name> [database=<db>] [schema=<schema>] [urlEnv=<VAR>]`); see docs/fleet.md' },
@@ -79,14 +79,16 @@ async function upTargets(values, out, upOptions) {
     onTarget: values.json || values.quiet ? undefined : (e) => out.status(line(e, c)),
   })
   const root = upOptions.artifactsDir ?? path.join('.artifacts', 'deploy')
-  const file = writeFleet(fleetPath(root, summary.sha, shard), summary)
-  if (values.json) out.json({ ...summary, fleetPath: file })
+  const written = writeFleet(fleetPath(root, summary.sha, shard), summary)
+  if (values.json) out.json(written)
   const n = summary.counts
   const said = `up: ${n.ok} of ${n.targets} target(s) ok, ${n.applied} migration(s) applied` + (n.failed ? `; failed: ${summary.failed.join(', ')}` : '') + (n.notStarted ? `; not started: ${summary.notStarted.length} (${whyNotStarted(summary.targets)})` : '')
   out.status(summary.ok ? c.green(said) : c.red(said))
-  out.status(c.dim(`fleet: ${file}`))
+  if (written.reportError) notWritten('up', written, written.reportError, values, out)
+  else out.status(c.dim(`fleet: ${written.fleetPath}`))
   if (summary.interrupted) return exitFor('INTERRUPTED')
-  return summary.ok ? EXIT.OK : exitFor('TARGETS_FAILED')
+  if (!summary.ok) return exitFor('TARGETS_FAILED')
+  return written.reportError ? exitFor('REPORT_NOT_WRITTEN') : EXIT.OK
 }
 
 async function statusTargets(values, out, statusOptions) {

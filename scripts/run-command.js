@@ -5,7 +5,7 @@
 const interrupt = require('./interrupt.js')
 const { exitFor } = require('../lib/errors.js')
 const { deployed, isSet } = require('../lib/where.js')
-const { EXIT, MODULE_TIMEOUT_OPTION, moduleTimeout, OUTPUT_OPTIONS, output } = require('./cli.js')
+const { EXIT, MODULE_TIMEOUT_OPTION, moduleTimeout, notWritten, OUTPUT_OPTIONS, output } = require('./cli.js')
 
 const HISTORY_OPTIONS = {
   schema: { type: 'string', value: '<name>', description: 'schema of the history table (default public, env MIGRATION_HISTORY_SCHEMA)' },
@@ -65,9 +65,8 @@ function finishRun(command, report, values, out, success) {
   else out.status(c.red(`${command}: ${report.outcome} [${report.error?.code}] ${report.error?.message ?? ''}`))
   if (report.reportError) {
     const states = report.migrations.filter((m) => m.state !== 'already-applied' && m.state !== 'pending')
-    out.status(c.red(`${command}: [REPORT_NOT_WRITTEN] the report could not be written: ${report.reportError}`))
+    notWritten(command, report, report.reportError, values, out)
     for (const m of states) out.status(`  ${m.state} ${m.file ?? m.version}`)
-    if (!values.json) out.line(JSON.stringify(report, null, 2))
     return report.ok ? exitFor('REPORT_NOT_WRITTEN') : report.error?.exitCode ?? EXIT.INTERNAL
   }
   out.status(c.dim(`report: ${report.reportPath}`))

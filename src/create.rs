@@ -114,7 +114,11 @@ pub fn create(dir: &Path, name: &str, now_ms: u64) -> Result<Created> {
             .open(&path)
         {
             Ok(mut f) => {
+                // flushed before the ledger names it: the ledger is flushed (with the folder,
+                // which also makes this file's name last), and must never outlive the bytes
+                // it seals
                 f.write_all(text.as_bytes())
+                    .and_then(|()| f.sync_all())
                     .map_err(|e| Error::io(&path, e))?;
                 let sum = checksum(text.as_bytes());
                 ledger.entries.insert(file.clone(), sum.clone());

@@ -222,10 +222,8 @@ pub async fn schema_file(settings: &StatusSettings, write: bool) -> Result<Schem
     };
     let written = write && local && !same;
     if written {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        crate::files::write_atomic(&path, text.as_bytes())?;
+        // a source file the team commits: flushed like the ledger
+        crate::files::put(&path, text.as_bytes(), crate::files::Durability::Synced)?;
     }
     Ok(SchemaFileReport {
         path: Some(shown),

@@ -1,6 +1,7 @@
 'use strict'
 const fs = require('node:fs')
-const { mergeFleets, writeFleet } = require('../../lib/fleet.js')
+const { mergeFleets } = require('../../lib/fleet.js')
+const { writeSynced } = require('../../lib/write.js')
 const { exitFor } = require('../../lib/errors.js')
 const { EXIT, UsageError, OUTPUT_OPTIONS } = require('../cli.js')
 
@@ -28,7 +29,8 @@ exports.run = async function run({ values, positionals }, out) {
     }
   })
   const merged = mergeFleets(docs, { expectShards: !values.partial })
-  if (values.out) writeFleet(values.out, merged)
+  // nothing ran here, so a summary that cannot be written is an IO error naming it
+  if (values.out) writeSynced(values.out, JSON.stringify(merged, null, 2) + '\n')
   if (values.json) out.json(merged)
   const n = merged.counts
   const said = `fleet-merge: ${docs.length} file(s), ${n.targets} target(s): ${n.ok} ok, ${n.failed} failed, ${n.notStarted} not started` + (merged.missingShards.length ? `; missing shards ${merged.missingShards.join(', ')}` : '')

@@ -1,8 +1,9 @@
 'use strict'
-const { mkdirSync, writeFileSync } = require('node:fs')
 const path = require('node:path')
 const godwit = require('../../index.js')
-const { displayPath, EXIT, UsageError } = require('../cli.js')
+const { exitFor } = require('../../lib/errors.js')
+const { writeReport } = require('../../lib/write.js')
+const { displayPath, EXIT, notWritten, UsageError } = require('../cli.js')
 
 exports.name = 'import'
 exports.summary = 'Convert another tool\'s migrations into godwit migrations, sealed into checksums.json.'
@@ -29,10 +30,15 @@ exports.run = async function run({ values, positionals: args }, out) {
   }
   const imported = await godwit.importMigrations(args[0], args[1], { dir: values.dir })
   // the import report: the mapping from each source id to its godwit file, kept with the reports
-  const reportPath = path.join('.artifacts', 'import', `${imported.tool}.json`)
-  mkdirSync(path.dirname(reportPath), { recursive: true })
-  writeFileSync(reportPath, JSON.stringify(imported, null, 2) + '\n')
-  imported.reportPath = reportPath
+  const written = writeReport(path.join('.artifacts', 'import', `${imported.tool}.json`), imported)
+  imported.reportPath = written.path
+  if (written.error) {
+    // the migrations are written and sealed: the mapping is printed instead of lost
+    imported.reportError = written.error
+    if (values.json) out.json(imported)
+    notWritten('import', imported, written.error, values, out)
+    return exitFor('REPORT_NOT_WRITTEN')
+  }
   if (values.json) {
     out.json(imported)
     return EXIT.OK
@@ -47,7 +53,7 @@ exports.run = async function run({ values, positionals: args }, out) {
       ? `import: baseline set to ${imported.baseline} in ${imported.config.file}`
       : `import: now ${imported.config.instruction}`,
   )
-  out.status(`report: ${reportPath}`)
+  out.status(`report: ${imported.reportPath}`)
   out.status(`next: godwit check; then, in the migration job against the database ${imported.tool} migrated: godwit baseline --from ${imported.tool}`)
   return EXIT.OK
 }

@@ -1,5 +1,6 @@
 //! The core's constants, for the CLI's help and messages: exit codes, error codes, rule ids, the
-//! core's version, and the one sanitizer of report paths.
+//! core's version, the one sanitizer of report paths, and the one writer of files Node writes
+//! (verify's, the fleet's and import's reports, package.json's baseline).
 
 use super::*;
 
@@ -7,6 +8,20 @@ use super::*;
 #[napi]
 pub fn sanitize_sha(sha: String) -> String {
     crate::run::report::sanitize_sha(&sha)
+}
+
+/// `text` written to `path` as the core writes its reports and ledger: its folder made, through
+/// a temporary name and a rename, flushed to the disk before it returns. Every file godwit
+/// writes goes through `files`, so none is ever half-written or lost to a power cut once said
+/// written. Fails with IO naming `path`.
+#[napi]
+pub fn write_file_synced(path: String, text: String) -> napi::Result<()> {
+    files::put(
+        std::path::Path::new(&path),
+        text.as_bytes(),
+        files::Durability::Synced,
+    )
+    .map_err(to_js)
 }
 
 #[napi(object)]

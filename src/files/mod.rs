@@ -1,6 +1,8 @@
 //! The migrations folder and what is read from disk or git: the scan and the filename contract,
 //! reading the folder's files, the pinned checksum, the ledger (its format, its storage, the
-//! folder lock) and the git base.
+//! folder lock) and the git base; and the one way godwit writes a file (here, for the core, and
+//! through `writeFileSynced` for Node): a temporary name and a rename, flushed where it must
+//! survive a power cut.
 
 pub mod base;
 pub mod checksum;
@@ -14,64 +16,184 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+/// How far a write reaches before it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Renamed into place: no reader and no crashed process ever sees half a file, but a host
+    /// that loses power soon after may come back with the old file or an empty one (the bytes
+    /// were still only in the page cache).
+    Renamed,
+    /// Also flushed to the disk: the file's bytes before the rename and, on Unix, the folder's
+    /// entry after it (and the entries of folders made for it). Once the call returns, the new
+    /// file survives a power loss.
+    Synced,
+}
+
 /// Write-then-rename in the same folder, so a crash never leaves a half-written file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_with(path, |w| w.write_all(bytes))
+pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
+    write_atomic_with(path, durability, |w| w.write_all(bytes))
+}
+
+/// `write_atomic`, its folder made first when missing.
+pub fn put(path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_folder(dir, durability)?;
+    }
+    write_atomic(path, bytes, durability)
 }
 
 /// The temporary name beside `path` that its atomic write goes through.
 fn temporary_beside(path: &Path) -> std::path::PathBuf {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    dir.join(format!(".{name}.{}.tmp", std::process::id()))
+    folder_of(path).join(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// `write_atomic` of what `write` streams: a large report is never held whole in memory.
 pub fn write_atomic_with(
     path: &Path,
+    durability: Durability,
     write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> Result<()> {
-    use std::io::Write;
     let tmp = temporary_beside(path);
     let written = std::fs::File::create(&tmp).and_then(|f| {
         // a large buffer: serde writes a pretty report token by token, each through `dyn Write`
         let mut out = std::io::BufWriter::with_capacity(64 * 1024, f);
         write(&mut out)?;
-        out.flush()
+        let file = out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        // the bytes reach the disk before the name does: a rename the disk kept, over bytes it
+        // lost, is the empty file this exists to prevent
+        if durability == Durability::Synced {
+            file.sync_all()?;
+        }
+        Ok(())
     });
     // a full disk leaves no half-written temporary file behind, beside a report or a ledger
-    put_in_place(written, &tmp, path)
+    put_in_place(written, &tmp, path, durability)
 }
 
 /// `tmp`, once `made`, renamed over `path`; removed when either step failed.
-fn put_in_place(made: std::io::Result<()>, tmp: &Path, path: &Path) -> Result<()> {
-    made.and_then(|()| std::fs::rename(tmp, path)).map_err(|e| {
-        let _ = std::fs::remove_file(tmp);
-        Error::io(path, e)
-    })
+fn put_in_place(
+    made: std::io::Result<()>,
+    tmp: &Path,
+    path: &Path,
+    durability: Durability,
+) -> Result<()> {
+    made.and_then(|()| std::fs::rename(tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(tmp);
+            Error::io(path, e)
+        })?;
+    if durability == Durability::Synced {
+        sync_folder(folder_of(path)).map_err(|e| Error::io(path, e))?;
+    }
+    Ok(())
 }
 
-/// `path` atomically replaced by the content of `from`, a file already written in full: a hard
-/// link where the file system allows one (no bytes copied: a report is 3 MB at 10,000
-/// migrations), else a copy. Either way through a temporary name and a rename, so `path` is
-/// never seen half-written; later writes of either name replace it by rename, never in place,
-/// so the two never change together.
-pub fn link_or_copy_atomic(from: &Path, path: &Path) -> Result<()> {
+/// `path` atomically replaced by the content of `from`, a file already written in full (and
+/// synced, when `durability` asks it): a hard link where the file system allows one (no bytes
+/// copied: a report is 3 MB at 10,000 migrations), else a copy. Either way through a temporary
+/// name and a rename, so `path` is never seen half-written; later writes of either name replace
+/// it by rename, never in place, so the two never change together.
+pub fn link_or_copy_atomic(from: &Path, path: &Path, durability: Durability) -> Result<()> {
     let tmp = temporary_beside(path);
     let _ = std::fs::remove_file(&tmp);
-    let made = std::fs::hard_link(from, &tmp).or_else(|_| std::fs::copy(from, &tmp).map(|_| ()));
-    put_in_place(made, &tmp, path)
+    let made = std::fs::hard_link(from, &tmp).or_else(|_| {
+        std::fs::copy(from, &tmp)?;
+        if durability == Durability::Synced {
+            // a copy is new bytes; a link shares the synced ones
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&tmp)?
+                .sync_all()?;
+        }
+        Ok(())
+    });
+    put_in_place(made, &tmp, path, durability)
+}
+
+/// `dir` and any missing folder above it made; when `Synced`, each new folder's entry flushed
+/// in the folder that holds it (a new sha's report folder would otherwise outlive a power loss
+/// only by luck of the file system's journal).
+pub fn create_folder(dir: &Path, durability: Durability) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut at = dir;
+    while !at.as_os_str().is_empty() && !at.is_dir() {
+        missing.push(at);
+        match at.parent() {
+            Some(up) => at = up,
+            None => break,
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    if durability == Durability::Synced {
+        // outermost first: each holder is complete before what it holds is flushed
+        for made in missing.iter().rev() {
+            sync_folder(folder_of(made)).map_err(|e| Error::io(made, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Flushes a folder's entries (what a rename or a new file changed in it). A file system that
+/// cannot flush a folder (some network and FUSE ones refuse) is not an error: the file's own
+/// bytes were flushed, and there is nothing more to ask of it. Windows has no such call for a
+/// folder (NTFS journals its entries), so there it does nothing.
+#[cfg(unix)]
+fn sync_folder(dir: &Path) -> std::io::Result<()> {
+    use std::io::ErrorKind;
+    match std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::InvalidInput | ErrorKind::Unsupported | ErrorKind::PermissionDenied
+            ) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+#[cfg(not(unix))]
+fn sync_folder(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Folders made on the way are made whole; a write, synced or not, leaves the bytes and no
+    /// temporary file; a path whose folder is a file fails naming it.
+    #[test]
+    fn put_makes_its_folders_and_writes_either_way() {
+        let dir = std::env::temp_dir().join(format!("godwit-put-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let deep = dir.join("a").join("b").join("report.json");
+        put(&deep, b"synced", Durability::Synced).expect("synced");
+        assert_eq!(std::fs::read(&deep).expect("read"), b"synced");
+        put(&deep, b"renamed", Durability::Renamed).expect("renamed");
+        assert_eq!(std::fs::read(&deep).expect("read"), b"renamed");
+        let names: Vec<String> = std::fs::read_dir(deep.parent().expect("folder"))
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["report.json"]);
+        let blocked = put(&deep.join("under-a-file.json"), b"x", Durability::Synced).unwrap_err();
+        assert!(blocked.to_string().contains("report.json"), "{blocked}");
+        std::fs::remove_dir_all(&dir).expect("clean");
+    }
 
     /// The latest report is the attempt's bytes, and a later write of either name (always by
     /// rename) leaves the other as it was: they never change together.
@@ -81,13 +203,13 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
         let (attempt, latest) = (dir.join("attempt.json"), dir.join("latest.json"));
-        write_atomic(&latest, b"an older run").expect("older");
-        write_atomic(&attempt, b"this run").expect("attempt");
-        link_or_copy_atomic(&attempt, &latest).expect("link");
+        write_atomic(&latest, b"an older run", Durability::Renamed).expect("older");
+        write_atomic(&attempt, b"this run", Durability::Renamed).expect("attempt");
+        link_or_copy_atomic(&attempt, &latest, Durability::Renamed).expect("link");
         assert_eq!(std::fs::read(&latest).expect("read"), b"this run");
-        write_atomic(&latest, b"the next run").expect("next");
+        write_atomic(&latest, b"the next run", Durability::Renamed).expect("next");
         assert_eq!(std::fs::read(&attempt).expect("read"), b"this run");
-        write_atomic(&attempt, b"rewritten").expect("rewrite");
+        write_atomic(&attempt, b"rewritten", Durability::Renamed).expect("rewrite");
         assert_eq!(std::fs::read(&latest).expect("read"), b"the next run");
         // nothing left behind under a temporary name
         let names: Vec<String> = std::fs::read_dir(&dir)
@@ -96,7 +218,8 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 2, "{names:?}");
         // a source that is gone: an error naming the destination, the destination untouched
-        let gone = link_or_copy_atomic(&dir.join("missing.json"), &latest).unwrap_err();
+        let gone = link_or_copy_atomic(&dir.join("missing.json"), &latest, Durability::Renamed)
+            .unwrap_err();
         assert!(gone.to_string().contains("latest.json"), "{gone}");
         assert_eq!(std::fs::read(&latest).expect("read"), b"the next run");
         std::fs::remove_dir_all(&dir).expect("clean");

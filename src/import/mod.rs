@@ -180,7 +180,7 @@ pub fn import(dir: &Path, tool: Tool, source: &Path) -> Result<Imported> {
             )));
         }
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    crate::files::create_folder(dir, crate::files::Durability::Synced)?;
     let _lock = FolderLock::acquire(dir)?;
     let mut ledger = Ledger::default();
     let mut written = Vec::new();
@@ -193,7 +193,9 @@ pub fn import(dir: &Path, tool: Tool, source: &Path) -> Result<Imported> {
                 .open(&path)
                 .map_err(|e| Error::io(&path, e))?;
             written.push(path.clone());
+            // flushed before the ledger (flushed, with the folder) seals it, as `create` does
             out.write_all(text.as_bytes())
+                .and_then(|()| out.sync_all())
                 .map_err(|e| Error::io(&path, e))?;
             ledger
                 .entries

@@ -317,6 +317,24 @@ pub struct Report {
 }
 
 impl Report {
+    /// Flushed to the disk unless the run succeeded without changing anything. A report that
+    /// records an apply, a revert, a baseline or a failure is what the operator reads after a
+    /// host crash, so it must outlive one; a clean no-op (`nothing-to-do`, `database-ahead`, a
+    /// `plan`) says only what the history already holds, and is the run every deploy makes:
+    /// flushing its 3 MB at 10,000 migrations would cost every such deploy a few milliseconds
+    /// for nothing to recover.
+    pub fn durability(&self) -> crate::files::Durability {
+        let unchanged = matches!(
+            self.outcome,
+            Outcome::NothingToDo | Outcome::DatabaseAhead | Outcome::Planned
+        );
+        if self.ok && unchanged {
+            crate::files::Durability::Renamed
+        } else {
+            crate::files::Durability::Synced
+        }
+    }
+
     pub fn new(command: Command, started_at: String) -> Report {
         Report {
             report_version: 1,
@@ -432,26 +450,67 @@ pub fn paths(
 }
 
 /// Writes the attempt's copy, then the latest (write-then-rename, so a reader never sees half a
-/// report).
+/// report), flushed to the disk when the report is the record of something (`durability`).
 pub fn write(report: &mut Report, latest: &Path, attempt: &Path) -> Result<(), Error> {
     report.report_path = Some(latest.display().to_string());
     report.attempt_path = Some(attempt.display().to_string());
+    let durability = report.durability();
     for path in [attempt, latest] {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        crate::files::create_folder(path.parent().unwrap_or(Path::new(".")), durability)?;
     }
     // streamed to the attempt's file, then the latest made the same file: at 10,000
     // migrations the text is 3 MB
-    crate::files::write_atomic_with(attempt, |w| {
+    crate::files::write_atomic_with(attempt, durability, |w| {
         serde_json::to_writer_pretty(&mut *w, report)?;
         w.write_all(b"\n")
     })?;
-    crate::files::link_or_copy_atomic(attempt, latest)
+    crate::files::link_or_copy_atomic(attempt, latest, durability)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only a clean run that changed nothing skips the flush; anything that changed the
+    /// database, and every failure, is flushed.
+    #[test]
+    fn a_report_is_flushed_unless_a_clean_run_changed_nothing() {
+        use crate::files::Durability::{Renamed, Synced};
+        let with = |outcome, ok| {
+            let mut r = Report::new(Command::Up, "2026-01-01T00:00:00.000Z".into());
+            r.outcome = outcome;
+            r.ok = ok;
+            r.durability()
+        };
+        for quiet in [
+            Outcome::NothingToDo,
+            Outcome::DatabaseAhead,
+            Outcome::Planned,
+        ] {
+            assert_eq!(with(quiet, true), Renamed, "{quiet:?}");
+            assert_eq!(with(quiet, false), Synced, "{quiet:?} that failed");
+        }
+        for changed in [Outcome::Applied, Outcome::Reverted, Outcome::Baselined] {
+            assert_eq!(with(changed, true), Synced, "{changed:?}");
+        }
+        for failed in [
+            Outcome::Refused,
+            Outcome::Failed,
+            Outcome::LockTimeout,
+            Outcome::BudgetExhausted,
+            Outcome::Interrupted,
+            Outcome::ConnectionLost,
+            Outcome::LockLost,
+            Outcome::Error,
+        ] {
+            assert_eq!(with(failed, false), Synced, "{failed:?}");
+        }
+        assert_eq!(
+            Report::new(Command::Up, String::new()).durability(),
+            Synced,
+            "a new report is an error until the run says otherwise"
+        );
+    }
 
     #[test]
     fn counts_are_by_state_and_leave_out_states_with_none() {

@@ -38,7 +38,13 @@ pub fn read_ledger(dir: &Path) -> Result<LedgerState> {
     }
 }
 
-/// Write-then-rename, so a crash never leaves a half-written ledger.
+/// Write-then-rename, so a crash never leaves a half-written ledger, and flushed: the ledger is
+/// rewritten with every new migration, and one lost to a power cut would fail `check` on a file
+/// that did nothing wrong.
 pub fn write_ledger(dir: &Path, l: &Ledger) -> Result<()> {
-    crate::files::write_atomic(&dir.join(LEDGER_FILE), format::render(l).as_bytes())
+    crate::files::write_atomic(
+        &dir.join(LEDGER_FILE),
+        format::render(l).as_bytes(),
+        crate::files::Durability::Synced,
+    )
 }
