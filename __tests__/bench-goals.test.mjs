@@ -77,3 +77,18 @@ test('a run from before the bench cleaned its environment is marked, and does no
   // no marked run, no note
   assert.ok(!goalsTable([clean]).includes('†'))
 })
+
+test('pnpm bench: --help prints the usage; a bad flag or value says which, with the usage, exit 2 (no stack trace)', async () => {
+  const { spawnSync } = await import('node:child_process')
+  const bench = (...args) => spawnSync(process.execPath, [path.join(BENCH, 'run.mjs'), ...args], { encoding: 'utf8' })
+  const help = bench('--help')
+  assert.equal(help.status, 0, help.stderr)
+  assert.match(help.stdout, /^usage: pnpm bench .*--workloads/s)
+  for (const [args, says] of [[['--bogus'], /Unknown option '--bogus'/], [['--runs', '0'], /--runs 0: a whole number, at least 1/], [['--sizes', '10,x'], /--sizes 10,x: positive whole numbers/], [['--workloads', 'W1,W9'], /--workloads: unknown W9; known: W1/]]) {
+    const r = bench(...args)
+    assert.equal(r.status, 2, `${args}: ${r.stderr}`)
+    assert.match(r.stderr, says)
+    assert.match(r.stderr, /usage: pnpm bench/)
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
+  }
+})

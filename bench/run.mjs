@@ -39,19 +39,46 @@ import { table } from './table.mjs'
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const BENCH = path.join(ROOT, 'bench')
 const BIN = path.join(BENCH, 'node_modules', '.bin')
-const { values: args } = parseArgs({
-  options: {
-    sizes: { type: 'string', default: '100,1000,10000' },
-    runs: { type: 'string', default: '5' },
-    out: { type: 'string', default: path.join(BENCH, 'results.json') },
-    workloads: { type: 'string', default: 'W1,W2,W3,W4,W5,W6,W7,A' },
-    tools: { type: 'string' },
-  },
-  args: process.argv.slice(2).filter((a) => a !== '--'),
-})
+const USAGE = `usage: pnpm bench [-- --sizes 100,1000,10000 --runs 5 --out bench/results.json
+                    --workloads W1,W2,W3,W4,W5,W6,W7,A --tools godwit,F1]
+  --sizes      migration counts to measure (default 100,1000,10000)
+  --runs       timed runs per command (default 5)
+  --out        where the results go (default bench/results.json)
+  --workloads  a subset of W1,W2,W3,W4,W5,W6,W7,A (default all)
+  --tools      only tools and floors whose name starts with one of these (e.g. godwit,F1)`
+const ALL_WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'A']
+/** A bad flag: the usage, exit 2 (never a stack trace). */
+function usage(problem) {
+  console.error(`bench: ${problem}\n${USAGE}`)
+  process.exit(2)
+}
+let args
+try {
+  ;({ values: args } = parseArgs({
+    options: {
+      sizes: { type: 'string', default: '100,1000,10000' },
+      runs: { type: 'string', default: '5' },
+      out: { type: 'string', default: path.join(BENCH, 'results.json') },
+      workloads: { type: 'string', default: ALL_WORKLOADS.join(',') },
+      tools: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    args: process.argv.slice(2).filter((a) => a !== '--'),
+  }))
+} catch (err) {
+  usage(err.message)
+}
+if (args.help) {
+  console.log(USAGE)
+  process.exit(0)
+}
 const SIZES = args.sizes.split(',').filter(Boolean).map(Number)
 const RUNS = Number(args.runs)
 const WORKLOADS = new Set(args.workloads.split(','))
+if (!SIZES.length || !SIZES.every((n) => Number.isInteger(n) && n > 0)) usage(`--sizes ${args.sizes}: positive whole numbers, comma-separated`)
+if (!Number.isInteger(RUNS) || RUNS < 1) usage(`--runs ${args.runs}: a whole number, at least 1`)
+const unknown = [...WORKLOADS].filter((w) => !ALL_WORKLOADS.includes(w))
+if (unknown.length) usage(`--workloads: unknown ${unknown.join(', ')}; known: ${ALL_WORKLOADS.join(', ')}`)
 /** `--tools godwit,F1`: only tools (and floors) whose name starts with one of these. */
 const ONLY = args.tools?.split(',')
 const wanted = (name) => !ONLY || ONLY.some((p) => name.startsWith(p))
