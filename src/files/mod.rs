@@ -64,7 +64,7 @@ pub fn write_atomic_with(
     write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> Result<()> {
     let tmp = temporary_beside(path);
-    let written = std::fs::File::create(&tmp).and_then(|f| {
+    let written = create_fresh(&tmp).and_then(|f| {
         // a large buffer: serde writes a pretty report token by token, each through `dyn Write`
         let mut out = std::io::BufWriter::with_capacity(64 * 1024, f);
         write(&mut out)?;
@@ -80,6 +80,18 @@ pub fn write_atomic_with(
     });
     // a full disk leaves no half-written temporary file behind, beside a report or a ledger
     put_in_place(written, &tmp, path, durability)
+}
+
+/// A new file at `tmp`, never an old one reused: whatever is there (a temporary file a crashed
+/// run with the same process id left, as a container's few pids recur; a symbolic link planted
+/// to make a run as root overwrite another file) is removed, and the file is created exclusively,
+/// so a link is never followed and nothing but this write lands in it.
+fn create_fresh(tmp: &Path) -> std::io::Result<std::fs::File> {
+    let _ = std::fs::remove_file(tmp);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)
 }
 
 /// `tmp`, once `made`, renamed over `path`; removed when either step failed.
@@ -192,6 +204,27 @@ mod tests {
         assert_eq!(names, ["report.json"]);
         let blocked = put(&deep.join("under-a-file.json"), b"x", Durability::Synced).unwrap_err();
         assert!(blocked.to_string().contains("report.json"), "{blocked}");
+        std::fs::remove_dir_all(&dir).expect("clean");
+    }
+
+    /// A link planted at the temporary name is not followed (its target keeps its bytes), and a
+    /// stale temporary file of a crashed run with the same pid does not stop the write.
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_link_or_a_stale_file_at_the_temporary_name_is_replaced_not_followed() {
+        let dir = std::env::temp_dir().join(format!("godwit-plant-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (ledger, victim) = (dir.join("checksums.json"), dir.join("victim"));
+        std::fs::write(&victim, b"not godwit's").expect("victim");
+        std::os::unix::fs::symlink(&victim, temporary_beside(&ledger)).expect("plant");
+        write_atomic(&ledger, b"{}", Durability::Synced).expect("write");
+        assert_eq!(std::fs::read(&victim).expect("read"), b"not godwit's");
+        assert_eq!(std::fs::read(&ledger).expect("read"), b"{}");
+        std::fs::write(temporary_beside(&ledger), b"a crashed run's").expect("stale");
+        write_atomic(&ledger, b"{\"a\":1}", Durability::Renamed).expect("write");
+        assert_eq!(std::fs::read(&ledger).expect("read"), b"{\"a\":1}");
+        assert!(!temporary_beside(&ledger).exists());
         std::fs::remove_dir_all(&dir).expect("clean");
     }
 
