@@ -3,14 +3,14 @@
 // is not the job's. `up` refuses there before taking the lock, naming the way out; `status` and
 // `assertSchemaCurrent()` (no lock, read-only) still work through it. A pooler that kept the job on
 // one server session until the lock was taken and moves it afterwards stops the run before the
-// next migration's SQL runs anywhere else.
+// next migration's SQL runs anywhere else, and a baseline before it records anything.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { writeFileSync, chmodSync } from 'node:fs'
+import { mkdirSync, writeFileSync, chmodSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import { godwit, tmpDir } from './helpers.mjs'
+import { godwit, git, tmpDir } from './helpers.mjs'
 import { project, sql, V, tables, report } from './project.mjs'
 import { freshDatabase, admin, stopServer, query } from './db.mjs'
 import { unusedPort } from './net.mjs'
@@ -178,3 +178,48 @@ for (const [next, second] of Object.entries(NEXT)) {
     assert.equal(direct.code, 0, direct.stderr)
   })
 }
+
+test('a_baseline_the_pooler_moves_after_the_lock_records_nothing_on_the_other_session', async (t) => {
+  // baseline's one write (every row in one transaction) carries the same-session check: a
+  // pooler that moved the job after the lock (here while it read dbmate's history, a view that
+  // sleeps) must not let that transaction commit on a session without the lock
+  const url = await freshDatabase(t)
+  const pooled = await pooler(t, url, 2)
+  if (!pooled) {
+    assert.ok(!process.env.GODWIT_NEED_PGBOUNCER, 'PgBouncer is not installed but CI needs this test')
+    return t.skip('PgBouncer is not installed')
+  }
+  const cwd = tmpDir(t)
+  git(cwd, 'init', '-q', '-b', 'main')
+  writeFileSync(path.join(cwd, 'package.json'), JSON.stringify({ name: 'adopter', private: true }, null, 2) + '\n')
+  mkdirSync(path.join(cwd, 'source'))
+  writeFileSync(path.join(cwd, 'source', '20230102030405_init.sql'), '-- migrate:up\nCREATE TABLE legacy (id int);\n-- migrate:down\nDROP TABLE legacy;\n')
+  assert.equal((await godwit(['import', 'dbmate', 'source'], { cwd })).code, 0)
+  await query(url, "CREATE TABLE legacy (id int); CREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY); INSERT INTO schema_migrations VALUES ('20230102030405')")
+  await query(url, 'CREATE VIEW slow_history AS SELECT s.version FROM schema_migrations s, pg_sleep(2)')
+  const b = await admin(pooled)
+  b.on('error', () => {})
+  t.after(() => b.end())
+  await b.query('BEGIN')
+  const bPid = (await b.query('SELECT pg_backend_pid() AS pid')).rows[0].pid
+  const run = godwit(['baseline', '--from', 'dbmate', '--tool-table', 'slow_history', '--sha', 'moved', '--json'], { cwd, env: { DATABASE_URL: pooled } })
+  const jobPid = await sleepingPid(url)
+  const c = await admin(pooled)
+  c.on('error', () => {})
+  t.after(() => c.end())
+  await c.query('BEGIN')
+  assert.equal((await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid, jobPid, 'C holds the session the job locked on')
+  await b.query('COMMIT')
+  const r = await run
+  assert.equal(r.code, 2, r.stdout + r.stderr)
+  assert.equal(r.json.error.code, 'CONFIG')
+  assert.match(r.json.error.message, new RegExp(`through a pooler in transaction mode \\(this session's statements ran on server session ${jobPid}, then on ${bPid}\\).*nothing was recorded; the migration lock stays with server session ${jobPid} until the pooler closes that session`))
+  const recorded = await query(url, "SELECT to_regclass('godwit_migrations') IS NOT NULL AS t")
+  if (recorded[0].t) assert.deepEqual(await query(url, 'SELECT version FROM godwit_migrations'), [], 'nothing recorded anywhere')
+  const held = await query(url, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND ((classid::bigint << 32) | objid::bigint) = ${KEY}`)
+  assert.deepEqual(held.map((x) => x.pid), [jobPid])
+  await query(url, `SELECT pg_terminate_backend(${jobPid})`)
+  const direct = await godwit(['baseline', '--from', 'dbmate', '--sha', 'direct'], { cwd, env: { DATABASE_URL: url } })
+  assert.equal(direct.code, 0, direct.stderr)
+  assert.equal((await query(url, 'SELECT count(*)::int AS n FROM godwit_migrations'))[0].n, 1)
+})
