@@ -104,6 +104,29 @@ const sleepingPid = async (url) => {
   throw new Error('the first migration never slept')
 }
 
+/**
+ * A pooler (two server sessions) moving the job `start` starts after it took the lock: B holds
+ * one session, so the job connects, locks and runs on the other (the pooler's check at the lock
+ * passes) until it sleeps there; C asks then, queues, and gets the job's session as soon as that
+ * round trip ends; B lets its session go, so the job's next round trip runs there.
+ */
+async function moveTheJob(t, url, pooled, start) {
+  const b = await admin(pooled)
+  b.on('error', () => {}) // (ending the job's server session later may end the pooler's clients)
+  t.after(() => b.end())
+  await b.query('BEGIN')
+  const bPid = (await b.query('SELECT pg_backend_pid() AS pid')).rows[0].pid
+  const run = start()
+  const jobPid = await sleepingPid(url)
+  const c = await admin(pooled)
+  c.on('error', () => {})
+  t.after(() => c.end())
+  await c.query('BEGIN')
+  assert.equal((await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid, jobPid, 'C holds the session the job locked on')
+  await b.query('COMMIT')
+  return { run, bPid, jobPid, c }
+}
+
 // The second migration (or none: the pooler moves the job before it releases the lock).
 const NEXT = {
   transactional: sql('CREATE TABLE b (id bigint)'),
@@ -122,24 +145,7 @@ for (const [next, second] of Object.entries(NEXT)) {
     const files = { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id bigint); SELECT pg_sleep(2)') }
     if (second) files[`${V(2)}_a_id.mjs`] = second
     const cwd = await project(t, files)
-    // B holds one of the pool's two server sessions, so the job connects, locks and runs its
-    // first migration on the other: the pooler's check at the lock passes
-    const b = await admin(pooled)
-    b.on('error', () => {}) // (ending the job's server session below may end the pooler's clients)
-    t.after(() => b.end())
-    await b.query('BEGIN')
-    const bPid = (await b.query('SELECT pg_backend_pid() AS pid')).rows[0].pid
-    const run = godwit(['up', '--sha', 'moved', '--json'], { cwd, env: { DATABASE_URL: pooled } })
-    const jobPid = await sleepingPid(url)
-    // C asks while both are busy: it queues, and gets the job's server session as soon as the
-    // first migration's round trip ends; the job's next round trip queues behind it
-    const c = await admin(pooled)
-    c.on('error', () => {})
-    t.after(() => c.end())
-    await c.query('BEGIN')
-    assert.equal((await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid, jobPid, 'C holds the session the job locked on')
-    // B lets its session go: the job's next round trip runs there
-    await b.query('COMMIT')
+    const { run, bPid, jobPid, c } = await moveTheJob(t, url, pooled, () => godwit(['up', '--sha', 'moved', '--json'], { cwd, env: { DATABASE_URL: pooled } }))
     if (next === 'non_transactional') {
       // C's open transaction would hold up a CREATE INDEX CONCURRENTLY there: C lets go once
       // the job's round trip is on B's session
@@ -197,19 +203,7 @@ test('a_baseline_the_pooler_moves_after_the_lock_records_nothing_on_the_other_se
   assert.equal((await godwit(['import', 'dbmate', 'source'], { cwd })).code, 0)
   await query(url, "CREATE TABLE legacy (id int); CREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY); INSERT INTO schema_migrations VALUES ('20230102030405')")
   await query(url, 'CREATE VIEW slow_history AS SELECT s.version FROM schema_migrations s, pg_sleep(2)')
-  const b = await admin(pooled)
-  b.on('error', () => {})
-  t.after(() => b.end())
-  await b.query('BEGIN')
-  const bPid = (await b.query('SELECT pg_backend_pid() AS pid')).rows[0].pid
-  const run = godwit(['baseline', '--from', 'dbmate', '--tool-table', 'slow_history', '--sha', 'moved', '--json'], { cwd, env: { DATABASE_URL: pooled } })
-  const jobPid = await sleepingPid(url)
-  const c = await admin(pooled)
-  c.on('error', () => {})
-  t.after(() => c.end())
-  await c.query('BEGIN')
-  assert.equal((await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid, jobPid, 'C holds the session the job locked on')
-  await b.query('COMMIT')
+  const { run, bPid, jobPid } = await moveTheJob(t, url, pooled, () => godwit(['baseline', '--from', 'dbmate', '--tool-table', 'slow_history', '--sha', 'moved', '--json'], { cwd, env: { DATABASE_URL: pooled } }))
   const r = await run
   assert.equal(r.code, 2, r.stdout + r.stderr)
   assert.equal(r.json.error.code, 'CONFIG')

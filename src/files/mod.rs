@@ -186,22 +186,32 @@ fn sync_folder(_dir: &Path) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    /// A fresh, empty folder of this test's own.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("godwit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
     /// Folders made on the way are made whole; a write, synced or not, leaves the bytes and no
     /// temporary file; a path whose folder is a file fails naming it.
     #[test]
     fn put_makes_its_folders_and_writes_either_way() {
-        let dir = std::env::temp_dir().join(format!("godwit-put-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = scratch("put");
         let deep = dir.join("a").join("b").join("report.json");
         put(&deep, b"synced", Durability::Synced).expect("synced");
         assert_eq!(std::fs::read(&deep).expect("read"), b"synced");
         put(&deep, b"renamed", Durability::Renamed).expect("renamed");
         assert_eq!(std::fs::read(&deep).expect("read"), b"renamed");
-        let names: Vec<String> = std::fs::read_dir(deep.parent().expect("folder"))
-            .expect("list")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["report.json"]);
+        assert_eq!(names(deep.parent().expect("folder")), ["report.json"]);
         let blocked = put(&deep.join("under-a-file.json"), b"x", Durability::Synced).unwrap_err();
         assert!(blocked.to_string().contains("report.json"), "{blocked}");
         std::fs::remove_dir_all(&dir).expect("clean");
@@ -212,9 +222,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_planted_link_or_a_stale_file_at_the_temporary_name_is_replaced_not_followed() {
-        let dir = std::env::temp_dir().join(format!("godwit-plant-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = scratch("plant");
         let (ledger, victim) = (dir.join("checksums.json"), dir.join("victim"));
         std::fs::write(&victim, b"not godwit's").expect("victim");
         std::os::unix::fs::symlink(&victim, temporary_beside(&ledger)).expect("plant");
@@ -232,9 +240,7 @@ mod tests {
     /// rename) leaves the other as it was: they never change together.
     #[test]
     fn linked_files_hold_the_same_bytes_and_part_on_the_next_write() {
-        let dir = std::env::temp_dir().join(format!("godwit-link-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = scratch("link");
         let (attempt, latest) = (dir.join("attempt.json"), dir.join("latest.json"));
         write_atomic(&latest, b"an older run", Durability::Renamed).expect("older");
         write_atomic(&attempt, b"this run", Durability::Renamed).expect("attempt");
@@ -245,11 +251,8 @@ mod tests {
         write_atomic(&attempt, b"rewritten", Durability::Renamed).expect("rewrite");
         assert_eq!(std::fs::read(&latest).expect("read"), b"the next run");
         // nothing left behind under a temporary name
-        let names: Vec<String> = std::fs::read_dir(&dir)
-            .expect("list")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names.len(), 2, "{names:?}");
+        let left = names(&dir);
+        assert_eq!(left.len(), 2, "{left:?}");
         // a source that is gone: an error naming the destination, the destination untouched
         let gone = link_or_copy_atomic(&dir.join("missing.json"), &latest, Durability::Renamed)
             .unwrap_err();
