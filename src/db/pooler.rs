@@ -17,7 +17,8 @@ pub enum Seen {
 
 /// The text `same_session` fails with, followed by the server session it ran on.
 /// (It sits in a SQL string literal: no quote in it.)
-const MOVED_MARKER: &str = "godwit: not the server session of the job; this round trip ran on ";
+pub(crate) const MOVED_MARKER: &str =
+    "godwit: not the server session of the job; this round trip ran on ";
 
 /// A statement that fails, aborting the rest of its round trip (a multi-statement query stops at
 /// its first error), unless it runs on server session `pid`. A cast rather than a DO block: it
@@ -43,6 +44,15 @@ pub fn moved_to(message: &str) -> Option<i32> {
 pub fn left_with(pid: i32) -> String {
     format!(
         "the migration lock stays with server session {pid} until the pooler closes that session (or `SELECT pg_terminate_backend({pid})` on the server once it is idle)"
+    )
+}
+
+/// What a moved run leaves when its unlock, sent only to server session `pid`, reached it after
+/// all (the pooler lent that session back to the job): nothing, and the message says so rather
+/// than `left_with`.
+pub fn released_after_all(pid: i32) -> String {
+    format!(
+        "the migration lock was released after all: the run's unlock reached server session {pid} again"
     )
 }
 

@@ -79,6 +79,7 @@ impl<C: Connector> Runner<C> {
         .min(self.guard.until_end());
         let h = self.history();
         if let (Some(s), true, Ok(h)) = (self.session.as_mut(), self.locked, h) {
+            let pid = s.info().backend.pid;
             // one bound for both: a silent session must not hold the report
             let done = tokio::time::timeout(cap, async {
                 let held = s.holds_lock(&h).await;
@@ -100,7 +101,16 @@ impl<C: Connector> Runner<C> {
                     _ => {}
                 }
                 match released {
-                    Ok(()) => self.locked = false,
+                    Ok(()) => {
+                        self.locked = false;
+                        // a pooler that moved the run may lend it its own server session again
+                        // for the unlock (the unlock is asked of that session only): then the
+                        // lock is gone, and the error must not say it stays
+                        self.report.amend_error(
+                            &crate::db::pooler::left_with(pid),
+                            &crate::db::pooler::released_after_all(pid),
+                        );
+                    }
                     Err(e @ Error::Config(_)) if self.report.ok => self.report.fail(&e),
                     Err(_) => {}
                 }

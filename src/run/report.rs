@@ -381,6 +381,14 @@ impl Report {
         self.error = Some(e.doc());
     }
 
+    /// The error's message with `said` replaced by `now`, when a later step learned that what
+    /// it said no longer holds.
+    pub fn amend_error(&mut self, said: &str, now: &str) {
+        if let Some(e) = self.error.as_mut() {
+            e.message = e.message.replace(said, now);
+        }
+    }
+
     pub fn entry_mut(&mut self, version: &str) -> Option<&mut MigrationEntry> {
         let known = |r: &Report| {
             r.positions

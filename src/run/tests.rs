@@ -246,6 +246,37 @@ async fn applies_every_pending_migration_in_order_and_a_second_run_is_a_noop() {
 
 /// A migration that releases the migration lock (pg_advisory_unlock_all, DISCARD ALL) is rolled
 /// back by the lock check before its history row, and the run stops: fail closed.
+/// A pooler moved the run (the second migration's same-session check failed on another server
+/// session), then lent it its own session again for the unlock: the lock is released, and the
+/// error says so instead of "the migration lock stays with server session ...".
+#[tokio::test]
+async fn a_moved_run_whose_unlock_reaches_its_session_again_says_the_lock_was_released() {
+    let world = World::default();
+    let moved = format!(
+        "invalid input syntax for type integer: \"{}97\"",
+        crate::db::pooler::MOVED_MARKER
+    );
+    world.script("SELECT 102", Act::Fail(error("22P02", &moved)));
+    let mut r = run(
+        Project::new(&[(V1, "SELECT 101", true), (V2, "SELECT 102", true)]),
+        &world,
+        Mode::Up,
+    );
+    r.go().await;
+    assert_eq!(r.code(), Some(Code::Config));
+    let message = r.runner.report.error.clone().unwrap().message;
+    assert!(message.contains(", then on 97)"), "{message}");
+    assert!(
+        message.contains(
+            "the migration lock was released after all: the run's unlock reached server session"
+        ),
+        "{message}"
+    );
+    assert!(!message.contains("stays with"), "{message}");
+    assert_eq!(world.with(|s| s.holder), None, "released, as it says");
+    assert_eq!(r.states(), [EntryState::Applied, EntryState::Pending]);
+}
+
 #[tokio::test]
 async fn a_migration_that_releases_the_lock_is_rolled_back_and_stops_the_run() {
     let world = World::default();
