@@ -14,6 +14,7 @@ import path from 'node:path'
 import pg from 'pg'
 import { ROOT, godwit, tmpDir, git } from './helpers.mjs'
 import { freshDatabase, query, stopServer } from './db.mjs'
+import { sourceProject } from './project.mjs'
 import { realisticDbmate } from '../bench/history.mjs'
 
 after(stopServer)
@@ -32,18 +33,6 @@ async function schema(url) {
     if (saved === undefined) delete process.env.DATABASE_URL
     else process.env.DATABASE_URL = saved
   }
-}
-
-/** A project folder (git repository, package.json) with the tool's migrations in `source/`. */
-function projectWith(t, files) {
-  const cwd = tmpDir(t)
-  git(cwd, 'init', '-q', '-b', 'main')
-  writeFileSync(path.join(cwd, 'package.json'), JSON.stringify({ name: 'adopter', private: true }, null, 2) + '\n')
-  for (const [rel, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(cwd, 'source', rel)), { recursive: true })
-    writeFileSync(path.join(cwd, 'source', rel), text)
-  }
-  return cwd
 }
 
 /** A godwit project (git repository) with these migrations (`version_name -> up SQL` or module text) and configuration. */
@@ -131,7 +120,7 @@ const DBMATE = {
 
 test('dbmate_real_history_is_imported_baselined_and_extended', async (t) => {
   const url = await freshDatabase(t)
-  const cwd = projectWith(t, DBMATE)
+  const cwd = sourceProject(t, DBMATE)
   run(path.join(BIN, 'dbmate'), ['--url', `${url}?sslmode=disable`, '--migrations-dir', 'source', '--no-dump-schema', 'up'], { cwd })
   const { recorded, imported } = await takeOver(t, { cwd, url, tool: 'dbmate' })
   assert.equal(recorded, 3)
@@ -144,7 +133,7 @@ test('dbmate_real_history_is_imported_baselined_and_extended', async (t) => {
 
 test('node_pg_migrate_real_history_is_imported_baselined_and_extended', async (t) => {
   const url = await freshDatabase(t)
-  const cwd = projectWith(t, {
+  const cwd = sourceProject(t, {
     '1700000000000_create-accounts.sql': '-- Up Migration\nCREATE TABLE accounts (id serial PRIMARY KEY, name text);\n-- Down Migration\nDROP TABLE accounts;\n',
     '1700000000500_add-email.sql': '-- Up Migration\nALTER TABLE accounts ADD COLUMN email text;\n-- Down Migration\nALTER TABLE accounts DROP COLUMN email;\n',
   })
@@ -200,7 +189,7 @@ const TOOLS = {
 for (const [tool, spec] of Object.entries(TOOLS)) {
   test(`${tool}_history_as_its_code_writes_it_is_imported_baselined_and_extended`, async (t) => {
     const url = await freshDatabase(t)
-    const cwd = projectWith(t, spec.files)
+    const cwd = sourceProject(t, spec.files)
     await query(url, spec.sql)
     await query(url, spec.history)
     const { recorded } = await takeOver(t, { cwd, url, tool })
@@ -210,7 +199,7 @@ for (const [tool, spec] of Object.entries(TOOLS)) {
   if (spec.broken) {
     test(`${tool}_history_with_a_failed_entry_refuses_the_baseline_and_writes_nothing`, async (t) => {
       const url = await freshDatabase(t)
-      const cwd = projectWith(t, spec.files)
+      const cwd = sourceProject(t, spec.files)
       await query(url, spec.sql)
       await query(url, spec.history)
       await query(url, spec.broken)
@@ -226,7 +215,7 @@ for (const [tool, spec] of Object.entries(TOOLS)) {
 
 test('baseline_from_a_history_with_entries_no_imported_file_has_is_refused_naming_them', async (t) => {
   const url = await freshDatabase(t)
-  const cwd = projectWith(t, TOOLS.goose.files)
+  const cwd = sourceProject(t, TOOLS.goose.files)
   await query(url, TOOLS.goose.sql)
   await query(url, TOOLS.goose.history)
   await query(url, 'INSERT INTO goose_db_version (version_id, is_applied) VALUES (7, true)')
@@ -302,7 +291,7 @@ test('an_older_release_replayed_is_ahead_not_broken_unless_the_project_refuses_i
 })
 
 test('import_refuses_bad_input_listing_every_problem_and_writes_nothing', async (t) => {
-  const cwd = projectWith(t, {
+  const cwd = sourceProject(t, {
     'V1__ok.sql': 'CREATE TABLE a (id int);',
     'R__views.sql': 'CREATE VIEW v AS SELECT 1;',
     'V1__again.sql': 'CREATE TABLE b (id int);',
@@ -317,7 +306,7 @@ test('import_refuses_bad_input_listing_every_problem_and_writes_nothing', async 
   }
   assert.equal(existsSync(path.join(cwd, 'db', 'migrations')), false, 'nothing was written')
   assert.equal(JSON.parse(readFileSync(path.join(cwd, 'package.json'), 'utf8')).godwit, undefined)
-  const js = projectWith(t, { '1700000000000_builder.js': 'exports.up = (pgm) => { pgm.createTable("t", {}) }' })
+  const js = sourceProject(t, { '1700000000000_builder.js': 'exports.up = (pgm) => { pgm.createTable("t", {}) }' })
   const j = await godwit(['import', 'node-pg-migrate', 'source'], { cwd: js })
   assert.equal(j.code, 2)
   assert.match(j.stderr, /1700000000000_builder\.js: a JavaScript migration; its up\/down call node-pg-migrate's builder API/)
@@ -329,7 +318,7 @@ test('import_refuses_bad_input_listing_every_problem_and_writes_nothing', async 
 test('an_import_whose_report_cannot_be_written_keeps_the_migrations_and_prints_the_mapping', async (t) => {
   // before: the import wrote and sealed the migrations, then died on the report with Node's own
   // ENOTDIR, and the mapping from each source id to its file was lost
-  const cwd = projectWith(t, TOOLS.goose.files)
+  const cwd = sourceProject(t, TOOLS.goose.files)
   writeFileSync(path.join(cwd, '.artifacts'), 'a file where the report folder goes')
   const r = await godwit(['import', 'goose', 'source'], { cwd })
   assert.equal(r.code, 70, r.stderr)
@@ -344,7 +333,7 @@ test('an_import_whose_report_cannot_be_written_keeps_the_migrations_and_prints_t
 
 test('a_300_migration_history_is_imported_checked_in_ci_in_a_few_lines_baselined_and_extended', async (t) => {
   const url = await freshDatabase(t)
-  const cwd = projectWith(t, realisticDbmate(300))
+  const cwd = sourceProject(t, realisticDbmate(300))
   run(path.join(BIN, 'dbmate'), ['--url', `${url}?sslmode=disable`, '--migrations-dir', 'source', '--no-dump-schema', 'up'], { cwd })
   const imported = await godwit(['import', 'dbmate', 'source'], { cwd })
   assert.equal(imported.code, 0, imported.stderr)

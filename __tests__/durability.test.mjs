@@ -6,11 +6,11 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { CLI, cleanEnv, git, tmpDir } from './helpers.mjs'
 import { freshDatabase, stopServer } from './db.mjs'
-import { project, sql, V } from './project.mjs'
+import { project, sourceProject, sql, V } from './project.mjs'
 
 after(stopServer)
 
@@ -85,11 +85,7 @@ test('an up that applies flushes its report and the new folders; a no-op up flus
 })
 
 test('import flushes the migrations before their ledger, and what Node writes goes through the same writer: the report and package.json\'s baseline', { skip: !traceable && 'strace cannot trace here' }, (t) => {
-  const cwd = tmpDir(t)
-  git(cwd, 'init', '-q', '-b', 'main')
-  writeFileSync(path.join(cwd, 'package.json'), JSON.stringify({ name: 'app', private: true }, null, 2) + '\n')
-  mkdirSync(path.join(cwd, 'source'))
-  writeFileSync(path.join(cwd, 'source', '20240101000000_create_a.sql'), '-- migrate:up\nCREATE TABLE a (id int);\n\n-- migrate:down\nDROP TABLE a;\n')
+  const cwd = sourceProject(t, { '20240101000000_create_a.sql': '-- migrate:up\nCREATE TABLE a (id int);\n\n-- migrate:down\nDROP TABLE a;\n' })
   const r = traced(t, ['import', 'dbmate', 'source'], { cwd })
   assert.equal(r.code, 0, r.stderr)
   writtenDurably(r.calls, path.join(cwd, '.artifacts', 'import', 'dbmate.json'))

@@ -7,11 +7,11 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync, chmodSync } from 'node:fs'
+import { writeFileSync, chmodSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import { godwit, git, tmpDir } from './helpers.mjs'
-import { project, sql, V, tables, report } from './project.mjs'
+import { godwit, tmpDir } from './helpers.mjs'
+import { project, sourceProject, sql, V, tables, report } from './project.mjs'
 import { freshDatabase, admin, stopServer, query } from './db.mjs'
 import { unusedPort } from './net.mjs'
 
@@ -203,11 +203,7 @@ test('a_baseline_the_pooler_moves_after_the_lock_records_nothing_on_the_other_se
     assert.ok(!process.env.GODWIT_NEED_PGBOUNCER, 'PgBouncer is not installed but CI needs this test')
     return t.skip('PgBouncer is not installed')
   }
-  const cwd = tmpDir(t)
-  git(cwd, 'init', '-q', '-b', 'main')
-  writeFileSync(path.join(cwd, 'package.json'), JSON.stringify({ name: 'adopter', private: true }, null, 2) + '\n')
-  mkdirSync(path.join(cwd, 'source'))
-  writeFileSync(path.join(cwd, 'source', '20230102030405_init.sql'), '-- migrate:up\nCREATE TABLE legacy (id int);\n-- migrate:down\nDROP TABLE legacy;\n')
+  const cwd = sourceProject(t, { '20230102030405_init.sql': '-- migrate:up\nCREATE TABLE legacy (id int);\n-- migrate:down\nDROP TABLE legacy;\n' })
   assert.equal((await godwit(['import', 'dbmate', 'source'], { cwd })).code, 0)
   await query(url, "CREATE TABLE legacy (id int); CREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY); INSERT INTO schema_migrations VALUES ('20230102030405')")
   await query(url, 'CREATE VIEW slow_history AS SELECT s.version FROM schema_migrations s, pg_sleep(2)')

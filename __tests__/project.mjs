@@ -22,6 +22,18 @@ export async function project(t, migrations) {
 export const sql = (s) => `export const up = ${JSON.stringify(s)}\n`
 export const V = (i) => `17000000000${String(i).padStart(2, '0')}`
 
+/** A project about to adopt godwit (git repository, package.json) with another tool's migrations in `source/` (path -> text). */
+export function sourceProject(t, files) {
+  const cwd = tmpDir(t)
+  git(cwd, 'init', '-q', '-b', 'main')
+  writeFileSync(path.join(cwd, 'package.json'), JSON.stringify({ name: 'adopter', private: true }, null, 2) + '\n')
+  for (const [rel, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(cwd, 'source', rel)), { recursive: true })
+    writeFileSync(path.join(cwd, 'source', rel), text)
+  }
+  return cwd
+}
+
 /** The report `up --sha <sha>` wrote, validated against the shipped JSON Schema. */
 export function report(cwd, sha = 'test') {
   const doc = JSON.parse(readFileSync(path.join(cwd, '.artifacts', 'deploy', sha, 'migration.json'), 'utf8'))

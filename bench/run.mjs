@@ -22,8 +22,7 @@
 // /usr/bin/time); runs are interleaved across tools so machine drift hits all alike; every W1 run
 // gets its own fresh database, created and checkpointed outside the timed command.
 //
-// Usage: pnpm bench [-- --sizes 100,1000,10000 --runs 5 --out bench/results.json]
-//                    [--workloads W1,W2,W3,W4,W5,W6,W7,A] [--tools godwit,F1]   (a subset, to reproduce one goal)
+// Usage: `pnpm bench -- --help` (USAGE below); a subset of --workloads and --tools reproduces one goal.
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync, rmSync, mkdtempSync, existsSync } from 'node:fs'
 import { createHash } from 'node:crypto'

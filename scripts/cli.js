@@ -5,6 +5,7 @@
 const { parseArgs } = require('node:util')
 const path = require('node:path')
 const { EXIT, EXIT_CODES } = require('../lib/exit.js')
+const { exitFor } = require('../lib/errors.js')
 
 const COMMON_OPTIONS = {
   dir: { type: 'string', path: true, value: '<path>', description: 'migrations folder (default: db/migrations in the package root: the current folder, or the nearest one above with a package.json)' },
@@ -158,4 +159,13 @@ function notWritten(command, doc, error, values, out) {
   if (!values.json) out.line(JSON.stringify(doc, null, 2))
 }
 
-module.exports = { notWritten, closest, COMMON_OPTIONS, OUTPUT_OPTIONS, output, MODULE_TIMEOUT_OPTION, EXIT, EXIT_CODES, UsageError, parse, helpText, colors, displayPath, moduleTimeout }
+/**
+ * A run's exit code (`up`, `down`, `verify`...): its own failure's first; else REPORT_NOT_WRITTEN's
+ * when its report could not be written; else 0.
+ */
+function runExit(report) {
+  if (!report.ok) return report.error?.exitCode ?? EXIT.INTERNAL
+  return report.reportError ? exitFor('REPORT_NOT_WRITTEN') : EXIT.OK
+}
+
+module.exports = { notWritten, runExit, closest, COMMON_OPTIONS, OUTPUT_OPTIONS, output, MODULE_TIMEOUT_OPTION, EXIT, EXIT_CODES, UsageError, parse, helpText, colors, displayPath, moduleTimeout }

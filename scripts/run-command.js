@@ -3,9 +3,8 @@
 // they hand the API, and how a run's report becomes output and an exit code. (status shares the
 // history flags.)
 const interrupt = require('./interrupt.js')
-const { exitFor } = require('../lib/errors.js')
 const { deployed, isSet } = require('../lib/where.js')
-const { EXIT, MODULE_TIMEOUT_OPTION, moduleTimeout, notWritten, OUTPUT_OPTIONS, output } = require('./cli.js')
+const { MODULE_TIMEOUT_OPTION, moduleTimeout, notWritten, OUTPUT_OPTIONS, output, runExit } = require('./cli.js')
 
 const HISTORY_OPTIONS = {
   schema: { type: 'string', value: '<name>', description: 'schema of the history table (default public, env MIGRATION_HISTORY_SCHEMA)' },
@@ -67,14 +66,14 @@ function finishRun(command, report, values, out, success) {
     const states = report.migrations.filter((m) => m.state !== 'already-applied' && m.state !== 'pending')
     notWritten(command, report, report.reportError, values, out)
     for (const m of states) out.status(`  ${m.state} ${m.file ?? m.version}`)
-    return report.ok ? exitFor('REPORT_NOT_WRITTEN') : report.error?.exitCode ?? EXIT.INTERNAL
+    return runExit(report)
   }
   out.status(c.dim(`report: ${report.reportPath}`))
   // asked only after a run that changed something (a git process costs a no-op run ~5 ms)
   if (!values.quiet && changedAny(report) && report.reportPath && unignored(report.reportPath)) {
     out.status(c.yellow(`note: git does not ignore ${report.reportPath}: add .artifacts/ to .gitignore (reports are per run, not source)`))
   }
-  return report.ok ? EXIT.OK : report.error?.exitCode ?? EXIT.INTERNAL
+  return runExit(report)
 }
 
 /**

@@ -1,8 +1,7 @@
 'use strict'
 const godwit = require('../../index.js')
 const interrupt = require('../interrupt.js')
-const { exitFor } = require('../../lib/errors.js')
-const { EXIT, notWritten, OUTPUT_OPTIONS, output } = require('../cli.js')
+const { notWritten, OUTPUT_OPTIONS, output, runExit } = require('../cli.js')
 
 exports.name = 'verify'
 exports.summary = 'The migration-safety gate: frozen check, then up, a no-op second up and a clean status on a scratch database, and a reproducible rebuild.'
@@ -45,8 +44,8 @@ exports.run = async function run({ values }, out) {
   if (!report.dropped) out.status(c.red(`verify: a scratch database could not be dropped: ${report.dropError}`))
   if (report.reportError) {
     notWritten('verify', report, report.reportError, values, out)
-    return report.ok ? exitFor('REPORT_NOT_WRITTEN') : report.error?.exitCode ?? EXIT.INTERNAL
+    return runExit(report)
   }
   out.status(c.dim(`report: ${report.reportPath}`))
-  return report.ok ? EXIT.OK : report.error?.exitCode ?? EXIT.INTERNAL
+  return runExit(report)
 }
