@@ -120,18 +120,21 @@ fn put_in_place(
 pub fn link_or_copy_atomic(from: &Path, path: &Path, durability: Durability) -> Result<()> {
     let tmp = temporary_beside(path);
     let _ = std::fs::remove_file(&tmp);
-    let made = std::fs::hard_link(from, &tmp).or_else(|_| {
-        std::fs::copy(from, &tmp)?;
-        if durability == Durability::Synced {
-            // a copy is new bytes; a link shares the synced ones
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&tmp)?
-                .sync_all()?;
-        }
-        Ok(())
-    });
+    let made = std::fs::hard_link(from, &tmp).or_else(|_| copy_fresh(from, &tmp, durability));
     put_in_place(made, &tmp, path, durability)
+}
+
+/// `from`'s bytes in a new file at `tmp`, created exclusively like every other write's
+/// temporary file (`std::fs::copy` would open whatever is at `tmp`, following a link planted
+/// there after the failed hard link and writing through it).
+fn copy_fresh(from: &Path, tmp: &Path, durability: Durability) -> std::io::Result<()> {
+    let mut out = create_fresh(tmp)?;
+    std::io::copy(&mut std::fs::File::open(from)?, &mut out)?;
+    if durability == Durability::Synced {
+        // a copy is new bytes; a link shares the synced ones
+        out.sync_all()?;
+    }
+    Ok(())
 }
 
 /// `dir` and any missing folder above it made; when `Synced`, each new folder's entry flushed
@@ -233,6 +236,36 @@ mod tests {
         write_atomic(&ledger, b"{\"a\":1}", Durability::Renamed).expect("write");
         assert_eq!(std::fs::read(&ledger).expect("read"), b"{\"a\":1}");
         assert!(!temporary_beside(&ledger).exists());
+        std::fs::remove_dir_all(&dir).expect("clean");
+    }
+
+    /// The copy a file system without hard links gets does not follow a link planted at its
+    /// temporary name (its target keeps its bytes) and replaces a stale file there.
+    #[cfg(unix)]
+    #[test]
+    fn the_copy_fallback_replaces_a_planted_link_without_following_it() {
+        let dir = scratch("copy");
+        let (from, latest, victim) = (
+            dir.join("attempt.json"),
+            dir.join("latest.json"),
+            dir.join("victim"),
+        );
+        std::fs::write(&from, b"this run").expect("from");
+        std::fs::write(&victim, b"not godwit's").expect("victim");
+        let tmp = temporary_beside(&latest);
+        std::os::unix::fs::symlink(&victim, &tmp).expect("plant");
+        copy_fresh(&from, &tmp, Durability::Synced).expect("copy");
+        assert_eq!(std::fs::read(&victim).expect("read"), b"not godwit's");
+        assert_eq!(std::fs::read(&tmp).expect("read"), b"this run");
+        assert!(
+            !std::fs::symlink_metadata(&tmp)
+                .expect("meta")
+                .file_type()
+                .is_symlink()
+        );
+        std::fs::write(&tmp, b"a crashed run's longer leftover").expect("stale");
+        copy_fresh(&from, &tmp, Durability::Renamed).expect("copy");
+        assert_eq!(std::fs::read(&tmp).expect("read"), b"this run");
         std::fs::remove_dir_all(&dir).expect("clean");
     }
 
