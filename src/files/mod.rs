@@ -101,13 +101,38 @@ fn put_in_place(
     path: &Path,
     durability: Durability,
 ) -> Result<()> {
+    put_in_place_with(made, tmp, path, durability, sync_folder)
+}
+
+/// `put_in_place` with the folder's flush given (a test makes it fail as a failing disk does).
+fn put_in_place_with(
+    made: std::io::Result<()>,
+    tmp: &Path,
+    path: &Path,
+    durability: Durability,
+    sync: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<()> {
     made.and_then(|()| std::fs::rename(tmp, path))
         .map_err(|e| {
             let _ = std::fs::remove_file(tmp);
             Error::io(path, e)
         })?;
     if durability == Durability::Synced {
-        sync_folder(folder_of(path)).map_err(|e| Error::io(path, e))?;
+        // still a failure (what was promised is a file that survives a power loss), but not a
+        // missing file: the error says the file is there, so nobody goes looking for lost bytes
+        sync(folder_of(path)).map_err(|e| {
+            let kind = e.kind();
+            Error::io(
+                path,
+                std::io::Error::new(
+                    kind,
+                    format!(
+                        "written and in place, but flushing its folder to the disk failed ({e}), \
+                         so whether it survives a power loss is not known"
+                    ),
+                ),
+            )
+        })?;
     }
     Ok(())
 }
@@ -266,6 +291,29 @@ mod tests {
         std::fs::write(&tmp, b"a crashed run's longer leftover").expect("stale");
         copy_fresh(&from, &tmp, Durability::Renamed).expect("copy");
         assert_eq!(std::fs::read(&tmp).expect("read"), b"this run");
+        std::fs::remove_dir_all(&dir).expect("clean");
+    }
+
+    /// A folder flush that fails after the rename (an I/O error from the disk) fails the write,
+    /// and its error says the file is in place with its bytes, only its durability unknown.
+    #[test]
+    fn a_failed_folder_flush_says_the_file_is_in_place() {
+        let dir = scratch("flush");
+        let (path, tmp) = (dir.join("migration.json"), dir.join(".tmp"));
+        std::fs::write(&tmp, b"the report").expect("tmp");
+        let eio = |_: &Path| Err(std::io::Error::from_raw_os_error(5));
+        let e = put_in_place_with(Ok(()), &tmp, &path, Durability::Synced, eio).unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("migration.json: written and in place, but flushing its folder"),
+            "{m}"
+        );
+        assert!(m.contains("os error 5"), "{m}");
+        assert_eq!(std::fs::read(&path).expect("read"), b"the report");
+        assert_eq!(names(&dir), ["migration.json"]);
+        // a write that is only renamed never asks for the flush
+        std::fs::write(&tmp, b"again").expect("tmp");
+        put_in_place_with(Ok(()), &tmp, &path, Durability::Renamed, eio).expect("renamed");
         std::fs::remove_dir_all(&dir).expect("clean");
     }
 
