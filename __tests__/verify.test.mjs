@@ -158,6 +158,28 @@ test('status_github_output_tells_the_pipeline_whether_migrations_are_required', 
   assert.match(missing.stderr, /GITHUB_OUTPUT/)
 })
 
+test('status_github_output_that_cannot_be_written_fails_the_step_with_io_and_still_says_the_status', async (t) => {
+  const url = await freshDatabase(t)
+  const cwd = await project(t, { [`${V(1)}_a.mjs`]: sql('CREATE TABLE a (id bigint PRIMARY KEY)') })
+  const lost = { DATABASE_URL: url, GITHUB_OUTPUT: path.join(cwd, 'no-such-folder', 'outputs') }
+  // pending would be exit 1, which the example workflow accepts: without the outputs the
+  // migration job would be skipped, so the step fails with IO's 70 instead
+  const pending = await godwit(['status', '--github-output'], { cwd, env: lost })
+  assert.equal(pending.code, 70, pending.stderr)
+  assert.match(pending.stderr, /status: \[IO\] --github-output: appending the step outputs to \S*no-such-folder\/outputs \(GITHUB_OUTPUT\) failed \(ENOENT\)/)
+  assert.match(pending.stderr, /status: 1 pending/)
+  assert.match(pending.stdout, new RegExp(`${V(1)}_a\\.mjs`))
+  const json = await godwit(['status', '--github-output', '--json'], { cwd, env: lost })
+  assert.equal(json.code, 70, json.stderr)
+  assert.equal(json.json.requiresMigrations, true)
+  // a status that failed for its own reason keeps its code (4): the step fails either way
+  assert.equal((await godwit(['up', '--sha', 'test'], { cwd, env: { DATABASE_URL: url } })).code, 0)
+  writeFileSync(path.join(cwd, 'db', 'migrations', `${V(1)}_a.mjs`), sql('CREATE TABLE a (id int)'))
+  const changed = await godwit(['status', '--github-output'], { cwd, env: lost })
+  assert.equal(changed.code, 4, changed.stderr)
+  assert.match(changed.stderr, /\[IO\] --github-output/)
+})
+
 test('a_scratch_database_that_cannot_be_dropped_is_named_with_why_and_the_verdict_stands', async (t) => {
   // verify as a role that may create databases but is not a superuser; a superuser's session
   // sits in the first scratch database, which DROP DATABASE ... WITH (FORCE) may not end for it

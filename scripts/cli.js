@@ -160,6 +160,24 @@ function notWritten(command, doc, error, values, out) {
 }
 
 /**
+ * Appends a pipeline step's outputs (`{ requires_migrations, clean }`) to the file in
+ * $GITHUB_OUTPUT; true when they were written. A pipeline decides from them whether the
+ * migration job runs, and a workflow that accepts `status`'s exit 1 (pending) would skip the job
+ * if they went missing quietly. So a failure is said in red with the file and the reason, and the
+ * caller exits IO's code whatever the status was, unless it failed for its own reason (exit 4).
+ */
+function githubOutput(outputs, out) {
+  const file = process.env.GITHUB_OUTPUT
+  try {
+    require('node:fs').appendFileSync(file, Object.entries(outputs).map(([k, v]) => `${k}=${v}\n`).join(''))
+    return true
+  } catch (err) {
+    out.status(out.colors.red(`status: [IO] --github-output: appending the step outputs to ${file} (GITHUB_OUTPUT) failed (${err.code ?? err.message}); requires_migrations and clean are not set, so this step fails rather than let a job that depends on them be skipped`))
+    return false
+  }
+}
+
+/**
  * A run's exit code (`up`, `down`, `verify`...): its own failure's first; else REPORT_NOT_WRITTEN's
  * when its report could not be written; else 0.
  */
@@ -168,4 +186,4 @@ function runExit(report) {
   return report.reportError ? exitFor('REPORT_NOT_WRITTEN') : EXIT.OK
 }
 
-module.exports = { notWritten, runExit, closest, COMMON_OPTIONS, OUTPUT_OPTIONS, output, MODULE_TIMEOUT_OPTION, EXIT, EXIT_CODES, UsageError, parse, helpText, colors, displayPath, moduleTimeout }
+module.exports = { notWritten, runExit, githubOutput, closest, COMMON_OPTIONS, OUTPUT_OPTIONS, output, MODULE_TIMEOUT_OPTION, EXIT, EXIT_CODES, UsageError, parse, helpText, colors, displayPath, moduleTimeout }

@@ -8,7 +8,7 @@ const godwit = require('../index.js')
 const targetsLib = () => require('../lib/targets.js')
 const fleetLib = () => require('../lib/fleet.js')
 const { exitFor } = require('../lib/errors.js')
-const { EXIT, notWritten, UsageError } = require('./cli.js')
+const { EXIT, githubOutput, notWritten, UsageError } = require('./cli.js')
 
 const TARGET_OPTIONS = {
   targets: { type: 'string', path: true, value: '<file>', description: 'run on every target the file lists (JSON, or one per line: `<name> [database=<db>] [schema=<schema>] [urlEnv=<VAR>]`); see docs/fleet.md' },
@@ -96,9 +96,7 @@ async function statusTargets(values, out, statusOptions) {
   const { statusFleet } = fleetLib()
   const summary = await statusFleet(godwit, targets, { status: statusOptions, concurrency: values.concurrency, shard })
   const c = out.colors
-  if (values['github-output']) {
-    require('node:fs').appendFileSync(process.env.GITHUB_OUTPUT, `requires_migrations=${summary.requires_migrations}\nclean=${summary.ok && !summary.requires_migrations}\n`)
-  }
+  const outputsSet = !values['github-output'] || githubOutput({ requires_migrations: summary.requires_migrations, clean: summary.ok && !summary.requires_migrations }, out)
   if (values.json) out.json(summary)
   else out.raw(summary.targets.map((e) => line(e, c)).join('\n') + (summary.targets.length ? '\n' : ''))
   const n = summary.counts
@@ -108,6 +106,7 @@ async function statusTargets(values, out, statusOptions) {
   out.status(`status: ${n.targets} target(s): ${n.ok} current, ${behind} behind, ${problems.length} with problems, ${errors.length} unreachable or failing; requires_migrations=${summary.requires_migrations}`)
   if (errors.length) return exitFor('TARGETS_FAILED')
   if (problems.length) return EXIT.INTEGRITY
+  if (!outputsSet) return exitFor('IO')
   return behind ? EXIT.NOT_CLEAN : EXIT.OK
 }
 

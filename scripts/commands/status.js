@@ -1,10 +1,9 @@
 'use strict'
-const { appendFileSync } = require('node:fs')
 const godwit = require('../../index.js')
 const native = require('../../lib/native.js')
-const { callNative } = require('../../lib/errors.js')
+const { callNative, exitFor } = require('../../lib/errors.js')
 const { nativeOptions } = require('../../lib/native-options.js')
-const { EXIT, UsageError } = require('../cli.js')
+const { EXIT, UsageError, githubOutput } = require('../cli.js')
 const { HISTORY_OPTIONS } = require('../run-command.js')
 const fleet = require('../fleet-command.js')
 
@@ -23,7 +22,9 @@ unless the configuration says ahead: 'refuse' (then they are missing files, exit
 With --targets/--targets-query: every target's status (behind, failed, ahead, unreachable) and
 requires_migrations over the fleet; exit 8 when a target cannot be read, else 4, 1 or 0 as above.
 With --github-output, a pipeline step's outputs drive a conditional migration job:
-  if: needs.<job>.outputs.requires_migrations == 'true'`
+  if: needs.<job>.outputs.requires_migrations == 'true'
+When they cannot be appended to $GITHUB_OUTPUT the exit is 70 (IO) unless it is 4 or 8, so a
+step that accepts exit 1 (pending) still fails rather than skip the job.`
 
 /** `status`'s report without its rows, and the rows as the lines to print. */
 async function statusListing(options, colors) {
@@ -41,10 +42,9 @@ exports.run = async function run({ values }, out) {
   // Printed, the rows come from the core as lines, made from the rows it holds: building them
   // here meant parsing every row's JSON first (at 10,000 migrations about 25 ms with its garbage).
   const { s, listing } = values.json ? { s: await godwit.status(options) } : await statusListing(options, out.colors.on)
-  const code = s.problems > 0 || s.fileViolations.length > 0 ? EXIT.INTEGRITY : s.pending > 0 ? EXIT.NOT_CLEAN : EXIT.OK
-  if (values['github-output']) {
-    appendFileSync(process.env.GITHUB_OUTPUT, `requires_migrations=${s.requiresMigrations}\nclean=${s.clean}\n`)
-  }
+  const found = s.problems > 0 || s.fileViolations.length > 0 ? EXIT.INTEGRITY : s.pending > 0 ? EXIT.NOT_CLEAN : EXIT.OK
+  const outputsSet = !values['github-output'] || githubOutput({ requires_migrations: s.requiresMigrations, clean: s.clean }, out)
+  const code = outputsSet || found === EXIT.INTEGRITY ? found : exitFor('IO')
   if (values.json) {
     out.json(s)
     return code
@@ -59,7 +59,7 @@ exports.run = async function run({ values }, out) {
     `${s.pending} pending`,
   ].filter(Boolean)
   out.status(
-    code === EXIT.OK ? c.green(s.ahead ? `status: clean; ${s.ahead} applied by a newer release (ahead)` : 'status: clean') : code === EXIT.NOT_CLEAN ? c.yellow(`status: ${s.pending} pending`) : c.red(`status: ${problems.join(', ')}`),
+    found === EXIT.OK ? c.green(s.ahead ? `status: clean; ${s.ahead} applied by a newer release (ahead)` : 'status: clean') : found === EXIT.NOT_CLEAN ? c.yellow(`status: ${s.pending} pending`) : c.red(`status: ${problems.join(', ')}`),
   )
   return code
 }
